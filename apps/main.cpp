@@ -1,0 +1,68 @@
+/*
+ * main.cpp: the `cohort` command line. Subcommands register themselves (command.hpp);
+ * main parses, runs the chosen one, and turns errors into one `error: ...` line on
+ * stderr with exit code 1 (2 for internal errors).
+ */
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "apps/command.hpp"
+#include "cohort/error.hpp"
+#include "cohort/progress.hpp"
+
+namespace cohort::app {
+namespace {
+std::vector<std::pair<int, CommandSetup>>& registry() {
+  static std::vector<std::pair<int, CommandSetup>> commands;
+  return commands;
+}
+}  // namespace
+
+int register_command(int order, CommandSetup setup) {
+  registry().emplace_back(order, setup);
+  return order;
+}
+
+void add_common_flags(CLI::App* command, CommonOptions& options) {
+  command->add_option("--device", options.device, "Backend: auto (CUDA when a GPU is present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  command->add_option("--threads", options.threads, "CPU threads (0 = all hardware threads)")->capture_default_str();
+  command->add_option("--seed", options.seed, "Random seed (results are deterministic for a seed)")
+      ->capture_default_str();
+  command->add_flag("-q,--quiet", options.quiet, "Print only warnings and errors");
+  command->add_flag("-v,--verbose", options.verbose, "Print more detail");
+}
+
+Device apply_common(const CommonOptions& options) {
+  set_verbosity(options.quiet ? Verbosity::Quiet : options.verbose ? Verbosity::Verbose : Verbosity::Normal);
+  set_cpu_threads(options.threads);
+  return resolve_device(parse_device(options.device));
+}
+
+}  // namespace cohort::app
+
+int main(int argc, char** argv) {
+  CLI::App app{"cohort: GPU-accelerated customer analytics (point-in-polygon join, user x category "
+               "matrices, embeddings, look-alikes, segments)"};
+  app.require_subcommand(1);
+  auto commands = cohort::app::registry();
+  std::stable_sort(commands.begin(), commands.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& command : commands) command.second(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cohort::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

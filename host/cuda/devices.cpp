@@ -1,0 +1,52 @@
+/* devices.cpp: device discovery through the CUDA runtime. */
+#include "host/cuda/devices.hpp"
+
+#include "host/cuda/runtime.hpp"
+
+namespace cohort::cuda {
+
+std::vector<GpuInfo> list_devices() {
+  std::vector<GpuInfo> devices;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" status
+    return devices;
+  }
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    GpuInfo info;
+    info.index = i;
+    info.name = prop.name;
+    info.total_memory = prop.totalGlobalMem;
+    info.major = prop.major;
+    info.minor = prop.minor;
+    info.multiprocessors = prop.multiProcessorCount;
+    int previous = 0;
+    if (cudaGetDevice(&previous) == cudaSuccess && cudaSetDevice(i) == cudaSuccess) {
+      std::size_t free_bytes = 0, total_bytes = 0;
+      if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) info.free_memory = free_bytes;
+      cudaSetDevice(previous);
+    }
+    devices.push_back(info);
+  }
+  return devices;
+}
+
+std::string unavailable_reason() {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+  }
+  return count == 0 ? "the CUDA runtime reports 0 devices" : "";
+}
+
+std::size_t free_device_memory() {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  COHORT_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return free_bytes;
+}
+
+}  // namespace cohort::cuda

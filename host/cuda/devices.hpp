@@ -1,0 +1,16 @@
+/* devices.hpp: CUDA device discovery for the backend chooser and `cohort info`. */
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cohort/backend.hpp"
+
+namespace cohort::cuda {
+
+/// Devices the runtime sees; empty (never an exception) when there are none.
+std::vector<GpuInfo> list_devices();
+/// The runtime's reason for seeing no device, e.g. "no CUDA-capable device is detected".
+std::string unavailable_reason();
+
+}  // namespace cohort::cuda

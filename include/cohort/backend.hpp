@@ -1,0 +1,50 @@
+/*
+ * backend.hpp: choosing where an engine runs.
+ *
+ * Every engine entry point takes a Device. Device::Auto resolves to Cuda when cohort
+ * was built with CUDA and a device is present, else Cpu. Asking for Cuda from a
+ * CPU-only build, or on a machine without a GPU, throws cohort::Error with a plain
+ * explanation. Both backends compute the same results (see each engine's header for
+ * the exact contract).
+ */
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace cohort {
+
+enum class Device { Auto, Cpu, Cuda };
+
+/// "auto" | "cpu" | "cuda" -> Device; anything else throws InvalidInput.
+Device parse_device(const std::string& name);
+const char* device_name(Device device);
+
+/// One CUDA device as seen by the runtime.
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  std::size_t total_memory = 0;  ///< bytes
+  std::size_t free_memory = 0;   ///< bytes
+  int major = 0, minor = 0;      ///< compute capability
+  int multiprocessors = 0;
+};
+
+/// True when this binary contains the CUDA backend.
+bool built_with_cuda();
+/// Comma-separated CUDA architectures compiled in ("none" for CPU-only builds).
+std::string cuda_architectures();
+/// The CUDA devices present (empty without CUDA or without a GPU). Never throws.
+std::vector<GpuInfo> cuda_devices();
+/// Why there is no usable GPU ("" when there is one): for `cohort info` and errors.
+std::string cuda_unavailable_reason();
+
+/// Auto -> Cuda or Cpu; Cuda without a usable device throws Error. Cpu stays Cpu.
+Device resolve_device(Device requested);
+
+/// Worker threads for the CPU backend: 0 means all hardware threads.
+void set_cpu_threads(int threads);
+int cpu_threads();
+
+}  // namespace cohort
