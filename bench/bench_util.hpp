@@ -1,0 +1,85 @@
+/*
+ * bench_util.hpp: what every benchmark program shares: a wall-clock timer, peak RSS,
+ * the device line, and running a Python peer (bench/peers/run_peer.py) on the same
+ * input files to print a ratio.
+ */
+#pragma once
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "cohort/backend.hpp"
+
+namespace cohort::bench {
+
+class Timer {
+ public:
+  Timer() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// Peak resident set size of this process so far, in MiB.
+inline double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+/// "cpu (N threads)" or the GPU name, for result lines.
+inline std::string describe(Device device) {
+  if (device == Device::Cuda) {
+    const auto gpus = cuda_devices();
+    return gpus.empty() ? "cuda (none)" : "cuda " + gpus[0].name;
+  }
+  return "cpu (" + std::to_string(cpu_threads()) + " threads)";
+}
+
+/// The peers' Python, or "" when bench/peers/setup.sh has not been run.
+inline std::string peer_python() {
+  const std::string python = std::string(COHORT_SOURCE_DIR) + "/bench/peers/venv/bin/python";
+  std::FILE* file = std::fopen(python.c_str(), "r");
+  if (!file) return "";
+  std::fclose(file);
+  return python;
+}
+
+struct PeerResult {
+  double seconds = 0.0;
+  std::string json;  ///< the whole line the peer printed
+};
+
+/// Runs bench/peers/<script> through run_peer.py with args; nullopt when the peers are
+/// not installed or the peer failed (its stderr is shown).
+inline std::optional<PeerResult> run_peer(const std::string& script, const std::string& args) {
+  const std::string python = peer_python();
+  if (python.empty()) {
+    std::printf("peer %s: skipped (run bash bench/peers/setup.sh to install the peers)\n", script.c_str());
+    return std::nullopt;
+  }
+  const std::string peers = std::string(COHORT_SOURCE_DIR) + "/bench/peers/";
+  const std::string command = python + " " + peers + "run_peer.py " + peers + script + " " + args;
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return std::nullopt;
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  if (pclose(pipe) != 0) {
+    std::printf("peer %s: failed\n", script.c_str());
+    return std::nullopt;
+  }
+  const auto at = output.rfind("\"seconds\": ");
+  if (at == std::string::npos) return std::nullopt;
+  PeerResult result;
+  result.seconds = std::stod(output.substr(at + 11));
+  result.json = output;
+  return result;
+}
+
+}  // namespace cohort::bench
