@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Everything a lent GPU machine should do, in one call (see bench/RESULTS.md for how
+# results are recorded): build for Hopper (sm_90), run the whole test suite, run the
+# CUDA tests once under compute-sanitizer, then every benchmark. Logs go to $OUT when
+# set (the device tool brings them back), else to ./gpu-logs.
+# Prepare on the dev machine first with bench/gpu_prepare.sh, then through the device
+# tool: command "bash bench/gpu_session.sh", carry [".gpu"].
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+logs="${OUT:-$root/gpu-logs}"
+mkdir -p "$logs"
+cd "$root"
+exec > >(tee "$logs/session.log") 2>&1
+
+# Dependencies carried as .deb files, unpacked into a private prefix (never into /).
+prefix=/tmp/cohort-deps
+if [ -d .gpu/debs ]; then
+  for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+  export CMAKE_PREFIX_PATH="$prefix/usr"
+  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}"
+  export CPLUS_INCLUDE_PATH="$prefix/usr/include:${CPLUS_INCLUDE_PATH:-}"
+fi
+export PATH="/usr/local/cuda/bin:$PATH"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
+
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+
+step build
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCOHORT_CUDA_LINEINFO=ON \
+  -DBLAS_LIBRARIES="$(ls "$prefix"/usr/lib/x86_64-linux-gnu/libopenblas.so* 2>/dev/null | head -n1)" \
+  || exit 1
+cmake --build build-gpu -j "$(nproc)" || exit 1
+build-gpu/cohort info | tee "$logs/info.txt"
+
+step tests
+export COHORT_BINARY="$root/build-gpu/cohort"
+build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
+
+step compute-sanitizer on the CUDA tests
+compute-sanitizer --tool memcheck --error-exitcode 9 \
+  build-gpu/tests/cohort_tests --gtest_filter='*Cuda*:*Gpu*:*CUDA*' 2>&1 | tail -n 40
+echo "sanitizer exit code: ${PIPESTATUS[0]}"
+
+step benchmarks
+for bench in build-gpu/bench/bench_*; do
+  [ -x "$bench" ] || continue
+  name="$(basename "$bench")"
+  step "$name"
+  timeout 150 "$bench" --device cuda --json "$logs/$name.json" 2>&1 | tail -n 40
+done
+step done
