@@ -7,50 +7,22 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
 #include "cohort/npy.hpp"
 #include "cohort/sparse.hpp"
+#include "tests/test_util.hpp"
 
 namespace cohort {
 namespace {
 
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("cohort_io_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator())); }
-
- private:
-  fs::path path_;
-};
-
-void write_raw(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-std::string read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_file;
+using testing::TempDir;
+using testing::write_file;
 
 // All records of a CSV file as strings, read with the given chunk size.
 std::vector<std::vector<std::string>> read_all(const std::string& path, std::size_t chunk_bytes,
@@ -90,7 +62,7 @@ std::string read_error(const std::string& path, std::size_t chunk_bytes = 1 << 2
 TEST(Csv, QuotesCrlfEmptyFieldsAndEmbeddedNewlines) {
   TempDir dir;
   const std::string path = dir.file("a.csv");
-  write_raw(path,
+  write_file(path,
             "id,name,note\r\n"
             "1,\"Smith, J\",plain\r\n"
             "2,\"say \"\"hi\"\"\",\r\n"
@@ -113,7 +85,7 @@ TEST(Csv, QuotesCrlfEmptyFieldsAndEmbeddedNewlines) {
 TEST(Csv, HeaderLookupListsAvailableColumns) {
   TempDir dir;
   const std::string path = dir.file("h.csv");
-  write_raw(path, "user,\"item, name\",t\n");
+  write_file(path, "user,\"item, name\",t\n");
   CsvReader reader(path);
   EXPECT_EQ(reader.header(), (std::vector<std::string>{"user", "item, name", "t"}));
   EXPECT_EQ(reader.column("t"), 2u);
@@ -132,26 +104,26 @@ TEST(Csv, HeaderLookupListsAvailableColumns) {
 TEST(Csv, RaggedRowsReportTheirLine) {
   TempDir dir;
   const std::string path = dir.file("r.csv");
-  write_raw(path, "a,b\n1,2\n3,4\n\"multi\nline\",5\n6\n");
+  write_file(path, "a,b\n1,2\n3,4\n\"multi\nline\",5\n6\n");
   for (std::size_t chunk : {std::size_t(2), std::size_t(1) << 20}) {
     const std::string error = read_error(path, chunk, false);
     EXPECT_NE(error.find("r.csv:6: expected 2 fields (as in the header), found 1"), std::string::npos) << error;
   }
-  write_raw(path, "a,b\n1,2,3\n");
+  write_file(path, "a,b\n1,2,3\n");
   EXPECT_NE(read_error(path).find("r.csv:2: expected 2 fields"), std::string::npos);
 }
 
 TEST(Csv, BadNumbersReportLineAndColumn) {
   TempDir dir;
   const std::string path = dir.file("n.csv");
-  write_raw(path, "x,y\n1.5,-2e3\n 7 ,+3\n1.0,abc\n");
+  write_file(path, "x,y\n1.5,-2e3\n 7 ,+3\n1.0,abc\n");
   const std::string error = read_error(path);
   EXPECT_NE(error.find("n.csv:4: column 'y': 'abc' is not a number"), std::string::npos) << error;
-  write_raw(path, "x,y\n1.5,\n");
+  write_file(path, "x,y\n1.5,\n");
   EXPECT_NE(read_error(path).find("n.csv:2: column 'y': '' is not a number"), std::string::npos);
-  write_raw(path, "x,y\n1.5,2x\n");
+  write_file(path, "x,y\n1.5,2x\n");
   EXPECT_NE(read_error(path).find("'2x' is not a number"), std::string::npos);
-  write_raw(path, "x,y\n1.5,-2e3\n 7 ,+3\n");
+  write_file(path, "x,y\n1.5,-2e3\n 7 ,+3\n");
   CsvReader reader(path);
   CsvChunk chunk;
   ASSERT_TRUE(reader.next(chunk));
@@ -164,16 +136,16 @@ TEST(Csv, BadNumbersReportLineAndColumn) {
 TEST(Csv, QuotingErrors) {
   TempDir dir;
   const std::string path = dir.file("q.csv");
-  write_raw(path, "a,b\n\"x\"y,1\n");
+  write_file(path, "a,b\n\"x\"y,1\n");
   EXPECT_NE(read_error(path).find("q.csv:2: unexpected character after a closing quote"), std::string::npos);
-  write_raw(path, "a,b\n1,2\n\"open,3\n");
+  write_file(path, "a,b\n1,2\n\"open,3\n");
   EXPECT_NE(read_error(path).find("q.csv:3: unterminated quoted field"), std::string::npos) << read_error(path);
 }
 
 TEST(Csv, EmptyAndMissingFiles) {
   TempDir dir;
   const std::string path = dir.file("e.csv");
-  write_raw(path, "");
+  write_file(path, "");
   EXPECT_THROW(CsvReader reader(path), InvalidInput);
   EXPECT_THROW(CsvReader reader(dir.file("missing.csv")), InvalidInput);
 }
@@ -203,7 +175,7 @@ TEST(Csv, RandomTablesSurviveAnyChunkSize) {
       expected.push_back(row);
       text += rng() % 2 ? "\r\n" : "\n";
     }
-    write_raw(path, text);
+    write_file(path, text);
     for (std::size_t chunk : {std::size_t(1), std::size_t(5), std::size_t(64), std::size_t(1) << 20}) {
       SCOPED_TRACE("seed=" + std::to_string(seed) + " trial=" + std::to_string(trial) + " chunk=" + std::to_string(chunk));
       EXPECT_EQ(read_all(path, chunk), expected);
@@ -244,7 +216,7 @@ TEST(Npy, RoundTripsEveryDtype) {
   write_npy(dir.file("d.npy"), d.data(), {2, 1});
   EXPECT_EQ(read_npy<double>(dir.file("d.npy")).data, d);
   // The file is header + raw little-endian data, nothing else.
-  EXPECT_EQ(read_raw(dir.file("f.npy")).size(), 128u + 6 * 4);
+  EXPECT_EQ(read_file(dir.file("f.npy")).size(), 128u + 6 * 4);
 }
 
 TEST(Npy, ReadsFloat16AndRowRanges) {
@@ -254,7 +226,7 @@ TEST(Npy, ReadsFloat16AndRowRanges) {
   std::string bytes = make_npy_header(DType::F16, {3, 2});
   bytes.replace(bytes.find("<f2"), 3, "<f2");
   bytes.append(reinterpret_cast<const char*>(halves), sizeof halves);
-  write_raw(dir.file("h.npy"), bytes);
+  write_file(dir.file("h.npy"), bytes);
   NpyReader reader(dir.file("h.npy"));
   EXPECT_EQ(reader.header().dtype, DType::F16);
   float row[2];
@@ -268,17 +240,17 @@ TEST(Npy, ReadsFloat16AndRowRanges) {
 
 TEST(Npy, RejectsUnsupportedFiles) {
   TempDir dir;
-  write_raw(dir.file("bad.npy"), "not numpy at all");
+  write_file(dir.file("bad.npy"), "not numpy at all");
   EXPECT_THROW(NpyReader reader(dir.file("bad.npy")), InvalidInput);
   std::string big_endian = make_npy_header(DType::F32, {1});
   big_endian.replace(big_endian.find("<f4"), 3, ">f4");
-  write_raw(dir.file("be.npy"), big_endian + std::string(4, '\0'));
+  write_file(dir.file("be.npy"), big_endian + std::string(4, '\0'));
   EXPECT_THROW(NpyReader reader(dir.file("be.npy")), InvalidInput);
   std::string fortran = make_npy_header(DType::F32, {1});
   fortran.replace(fortran.find("False"), 5, "True ");
-  write_raw(dir.file("f.npy"), fortran + std::string(4, '\0'));
+  write_file(dir.file("f.npy"), fortran + std::string(4, '\0'));
   EXPECT_THROW(NpyReader reader(dir.file("f.npy")), InvalidInput);
-  write_raw(dir.file("short.npy"), make_npy_header(DType::F64, {4}) + std::string(8, '\0'));
+  write_file(dir.file("short.npy"), make_npy_header(DType::F64, {4}) + std::string(8, '\0'));
   try {
     NpyReader reader(dir.file("short.npy"));
     FAIL();
@@ -293,9 +265,9 @@ TEST(AtomicFile, CommitRenamesAndFailureLeavesNothing) {
   {
     AtomicFile out(target);
     out.write("partial");
-    EXPECT_FALSE(fs::exists(target));  // nothing visible before commit
+    EXPECT_FALSE(std::filesystem::exists(target));  // nothing visible before commit
   }  // destroyed without commit: as if the run failed
-  EXPECT_FALSE(fs::exists(target));
+  EXPECT_FALSE(std::filesystem::exists(target));
   EXPECT_EQ(dir.entries(), 0u);  // the temporary is gone too
   write_text_file(target, "old complete\n");
   try {
@@ -304,10 +276,10 @@ TEST(AtomicFile, CommitRenamesAndFailureLeavesNothing) {
     throw Error("engine failed half way");
   } catch (const Error&) {
   }
-  EXPECT_EQ(read_raw(target), "old complete\n");  // the older output is intact
+  EXPECT_EQ(read_file(target), "old complete\n");  // the older output is intact
   EXPECT_EQ(dir.entries(), 1u);
   write_lines(target, {"a", "b"});
-  EXPECT_EQ(read_raw(target), "a\nb\n");
+  EXPECT_EQ(read_file(target), "a\nb\n");
   EXPECT_EQ(read_lines(target), (std::vector<std::string>{"a", "b"}));
   EXPECT_THROW(AtomicFile out(dir.file("no/such/dir/x")), Error);
 }
@@ -321,7 +293,7 @@ TEST(Sparse, MatrixMarketAndNpyRoundTrip) {
   m.indices = {0, 3, 1};
   m.values = {1, 5, 2};
   write_mtx(dir.file("m.mtx"), m, true, "counts");
-  EXPECT_EQ(read_raw(dir.file("m.mtx")),
+  EXPECT_EQ(read_file(dir.file("m.mtx")),
             "%%MatrixMarket matrix coordinate integer general\n% counts\n3 4 3\n1 1 1\n1 4 5\n3 2 2\n");
   const Csr back = read_mtx(dir.file("m.mtx"));
   EXPECT_EQ(back.rows, 3);
@@ -338,7 +310,7 @@ TEST(Sparse, MatrixMarketAndNpyRoundTrip) {
   const Csr triple = read_csr_npy(dir.file("m"));
   EXPECT_EQ(triple.indptr, m.indptr);
   EXPECT_EQ(triple.values, m.values);
-  write_raw(dir.file("bad.mtx"), "%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1.0\n");
+  write_file(dir.file("bad.mtx"), "%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1.0\n");
   try {
     read_mtx(dir.file("bad.mtx"));
     FAIL();
