@@ -1,0 +1,204 @@
+/*
+ * join.cpp: the public join API. Joiner validates points and dispatches to the CPU or
+ * CUDA backend; join_files reads polygons, builds the grid, streams points in chunks
+ * (progress bar), writes pairs and counts atomically and returns the summary.
+ */
+#include "cohort/join.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <unordered_map>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/csv.hpp"
+#include "cohort/error.hpp"
+#include "cohort/npy.hpp"
+#include "cohort/progress.hpp"
+#include "host/cpu/join_cpu.hpp"
+#ifdef COHORT_WITH_CUDA
+#include "host/cuda/join_cuda.hpp"
+#endif
+
+namespace cohort {
+
+struct Joiner::Impl {
+  const JoinGrid* grid = nullptr;
+  bool first = false;
+#ifdef COHORT_WITH_CUDA
+  std::unique_ptr<cuda::CudaJoiner> gpu;
+#endif
+};
+
+Joiner::Joiner(const JoinGrid& grid, const JoinOptions& options)
+    : impl_(std::make_unique<Impl>()), device_(resolve_device(options.device)) {
+  COHORT_EXPECTS(grid.cols > 0 && grid.rows > 0 &&
+                     grid.cell_offsets.size() == static_cast<std::size_t>(grid.cols) * grid.rows + 1,
+                 "join: the grid is not built (use build_join_grid)");
+  impl_->grid = &grid;
+  impl_->first = options.first;
+#ifdef COHORT_WITH_CUDA
+  if (device_ == Device::Cuda) impl_->gpu = std::make_unique<cuda::CudaJoiner>(grid, options.gpu_memory);
+#endif
+}
+
+Joiner::~Joiner() = default;
+
+JoinPairs Joiner::join(const double* x, const double* y, std::size_t n) {
+  if (n == 0) return {};
+  COHORT_EXPECTS(x != nullptr && y != nullptr, "join: null point arrays");
+  std::size_t bad = n;
+#pragma omp parallel for reduction(min : bad)
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) bad = std::min(bad, i);
+  if (bad < n) COHORT_FAIL("join: point " + std::to_string(bad) + " has a NaN or infinite coordinate");
+#ifdef COHORT_WITH_CUDA
+  if (impl_->gpu) return impl_->gpu->join(x, y, n, impl_->first);
+#endif
+  return cpu::join_cpu(*impl_->grid, x, y, n, impl_->first);
+}
+
+JoinPairs join_points(const JoinGrid& grid, const double* x, const double* y, std::size_t n,
+                      const JoinOptions& options) {
+  Joiner joiner(grid, options);
+  return joiner.join(x, y, n);
+}
+
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  const auto dot = path.find_last_of('.');
+  std::string ext = dot == std::string::npos ? "" : path.substr(dot);
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+}  // namespace
+
+JoinSummary join_files(const JoinFileOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  COHORT_EXPECTS(!o.polygons.empty(), "join: --polygons is required");
+  COHORT_EXPECTS(!o.points.empty(), "join: --points is required");
+  COHORT_EXPECTS(!o.out.empty(), "join: --out is required");
+  const std::string out_ext = lower_extension(o.out);
+  COHORT_EXPECTS(out_ext == ".csv" || out_ext == ".npy", "join: --out must end in .csv or .npy: " + o.out);
+  COHORT_EXPECTS(o.counts.empty() || lower_extension(o.counts) == ".csv",
+                 "join: --counts must end in .csv: " + o.counts);
+  COHORT_EXPECTS(o.grid_cells >= 0, "join: --grid-cells must be >= 0");
+
+  JoinSummary summary;
+  PolygonReadOptions polygon_options;
+  polygon_options.id_column = o.polygon_id_column;
+  polygon_options.wkt_column = o.wkt_column;
+  polygon_options.skip_invalid = o.skip_invalid;
+  PolygonReadResult polygons = read_polygons(o.polygons, polygon_options);
+  summary.features = polygons.polygons.features();
+  summary.invalid_polygons = polygons.skipped;
+  if (polygons.skipped > 0)
+    log_warning("skipped " + std::to_string(polygons.skipped) + " invalid polygon records; first: " +
+                polygons.first_problem);
+
+  PointReadOptions point_options;
+  point_options.id_column = o.point_id_column;
+  point_options.x_column = o.x_column;
+  point_options.y_column = o.y_column;
+  point_options.skip_invalid = o.skip_invalid;
+  point_options.chunk_points = o.chunk_points;
+  PointReader reader(o.points, point_options);  // opened before the grid: fail fast on bad columns
+
+  const JoinGrid grid = build_join_grid(polygons.polygons, o.grid_cells);
+  log_verbose("join grid: " + std::to_string(grid.cols) + " x " + std::to_string(grid.rows) + " cells, " +
+              std::to_string(grid.entries.size()) + " cell entries, " + std::to_string(grid.edges.size() / 4) +
+              " edge references");
+  JoinOptions join_options;
+  join_options.device = o.device;
+  join_options.first = o.first;
+  join_options.gpu_memory = o.gpu_memory;
+  Joiner joiner(grid, join_options);
+  summary.device = joiner.device();
+
+  std::vector<std::string> feature_ids(summary.features);
+  for (std::size_t f = 0; f < summary.features; ++f) feature_ids[f] = csv_escape(polygons.polygons.ids[f]);
+  std::vector<std::uint64_t> feature_counts(summary.features, 0);
+
+  std::optional<AtomicFile> out_csv_file;
+  std::vector<std::int64_t> npy_pairs;
+  if (out_ext == ".csv") {
+    out_csv_file.emplace(o.out);
+    out_csv_file->write("point_id,polygon_id\n");
+  }
+
+  std::optional<Progress> progress;
+  if (o.progress)
+    progress.emplace("join", reader.total_units(), lower_extension(o.points) == ".npy" ? "points" : "bytes");
+  PointChunk chunk;
+  std::string text;
+  std::uint64_t reported = 0;
+  while (reader.next(chunk)) {
+    const JoinPairs pairs = joiner.join(chunk.x.data(), chunk.y.data(), chunk.size());
+    summary.points += chunk.size();
+    summary.pairs += pairs.size();
+    std::uint64_t matched = 0;
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+      if (k == 0 || pairs.point[k] != pairs.point[k - 1]) ++matched;
+      ++feature_counts[pairs.feature[k]];
+    }
+    summary.matched += matched;
+    if (out_ext == ".csv") {
+      text.clear();
+      for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const std::size_t i = pairs.point[k];
+        if (chunk.has_ids)
+          text += csv_escape(std::string_view(chunk.id_bytes).substr(chunk.id_offsets[i],
+                                                                     chunk.id_offsets[i + 1] - chunk.id_offsets[i]));
+        else
+          text += std::to_string(chunk.row[i]);
+        text += ',';
+        text += feature_ids[pairs.feature[k]];
+        text += '\n';
+      }
+      out_csv_file->write(text);
+    } else {
+      for (std::size_t k = 0; k < pairs.size(); ++k) {
+        npy_pairs.push_back(static_cast<std::int64_t>(chunk.row[pairs.point[k]]));
+        npy_pairs.push_back(static_cast<std::int64_t>(pairs.feature[k]));
+      }
+    }
+    const std::uint64_t done = reader.done_units();
+    if (progress) progress->add(done - reported);
+    reported = done;
+  }
+  if (progress) progress->finish();
+  summary.invalid_points = reader.invalid();
+  summary.unmatched = summary.points - summary.matched;
+  if (reader.invalid() > 0)
+    log_warning("skipped " + std::to_string(reader.invalid()) + " invalid points; first: " + reader.first_problem());
+
+  if (!o.counts.empty()) {
+    // Aggregate by id (several features may share one), in order of first appearance.
+    std::unordered_map<std::string, std::size_t> index;
+    std::vector<std::string> ids;
+    std::vector<std::uint64_t> counts;
+    for (std::size_t f = 0; f < summary.features; ++f) {
+      auto [it, inserted] = index.emplace(polygons.polygons.ids[f], ids.size());
+      if (inserted) {
+        ids.push_back(feature_ids[f]);
+        counts.push_back(0);
+      }
+      counts[it->second] += feature_counts[f];
+    }
+    std::string counts_text = "polygon_id,count\n";
+    for (std::size_t i = 0; i < ids.size(); ++i) counts_text += ids[i] + "," + std::to_string(counts[i]) + "\n";
+    AtomicFile counts_file(o.counts);
+    counts_file.write(counts_text);
+    if (out_ext == ".csv") out_csv_file->commit();
+    counts_file.commit();
+  } else if (out_ext == ".csv") {
+    out_csv_file->commit();
+  }
+  if (out_ext == ".npy") write_npy(o.out, npy_pairs.data(), {npy_pairs.size() / 2, 2});
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace cohort

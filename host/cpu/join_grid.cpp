@@ -1,0 +1,231 @@
+/*
+ * join_grid.cpp: build_join_grid, the uniform grid both join backends query.
+ *
+ * Per feature f (in parallel), over f's bounding range of cells:
+ *   1. canonical non-horizontal edges (lo.y < hi.y); horizontal edges never count.
+ *   2. each edge covers rows row(lo.y)..row(hi.y) (row() is the monotone expression points
+ *      use, so every point whose row is r sees only edges listed for r). In row r the edge
+ *      is clipped to the band [y0_r - tol, y1_r + tol]; its x range there, widened by
+ *      tol, gives columns ca..cb: cells the edge may pass through -> explicit.
+ *   3. cells left of ca (inside f's column range): a point there has the edge strictly on
+ *      its right. If the edge spans the whole band it always crosses the ray -> toggle the
+ *      cell's base parity; if it ends inside the band the crossing depends on py ->
+ *      explicit. Cells right of cb never cross it.
+ * Cells outside f's range see every edge on one side, where crossings come in pairs
+ * (closed rings), so f is outside there and is not stored. tol (1e-9 of a cell plus 1e-12
+ * of the largest coordinate) is far above the rounding error of the crossing test, so a
+ * decision taken here for a whole cell is the one the test would take for each point.
+ * The per-feature lists are then merged by cell in feature order (stable), giving each
+ * cell's entries sorted by feature.
+ */
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cohort/error.hpp"
+#include "cohort/join.hpp"
+#include "kernels/join_element.hpp"
+
+namespace cohort {
+namespace {
+
+struct Edge {
+  double lx, ly, hx, hy;
+};
+
+// One feature's cells, in increasing cell order.
+struct FeatureCells {
+  std::vector<std::uint64_t> cell;
+  std::vector<std::uint32_t> count_parity;
+  std::vector<std::uint64_t> edge_offsets{0};  // into edges, per cell
+  std::vector<Edge> edges;
+};
+
+struct Axis {
+  double origin, inv, size;  // size = one cell
+  std::int64_t n;
+  std::int64_t index(double v) const {  // clamped; same expression as join_cell
+    const double f = std::floor(join_axis(v, origin, inv));
+    if (!(f >= 0.0)) return 0;
+    if (f >= static_cast<double>(n)) return n - 1;
+    return static_cast<std::int64_t>(f);
+  }
+};
+
+std::vector<Edge> feature_edges(const PolygonSet& p, std::size_t f) {
+  std::vector<Edge> edges;
+  for (auto poly = p.feature_polygon_offsets[f]; poly < p.feature_polygon_offsets[f + 1]; ++poly)
+    for (auto ring = p.polygon_ring_offsets[poly]; ring < p.polygon_ring_offsets[poly + 1]; ++ring) {
+      const auto b = p.ring_offsets[ring], e = p.ring_offsets[ring + 1];
+      for (auto i = b; i < e; ++i) {
+        const auto j = i + 1 < e ? i + 1 : b;
+        double ax = p.x[i], ay = p.y[i], bx = p.x[j], by = p.y[j];
+        if (ay == by) continue;
+        if (ay > by) {
+          std::swap(ax, bx);
+          std::swap(ay, by);
+        }
+        edges.push_back({ax, ay, bx, by});
+      }
+    }
+  return edges;
+}
+
+FeatureCells build_feature(const std::vector<Edge>& edges, const Axis& ax, const Axis& ay, double tol) {
+  FeatureCells out;
+  if (edges.empty()) return out;
+  struct Span {
+    std::int64_t row, ca, cb;
+    bool full;
+    std::uint32_t edge;
+  };
+  std::vector<Span> spans;
+  std::int64_t r_lo = std::numeric_limits<std::int64_t>::max(), r_hi = -1;
+  std::int64_t c_lo = std::numeric_limits<std::int64_t>::max(), c_hi = -1;
+  for (std::size_t k = 0; k < edges.size(); ++k) {
+    const Edge& e = edges[k];
+    const std::int64_t ra = ay.index(e.ly), rb = ay.index(e.hy);
+    const double ex_lo = std::min(e.lx, e.hx), ex_hi = std::max(e.lx, e.hx);
+    for (std::int64_t r = ra; r <= rb; ++r) {
+      const double band_lo = ay.origin + static_cast<double>(r) * ay.size - tol;
+      const double band_hi = ay.origin + static_cast<double>(r + 1) * ay.size + tol;
+      const double ya = std::min(std::max(e.ly, band_lo), e.hy);
+      const double yb = std::max(std::min(e.hy, band_hi), ya);
+      const double slope = (e.hx - e.lx) / (e.hy - e.ly);
+      const double xa = e.lx + (ya - e.ly) * slope, xb = e.lx + (yb - e.ly) * slope;
+      const double lo = std::max(std::min(xa, xb), ex_lo), hi = std::min(std::max(xa, xb), ex_hi);
+      const std::int64_t ca = ax.index(std::min(lo, hi) - tol), cb = ax.index(std::max(lo, hi) + tol);
+      spans.push_back({r, ca, cb, e.ly < band_lo && e.hy > band_hi, static_cast<std::uint32_t>(k)});
+      r_lo = std::min(r_lo, r);
+      r_hi = std::max(r_hi, r);
+      c_lo = std::min(c_lo, ca);
+      c_hi = std::max(c_hi, cb);
+    }
+  }
+  const std::int64_t rows = r_hi - r_lo + 1, cols = c_hi - c_lo + 1;
+  const std::size_t local = static_cast<std::size_t>(rows * cols);
+  std::vector<std::uint8_t> parity(local, 0);
+  std::vector<std::uint32_t> count(local + 1, 0);
+  auto first_explicit = [&](const Span& s) { return s.full ? s.ca : c_lo; };
+  for (const Span& s : spans) {
+    const std::size_t row = static_cast<std::size_t>((s.row - r_lo) * cols);
+    if (s.full && s.ca > c_lo) {  // toggle cells [c_lo, ca): XOR difference along the row
+      parity[row] ^= 1;
+      if (s.ca - c_lo < cols) parity[row + static_cast<std::size_t>(s.ca - c_lo)] ^= 1;
+    }
+    for (std::int64_t c = first_explicit(s); c <= s.cb; ++c) ++count[row + static_cast<std::size_t>(c - c_lo)];
+  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 1; c < cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * cols + c);
+      parity[i] ^= parity[i - 1];
+    }
+  // Exclusive scan of counts -> fill positions.
+  std::vector<std::uint64_t> start(local + 1, 0);
+  for (std::size_t i = 0; i < local; ++i) start[i + 1] = start[i] + count[i];
+  std::vector<std::uint32_t> slot(start[local]);
+  {
+    std::vector<std::uint64_t> pos(start.begin(), start.end() - 1);
+    for (const Span& s : spans) {
+      const std::size_t row = static_cast<std::size_t>((s.row - r_lo) * cols);
+      for (std::int64_t c = first_explicit(s); c <= s.cb; ++c) slot[pos[row + static_cast<std::size_t>(c - c_lo)]++] = s.edge;
+    }
+  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * cols + c);
+      if (count[i] == 0 && !parity[i]) continue;
+      COHORT_EXPECTS(count[i] < kJoinParityBit, "join grid: too many edges in one cell; use more cells");
+      out.cell.push_back(static_cast<std::uint64_t>((r + r_lo) * ax.n + (c + c_lo)));
+      out.count_parity.push_back(count[i] | (parity[i] ? kJoinParityBit : 0u));
+      for (std::uint64_t k = start[i]; k < start[i + 1]; ++k) out.edges.push_back(edges[slot[k]]);
+      out.edge_offsets.push_back(out.edges.size());
+    }
+  return out;
+}
+
+}  // namespace
+
+JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
+  JoinGrid grid;
+  const std::size_t nf = polygons.features();
+  grid.features = nf;
+  double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
+  double max_x = -min_x, max_y = -min_x;
+  for (std::size_t i = 0; i < polygons.vertices(); ++i) {
+    min_x = std::min(min_x, polygons.x[i]);
+    max_x = std::max(max_x, polygons.x[i]);
+    min_y = std::min(min_y, polygons.y[i]);
+    max_y = std::max(max_y, polygons.y[i]);
+  }
+  std::vector<std::vector<Edge>> edges(nf);
+  std::uint64_t edge_count = 0;
+  for (std::size_t f = 0; f < nf; ++f) {
+    edges[f] = feature_edges(polygons, f);
+    edge_count += edges[f].size();
+  }
+  if (edge_count == 0) {  // nothing can contain a point: a 1x1 empty grid
+    grid.cols = grid.rows = 1;
+    grid.cell_offsets.assign(2, 0);
+    return grid;
+  }
+  const double max_abs = std::max({std::fabs(min_x), std::fabs(max_x), std::fabs(min_y), std::fabs(max_y)});
+  double span = std::max(max_x - min_x, max_y - min_y);
+  if (!(span > 0)) span = std::max(max_abs, 1.0);
+  const double pad = span * 1e-6 + max_abs * 1e-9;
+  grid.x0 = min_x - pad;
+  grid.y0 = min_y - pad;
+  const double wx = (max_x + pad) - grid.x0, wy = (max_y + pad) - grid.y0;
+  // Resolution: about 4 cells per edge (most points then see an empty or full cell).
+  double target = cells > 0 ? static_cast<double>(cells)
+                            : std::min(std::max(4.0 * static_cast<double>(edge_count), 1024.0), double(1 << 24));
+  target = std::min(target, double(1 << 28));
+  const double aspect = wx / wy;
+  std::int64_t cols = std::llround(std::sqrt(target * aspect));
+  cols = std::min<std::int64_t>(std::max<std::int64_t>(cols, 1), 1 << 20);
+  std::int64_t rows = std::llround(target / static_cast<double>(cols));
+  rows = std::min<std::int64_t>(std::max<std::int64_t>(rows, 1), 1 << 20);
+  while (cols * rows > (std::int64_t(1) << 28)) (cols > rows ? cols : rows) /= 2;
+  grid.cols = static_cast<std::int32_t>(cols);
+  grid.rows = static_cast<std::int32_t>(rows);
+  grid.inv_w = static_cast<double>(cols) / wx;
+  grid.inv_h = static_cast<double>(rows) / wy;
+  const Axis ax{grid.x0, grid.inv_w, wx / static_cast<double>(cols), cols};
+  const Axis ay{grid.y0, grid.inv_h, wy / static_cast<double>(rows), rows};
+  grid.tolerance = 1e-9 * std::max(ax.size, ay.size) + 1e-12 * (max_abs + pad);
+
+  std::vector<FeatureCells> per_feature(nf);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t f = 0; f < nf; ++f) per_feature[f] = build_feature(edges[f], ax, ay, grid.tolerance);
+
+  // Merge: counting sort of (cell, feature) entries by cell, features in order.
+  const std::size_t ncells = static_cast<std::size_t>(cols * rows);
+  grid.cell_offsets.assign(ncells + 1, 0);
+  std::uint64_t total_edges = 0;
+  for (const auto& fc : per_feature) {
+    for (auto c : fc.cell) ++grid.cell_offsets[c + 1];
+    total_edges += fc.edges.size();
+  }
+  for (std::size_t c = 0; c < ncells; ++c) grid.cell_offsets[c + 1] += grid.cell_offsets[c];
+  grid.entries.resize(grid.cell_offsets[ncells]);
+  grid.edges.resize(4 * total_edges);
+  std::vector<std::uint64_t> pos(grid.cell_offsets.begin(), grid.cell_offsets.end() - 1);
+  std::uint64_t edge_pos = 0;
+  for (std::size_t f = 0; f < nf; ++f) {
+    const auto& fc = per_feature[f];
+    for (std::size_t i = 0; i < fc.cell.size(); ++i) {
+      grid.entries[pos[fc.cell[i]]++] = JoinCellEntry{static_cast<std::uint32_t>(f), fc.count_parity[i], edge_pos};
+      for (auto k = fc.edge_offsets[i]; k < fc.edge_offsets[i + 1]; ++k) {
+        const Edge& e = fc.edges[k];
+        double* out = grid.edges.data() + 4 * edge_pos++;
+        out[0] = e.lx;
+        out[1] = e.ly;
+        out[2] = e.hx;
+        out[3] = e.hy;
+      }
+    }
+  }
+  return grid;
+}
+
+}  // namespace cohort

@@ -1,0 +1,82 @@
+/*
+ * join_element.hpp: the per-point work of the point-in-polygon join, written once for
+ * both backends (host/cpu/join_cpu.cpp and kernels/join.cu call these functions).
+ *
+ *   join_ray_crosses(e, px, py)  the boundary rule of join.hpp for one canonical edge
+ *                                e = {lo.x, lo.y, hi.x, hi.y} (lo.y < hi.y)
+ *   join_cell(grid, px, py)      the cell of a point, or -1 outside the grid; the same
+ *                                monotone expression the grid builder uses to clip edges
+ *   join_point(grid, px, py, first, emit)
+ *                                calls emit(feature) for each feature containing the point,
+ *                                in increasing feature order; returns how many
+ * Exactness: compile without FMA contraction (host -ffp-contract=off, nvcc --fmad=false)
+ * so both backends round every operation identically.
+ */
+#pragma once
+
+#include <cstdint>
+
+#include "cohort/config.hpp"
+#include "cohort/join.hpp"
+
+namespace cohort {
+
+/// Raw pointers into a JoinGrid's arrays (host or device memory).
+struct JoinGridView {
+  double x0, y0, inv_w, inv_h;
+  std::int32_t cols, rows;
+  const std::uint64_t* cell_offsets;
+  const JoinCellEntry* entries;
+  const double* edges;
+};
+
+inline JoinGridView host_view(const JoinGrid& g) {
+  return JoinGridView{g.x0, g.y0, g.inv_w, g.inv_h, g.cols, g.rows, g.cell_offsets.data(), g.entries.data(),
+                      g.edges.data()};
+}
+
+constexpr std::uint32_t kJoinParityBit = 0x80000000u;
+
+/// True when the ray from (px, py) towards +x crosses the canonical edge e.
+COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
+  const double lx = e[0], ly = e[1], hx = e[2], hy = e[3];
+  if (!(ly <= py && py < hy)) return false;
+  const double left = (hx - lx) * (py - ly);
+  const double right = (px - lx) * (hy - ly);
+  return left - right > 0.0;
+}
+
+/// Fractional cell coordinate along one axis (monotone non-decreasing in v).
+COHORT_HD inline double join_axis(double v, double origin, double inv) { return (v - origin) * inv; }
+
+COHORT_HD inline std::int64_t join_cell(const JoinGridView& g, double px, double py) {
+  const double fx = join_axis(px, g.x0, g.inv_w);
+  const double fy = join_axis(py, g.y0, g.inv_h);
+  if (!(fx >= 0.0 && fx < static_cast<double>(g.cols) && fy >= 0.0 && fy < static_cast<double>(g.rows))) return -1;
+  const std::int64_t c = static_cast<std::int64_t>(fx);
+  const std::int64_t r = static_cast<std::int64_t>(fy);
+  return r * g.cols + c;
+}
+
+template <typename Emit>
+COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, double py, bool first, Emit&& emit) {
+  const std::int64_t cell = join_cell(g, px, py);
+  if (cell < 0) return 0;
+  const std::uint64_t begin = g.cell_offsets[cell], end = g.cell_offsets[cell + 1];
+  std::uint32_t found = 0;
+  for (std::uint64_t k = begin; k < end; ++k) {
+    const JoinCellEntry entry = g.entries[k];
+    bool inside = (entry.count_parity & kJoinParityBit) != 0;
+    const std::uint32_t count = entry.count_parity & ~kJoinParityBit;
+    const double* e = g.edges + 4 * entry.edge_begin;
+    for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_crosses(e, px, py);
+    if (inside) {
+      emit(entry.feature);
+      ++found;
+      if (first) break;
+    }
+  }
+  return found;
+}
+
+}  // namespace cohort
