@@ -1,0 +1,214 @@
+/*
+ * matrix_build.cpp: build_matrix, the streaming driver of the matrix engine.
+ *
+ * Per chunk from the EventReader: user/item/event strings -> provisional ids (first-seen
+ * order, StringDictionary), the chunk aggregated on the backend (aggregate_events),
+ * then merged into the running cell table by a linear merge of the two (row, event,
+ * col)-sorted tables; provisional ids never change, so that order stays valid. Memory:
+ * one chunk, the dictionaries and the distinct cells. At the end ids are renumbered in
+ * byte order of their names and the cells re-sorted; attributes are resolved per user.
+ */
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+
+#include "cohort/error.hpp"
+#include "cohort/matrix.hpp"
+#include "cohort/progress.hpp"
+#include "host/io/string_dictionary.hpp"
+#include "kernels/matrix_element.hpp"
+
+namespace cohort {
+namespace {
+
+bool unknown_value(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.size() > 7) return false;
+  std::string lower(v);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.empty() || lower == "u" || lower == "unknown" || lower == "null" || lower == "na" || lower == "n/a";
+}
+
+bool cell_less(const CellTable& a, std::size_t i, const CellTable& b, std::size_t j) {
+  return std::tie(a.row[i], a.event[i], a.col[i]) < std::tie(b.row[j], b.event[j], b.col[j]);
+}
+
+void copy_cell(CellTable& out, std::size_t k, const CellTable& in, std::size_t i) {
+  out.row[k] = in.row[i];
+  out.col[k] = in.col[i];
+  out.event[k] = in.event[i];
+  out.count[k] = in.count[i];
+  out.sum[k] = in.sum[i];
+  out.first[k] = in.first[i];
+  out.last[k] = in.last[i];
+}
+
+// Linear merge of two sorted unique tables; equal cells are combined with cell_merge.
+CellTable merge_tables(const CellTable& a, const CellTable& b) {
+  CellTable out;
+  out.resize(a.size() + b.size());
+  std::size_t i = 0, j = 0, k = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && cell_less(a, i, b, j))) {
+      copy_cell(out, k++, a, i++);
+    } else if (i == a.size() || cell_less(b, j, a, i)) {
+      copy_cell(out, k++, b, j++);
+    } else {
+      copy_cell(out, k, a, i);
+      const CellAccumulator m = cell_merge(CellAccumulator{a.count[i], a.sum[i], a.first[i], a.last[i]},
+                                           CellAccumulator{b.count[j], b.sum[j], b.first[j], b.last[j]});
+      out.count[k] = m.count;
+      out.sum[k] = m.sum;
+      out.first[k] = m.first;
+      out.last[k] = m.last;
+      ++i, ++j, ++k;
+    }
+  }
+  out.resize(k);
+  return out;
+}
+
+// Names in byte order and old id -> new id.
+std::vector<std::string> sorted_names(const StringDictionary& dict, std::vector<std::uint32_t>& new_id) {
+  std::vector<std::uint32_t> order(dict.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return dict.name(x) < dict.name(y); });
+  new_id.assign(dict.size(), 0);
+  std::vector<std::string> names(dict.size());
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    new_id[order[r]] = static_cast<std::uint32_t>(r);
+    names[r] = std::string(dict.name(order[r]));
+  }
+  return names;
+}
+
+// Per attribute column and user: (value id, count) in first-seen order.
+struct AttributeCounts {
+  std::vector<StringDictionary> values;
+  std::vector<std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>>> per_user;
+
+  void add(std::size_t column, std::uint32_t user, std::string_view value) {
+    auto& users = per_user[column];
+    if (users.size() <= user) users.resize(std::max<std::size_t>(user + 1, users.size() * 2));
+    const std::uint32_t v = values[column].encode(value);
+    auto& list = users[user];
+    for (auto& entry : list)
+      if (entry.first == v) {
+        ++entry.second;
+        return;
+      }
+    list.emplace_back(v, 1u);
+  }
+
+  AttributeTable resolve(const std::vector<std::string>& columns, const std::vector<std::uint32_t>& new_user) const {
+    AttributeTable table;
+    table.columns = columns;
+    table.conflicts.assign(columns.size(), 0);
+    table.values.assign(new_user.size(), std::vector<std::string>(columns.size()));
+    for (std::size_t old = 0; old < new_user.size(); ++old) {
+      bool conflicted = false;
+      for (std::size_t c = 0; c < columns.size(); ++c) {
+        if (old >= per_user[c].size()) continue;
+        const auto& list = per_user[c][old];
+        if (list.size() > 1) {
+          conflicted = true;
+          ++table.conflicts[c];
+        }
+        const bool any_known = std::any_of(list.begin(), list.end(),
+                                           [&](const auto& e) { return !unknown_value(values[c].name(e.first)); });
+        const std::pair<std::uint32_t, std::uint32_t>* best = nullptr;
+        for (const auto& e : list) {
+          if (any_known && unknown_value(values[c].name(e.first))) continue;
+          if (!best || e.second > best->second) best = &e;
+        }
+        if (best) table.values[new_user[old]][c] = std::string(values[c].name(best->first));
+      }
+      table.users_conflicted += conflicted ? 1 : 0;
+    }
+    return table;
+  }
+};
+
+}  // namespace
+
+MatrixResult build_matrix(const std::string& path, const MatrixOptions& options) {
+  const Device device = resolve_device(options.device);
+  EventReader reader(path, options.reader);
+  MatrixResult result;
+  result.format = reader.format();
+  result.has_event = !options.reader.event_col.empty();
+  result.has_time = !options.reader.time_col.empty();
+  result.has_weight = !options.reader.weight_col.empty();
+  const std::size_t n_attrs = options.reader.attr_cols.size();
+
+  StringDictionary users, items, events;
+  AttributeCounts attrs;
+  attrs.values.resize(n_attrs);
+  attrs.per_user.resize(n_attrs);
+  CellTable cells;
+  EventChunk chunk;
+  std::vector<std::uint32_t> row, col;
+  std::vector<std::uint16_t> event;
+  Progress progress("matrix " + path, reader.bytes_total(), "bytes");
+  std::uint64_t reported = 0;
+  while (reader.next(chunk)) {
+    const std::size_t n = chunk.size();
+    row.resize(n);
+    col.resize(n);
+    event.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      row[i] = users.encode(chunk.user[i]);
+      col[i] = items.encode(chunk.item[i]);
+      const std::uint32_t e = events.encode(chunk.event[i]);
+      if (e > 0xffff) throw InvalidInput(path, 0, "more than 65536 event types");
+      event[i] = static_cast<std::uint16_t>(e);
+    }
+    for (std::size_t c = 0; c < n_attrs; ++c)
+      for (std::size_t i = 0; i < n; ++i) attrs.add(c, row[i], chunk.attrs[c][i]);
+    EventArrays arrays;
+    arrays.row = row.data();
+    arrays.col = col.data();
+    arrays.event = event.data();
+    arrays.time = result.has_time ? chunk.time.data() : nullptr;
+    arrays.weight = result.has_weight ? chunk.weight.data() : nullptr;
+    arrays.size = n;
+    arrays.rows = static_cast<std::uint32_t>(users.size());
+    arrays.cols = static_cast<std::uint32_t>(items.size());
+    arrays.events = static_cast<std::uint32_t>(events.size());
+    if (!fits(make_key_layout(arrays.rows, arrays.cols, arrays.events)))
+      throw InvalidInput(path, 0, "too many users x items x event types for a 64-bit cell key");
+    CellTable part = aggregate_events(arrays, device);
+    cells = cells.size() == 0 ? std::move(part) : merge_tables(cells, part);
+    progress.add(reader.bytes_consumed() - reported);
+    reported = reader.bytes_consumed();
+  }
+  progress.finish();
+  result.events_read = reader.records_read();
+  result.events_skipped = reader.records_skipped();
+  if (result.events_read == 0)
+    throw InvalidInput(path, 0, "no valid events (" + std::to_string(result.events_skipped) + " skipped)");
+
+  std::vector<std::uint32_t> new_user, new_item, new_event;
+  result.users = sorted_names(users, new_user);
+  result.items = sorted_names(items, new_item);
+  result.events = sorted_names(events, new_event);
+  // Renumber and re-sort the cells by (row, event, col) in final ids.
+  const KeyLayout layout = make_key_layout(users.size(), items.size(), events.size());
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    keys[i] = {pack_cell_key(new_user[cells.row[i]], new_event[cells.event[i]], new_item[cells.col[i]], layout),
+               static_cast<std::uint32_t>(i)};
+  std::sort(keys.begin(), keys.end());
+  result.cells.resize(cells.size());
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    copy_cell(result.cells, k, cells, keys[k].second);
+    result.cells.row[k] = key_row(keys[k].first, layout);
+    result.cells.event[k] = static_cast<std::uint16_t>(key_event(keys[k].first, layout));
+    result.cells.col[k] = key_col(keys[k].first, layout);
+  }
+  if (n_attrs > 0) result.attributes = attrs.resolve(options.reader.attr_cols, new_user);
+  return result;
+}
+
+}  // namespace cohort

@@ -1,0 +1,117 @@
+/*
+ * matrix_writer.cpp: the matrix engine's output directory and long CSV (see
+ * include/cohort/matrix.hpp for the file names). Every file goes through AtomicFile.
+ */
+#include <cinttypes>
+#include <cstdio>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/csv.hpp"
+#include "cohort/error.hpp"
+#include "cohort/matrix.hpp"
+#include "kernels/matrix_element.hpp"
+
+namespace cohort {
+namespace {
+
+std::size_t find_event(const MatrixResult& r, const std::vector<std::string>& stems, const std::string& name) {
+  for (std::size_t e = 0; e < r.events.size(); ++e)
+    if (r.events[e] == name || stems[e] == name) return e;
+  std::string known;
+  for (const auto& e : r.events) known += (known.empty() ? "'" : ", '") + e + "'";
+  throw InvalidInput("--conversion: no event type '" + name + "' (event types: " + known + ")");
+}
+
+void write_one(const std::string& dir, const std::string& stem, const Csr& m, bool integer, const std::string& format,
+               const std::string& comment) {
+  if (format == "mtx" || format == "both") write_mtx(dir + "/" + stem + ".mtx", m, integer, comment);
+  if (format == "npy" || format == "both") write_csr_npy(dir + "/" + stem, m);
+}
+
+std::string number(double v) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", v);
+  return buffer;
+}
+
+}  // namespace
+
+void write_matrix(const MatrixResult& r, const std::string& dir, const MatrixWriteOptions& options) {
+  if (options.format != "mtx" && options.format != "npy" && options.format != "both")
+    throw InvalidInput("--format must be mtx, npy or both, not '" + options.format + "'");
+  const auto stems = event_file_stems(r);
+  std::size_t num = 0, den = 0;
+  if (!options.conversion.empty()) {
+    const auto slash = options.conversion.find('/');
+    if (slash == std::string::npos) throw InvalidInput("--conversion must be NUM/DEN, e.g. purchase/view");
+    num = find_event(r, stems, options.conversion.substr(0, slash));
+    den = find_event(r, stems, options.conversion.substr(slash + 1));
+  }
+  ensure_directory(dir);
+  write_lines(dir + "/users.txt", r.users);
+  write_lines(dir + "/items.txt", r.items);
+  if (r.has_event) write_lines(dir + "/events.txt", r.events);
+  for (std::size_t e = 0; e < r.events.size(); ++e) {
+    const std::string what = r.has_event ? "event type '" + r.events[e] + "'" : "all events";
+    const Csr counts = cell_matrix(r, e, CellValue::Count);
+    write_one(dir, stems[e], counts, true, options.format, "cohort matrix: event counts, " + what);
+    if (r.has_weight)
+      write_one(dir, stems[e] + ".sum", cell_matrix(r, e, CellValue::Sum), false, options.format,
+                "cohort matrix: sum of weights, " + what);
+    if (r.has_time) {
+      write_one(dir, stems[e] + ".first", cell_matrix(r, e, CellValue::First), false, options.format,
+                "cohort matrix: first time (epoch seconds), " + what);
+      write_one(dir, stems[e] + ".last", cell_matrix(r, e, CellValue::Last), false, options.format,
+                "cohort matrix: last time (epoch seconds), " + what);
+      write_one(dir, stems[e] + ".interval", cell_matrix(r, e, CellValue::MeanInterval), false, options.format,
+                "cohort matrix: mean interval in seconds = (last - first) / (count - 1), cells with count >= 2, " +
+                    what);
+    }
+    if (options.shares)
+      write_one(dir, stems[e] + ".shares", row_shares(counts), false, options.format,
+                "cohort matrix: row-normalized counts, " + what);
+    if (options.tfidf)
+      write_one(dir, stems[e] + ".tfidf", tfidf(counts), false, options.format,
+                "cohort matrix: tf-idf, tf = count / row sum, idf = ln(users / users with the item), " + what);
+  }
+  if (!options.conversion.empty())
+    write_one(dir, "conversion",
+              conversion_ratio(cell_matrix(r, num, CellValue::Count), cell_matrix(r, den, CellValue::Count)), false,
+              options.format, "cohort matrix: conversion ratio count('" + r.events[num] + "') / count('" +
+                                  r.events[den] + "') on cells where the latter is nonzero");
+  if (!r.attributes.columns.empty()) {
+    AtomicFile out(dir + "/attributes.csv");
+    std::string line = "user_id";
+    for (const auto& c : r.attributes.columns) line += "," + csv_escape(c);
+    out.write(line + "\n");
+    for (std::size_t u = 0; u < r.users.size(); ++u) {
+      line = csv_escape(r.users[u]);
+      for (const auto& v : r.attributes.values[u]) line += "," + csv_escape(v);
+      out.write(line + "\n");
+    }
+    out.commit();
+  }
+  if (!options.long_csv.empty()) write_long_csv(r, options.long_csv);
+}
+
+void write_long_csv(const MatrixResult& r, const std::string& path) {
+  AtomicFile out(path);
+  out.write("user,item,event,count,sum,first,last,mean_interval\n");
+  const CellTable& c = r.cells;
+  std::string line;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    line = csv_escape(r.users[c.row[i]]) + "," + csv_escape(r.items[c.col[i]]) + "," + csv_escape(r.events[c.event[i]]) +
+           "," + std::to_string(c.count[i]) + "," + number(c.sum[i]) + ",";
+    if (r.has_time) {
+      line += number(c.first[i]) + "," + number(c.last[i]) + ",";
+      if (c.count[i] > 1) line += number(cell_mean_interval(CellAccumulator{c.count[i], c.sum[i], c.first[i], c.last[i]}));
+    } else {
+      line += ",,";
+    }
+    line += "\n";
+    out.write(line);
+  }
+  out.commit();
+}
+
+}  // namespace cohort

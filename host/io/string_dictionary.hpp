@@ -1,0 +1,86 @@
+/*
+ * string_dictionary.hpp: string -> dense id (0, 1, 2, ... in first-seen order), with
+ * string_view lookups (no allocation per lookup) and names kept in a stable arena.
+ * Open addressing, linear probing, FNV-1a-style 64-bit hash.
+ */
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cohort {
+
+class StringDictionary {
+ public:
+  StringDictionary() : slots_(1024, kEmpty) {}
+
+  std::uint32_t encode(std::string_view s) {
+    const std::uint64_t h = hash(s);
+    std::size_t mask = slots_.size() - 1, i = h & mask;
+    while (slots_[i] != kEmpty) {
+      const std::uint32_t id = slots_[i];
+      if (hashes_[id] == h && names_[id] == s) return id;
+      i = (i + 1) & mask;
+    }
+    const auto id = static_cast<std::uint32_t>(names_.size());
+    names_.push_back(store(s));
+    hashes_.push_back(h);
+    slots_[i] = id;
+    if (names_.size() * 2 > slots_.size()) grow();
+    return id;
+  }
+  std::size_t size() const { return names_.size(); }
+  std::string_view name(std::uint32_t id) const { return names_[id]; }
+  const std::vector<std::string_view>& names() const { return names_; }
+
+ private:
+  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  static std::uint64_t hash(std::string_view s) {
+    std::uint64_t h = 1469598103934665603ull;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      h = (h ^ w) * 1099511628211ull;
+      h ^= h >> 29;
+    }
+    for (; i < s.size(); ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ull;
+    h ^= h >> 32;
+    return h * 0x9E3779B97F4A7C15ull;
+  }
+  std::string_view store(std::string_view s) {
+    if (s.size() > block_left_) {
+      const std::size_t size = std::max<std::size_t>(s.size(), 1 << 20);
+      blocks_.emplace_back(new char[size]);
+      block_ptr_ = blocks_.back().get();
+      block_left_ = size;
+    }
+    if (!s.empty()) std::memcpy(block_ptr_, s.data(), s.size());
+    std::string_view stored(block_ptr_, s.size());
+    block_ptr_ += s.size();
+    block_left_ -= s.size();
+    return stored;
+  }
+  void grow() {
+    std::vector<std::uint32_t> slots(slots_.size() * 2, kEmpty);
+    const std::size_t mask = slots.size() - 1;
+    for (std::uint32_t id = 0; id < names_.size(); ++id) {
+      std::size_t i = hashes_[id] & mask;
+      while (slots[i] != kEmpty) i = (i + 1) & mask;
+      slots[i] = id;
+    }
+    slots_.swap(slots);
+  }
+  std::vector<std::uint32_t> slots_;
+  std::vector<std::string_view> names_;
+  std::vector<std::uint64_t> hashes_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* block_ptr_ = nullptr;
+  std::size_t block_left_ = 0;
+};
+
+}  // namespace cohort
