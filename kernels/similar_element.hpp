@@ -1,0 +1,69 @@
+/*
+ * similar_element.hpp: the per-element arithmetic of `cohort similar`, shared by the
+ * CPU backend (g++) and the CUDA kernels (nvcc), so both produce the same bits.
+ *
+ *   normalize_row    x / ||x|| in float32: sum of squares in double in index order
+ *                    (float*float is exact in double), one sqrt, one division per
+ *                    element in double, one rounding to float. Every step is a
+ *                    correctly rounded IEEE operation on host and device.
+ *   cosine_score     dot of two normalized rows: float products accumulated in double
+ *                    in index order (exact products, so FMA contraction cannot change
+ *                    the result), rounded once to float, clamped to [-1, 1].
+ *   ranks_before     the output order: score descending, then index ascending.
+ *   candidate_window how far below the k-th best fast (GEMM) score a candidate may lie
+ *                    and still be in the exact top k.
+ *
+ * Window derivation (u = 2^-24): normalized rows have norm <= 1 + u. A float32 dot of
+ * length d in any order (blocked, split-K, FMA) errs by at most d*u*sum|a_i b_i| <=
+ * d*u*(1 + 3u). cosine_score errs by d*2^-53 before rounding, u/2 for the rounding and
+ * at most ~3u for the clamp. So |fast - exact| <= eps = (2d + 16) u with ample slack,
+ * including the rounding of the threshold subtraction. If the k best fast scores have
+ * k-th value T, the k-th best exact score is >= T - eps, and any row in the exact top k
+ * has fast score >= T - 2 eps: keeping every row with fast >= T' - 2 eps for any
+ * T' <= T (a running k-th best) keeps the exact top k.
+ */
+#pragma once
+
+#include <math.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cohort/config.hpp"
+
+namespace cohort {
+
+COHORT_HD inline double row_norm(const float* x, std::size_t d) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  return ::sqrt(sum);
+}
+
+/// out = x / ||x|| (out may alias x). A zero row gives zeros (callers reject zero rows
+/// unless allow_zero).
+COHORT_HD inline void normalize_row(const float* x, std::size_t d, float* out) {
+  const double norm = row_norm(x, d);
+  for (std::size_t i = 0; i < d; ++i)
+    out[i] = norm > 0.0 ? static_cast<float>(static_cast<double>(x[i]) / norm) : 0.0f;
+}
+
+COHORT_HD inline float clamp_score(float s) { return s > 1.0f ? 1.0f : (s < -1.0f ? -1.0f : s); }
+
+/// Cosine of two normalized rows; bit-identical on every backend.
+COHORT_HD inline float cosine_score(const float* a, const float* b, std::size_t d) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return clamp_score(static_cast<float>(sum));
+}
+
+/// True when (score_a, index_a) comes first: higher score, then smaller index.
+COHORT_HD inline bool ranks_before(float score_a, std::int64_t index_a, float score_b, std::int64_t index_b) {
+  return score_a > score_b || (score_a == score_b && index_a < index_b);
+}
+
+/// 2 * eps: rows whose fast score is below (running k-th best) - window can be dropped.
+COHORT_HD inline float candidate_window(std::size_t d) {
+  return 2.0f * static_cast<float>(2 * d + 16) * 5.9604644775390625e-8f;  // 2^-24
+}
+
+}  // namespace cohort

@@ -1,0 +1,470 @@
+/*
+ * test_similar.cpp: `cohort similar` (exact cosine top-k).
+ *
+ * Layers: (1) the shared per-element functions; (2) the CPU backend against two
+ * references on random inputs over many (N, d, k, Q) shapes:
+ *   exact reference  every row scored with the shared cosine_score, sorted by
+ *                    (score desc, index asc): the backend must match it bit for bit
+ *                    (this is the exactness contract, so no tolerance);
+ *   double reference normalization and dots in double: scores within kScoreTol, and
+ *                    ids equal wherever neighbouring reference scores differ by more
+ *                    than kScoreTol.
+ * (3) adversarial cases (duplicates, exact ties, k > N, d = 1, near-ties inside the GEMM
+ * error window, zero vectors, exclude-self, filters), the streaming path against the
+ * whole path, bad input, the embeddings reader, the CLI, and CUDA vs CPU (skipped
+ * without a GPU).
+ *
+ * Tolerance: a float32 cosine differs from the double one by the float rounding of the
+ * normalized elements and of the sum: about (d + 4) * 2^-24 in the worst case, so
+ * kScoreTol(d) = 4 (d + 4) 2^-24.
+ */
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/backend.hpp"
+#include "cohort/error.hpp"
+#include "cohort/npy.hpp"
+#include "cohort/similar.hpp"
+#include "cohort/sparse.hpp"
+#include "kernels/similar_element.hpp"
+#include "tests/test_util.hpp"
+
+namespace cohort {
+namespace {
+
+double score_tol(std::size_t d) { return 4.0 * static_cast<double>(d + 4) * std::ldexp(1.0, -24); }
+
+std::vector<float> random_matrix(std::size_t rows, std::size_t d, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> m(rows * d);
+  for (auto& x : m) x = normal(rng);
+  // A zero row is an error by default; a Gaussian row is never all zeros in practice,
+  // but d = 1 could draw an exact 0.
+  for (std::size_t r = 0; r < rows; ++r)
+    if (std::all_of(m.begin() + r * d, m.begin() + (r + 1) * d, [](float v) { return v == 0.0f; })) m[r * d] = 1.0f;
+  return m;
+}
+
+struct Expected {
+  std::vector<std::int64_t> indices;
+  std::vector<float> scores;
+};
+
+// Bitwise reference: the shared functions over every row.
+Expected exact_reference(const std::vector<float>& corpus, std::size_t n, std::size_t d, const float* query,
+                         std::size_t k, std::int64_t excluded, const std::vector<std::uint8_t>& allowed) {
+  std::vector<float> qhat(d), chat(d);
+  normalize_row(query, d, qhat.data());
+  std::vector<std::pair<float, std::int64_t>> all;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (static_cast<std::int64_t>(j) == excluded || (!allowed.empty() && !allowed[j])) continue;
+    normalize_row(corpus.data() + j * d, d, chat.data());
+    all.emplace_back(cosine_score(qhat.data(), chat.data(), d), static_cast<std::int64_t>(j));
+  }
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return ranks_before(a.first, a.second, b.first, b.second); });
+  Expected e;
+  for (std::size_t r = 0; r < std::min(k, all.size()); ++r) {
+    e.indices.push_back(all[r].second);
+    e.scores.push_back(all[r].first);
+  }
+  return e;
+}
+
+// Double-precision brute force: (score, index) sorted best first.
+std::vector<std::pair<double, std::int64_t>> double_reference(const std::vector<float>& corpus, std::size_t n,
+                                                               std::size_t d, const float* query,
+                                                               std::int64_t excluded) {
+  auto norm = [d](const float* x) {
+    double s = 0;
+    for (std::size_t i = 0; i < d; ++i) s += static_cast<double>(x[i]) * x[i];
+    return std::sqrt(s);
+  };
+  const double qn = norm(query);
+  std::vector<std::pair<double, std::int64_t>> all;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (static_cast<std::int64_t>(j) == excluded) continue;
+    const float* c = corpus.data() + j * d;
+    double dot = 0;
+    for (std::size_t i = 0; i < d; ++i) dot += static_cast<double>(query[i]) * c[i];
+    all.emplace_back(dot / (qn * norm(c)), static_cast<std::int64_t>(j));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
+  return all;
+}
+
+std::string config(std::size_t n, std::size_t d, std::int64_t k, std::size_t q, std::uint64_t seed) {
+  std::ostringstream s;
+  s << "n=" << n << " d=" << d << " k=" << k << " q=" << q << " seed=" << seed;
+  return s.str();
+}
+
+void expect_equal_topk(const TopK& a, const TopK& b, const std::string& what) {
+  ASSERT_EQ(a.queries, b.queries) << what;
+  ASSERT_EQ(a.k, b.k) << what;
+  EXPECT_EQ(a.counts, b.counts) << what;
+  EXPECT_EQ(a.indices, b.indices) << what;
+  for (std::size_t i = 0; i < a.scores.size(); ++i) {
+    if (std::isnan(a.scores[i]) && std::isnan(b.scores[i])) continue;
+    ASSERT_EQ(a.scores[i], b.scores[i]) << what << " slot " << i;
+  }
+}
+
+SimilarOptions cpu_options(std::int64_t k) {
+  SimilarOptions o;
+  o.device = Device::Cpu;
+  o.k = k;
+  return o;
+}
+
+// ---- (1) element functions ----
+
+TEST(SimilarElement, NormalizeAndScore) {
+  const float x[3] = {3.0f, 0.0f, 4.0f};
+  float xh[3];
+  normalize_row(x, 3, xh);
+  EXPECT_EQ(xh[0], 0.6f);
+  EXPECT_EQ(xh[1], 0.0f);
+  EXPECT_EQ(xh[2], 0.8f);
+  EXPECT_EQ(row_norm(x, 3), 5.0);
+  EXPECT_FLOAT_EQ(cosine_score(xh, xh, 3), 1.0f);
+  const float zero[3] = {0, 0, 0};
+  float zh[3] = {7, 7, 7};
+  normalize_row(zero, 3, zh);
+  EXPECT_EQ(zh[0], 0.0f);
+  EXPECT_EQ(cosine_score(zh, xh, 3), 0.0f);
+  // Normalizing in place gives the same bits.
+  float inplace[3] = {3.0f, 0.0f, 4.0f};
+  normalize_row(inplace, 3, inplace);
+  EXPECT_EQ(std::vector<float>(inplace, inplace + 3), std::vector<float>(xh, xh + 3));
+}
+
+TEST(SimilarElement, ClampAndOrder) {
+  EXPECT_EQ(clamp_score(1.0000001f), 1.0f);
+  EXPECT_EQ(clamp_score(-1.5f), -1.0f);
+  EXPECT_EQ(clamp_score(0.25f), 0.25f);
+  // A vector with itself can round above 1 before the clamp; never after.
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal;
+  for (int t = 0; t < 200; ++t) {
+    std::vector<float> v(37), vh(37);
+    for (auto& x : v) x = normal(rng);
+    normalize_row(v.data(), v.size(), vh.data());
+    const float s = cosine_score(vh.data(), vh.data(), v.size());
+    EXPECT_LE(s, 1.0f);
+    EXPECT_GE(s, 1.0f - 1e-6f);
+  }
+  EXPECT_TRUE(ranks_before(0.5f, 9, 0.4f, 1));
+  EXPECT_TRUE(ranks_before(0.5f, 1, 0.5f, 2));
+  EXPECT_FALSE(ranks_before(0.5f, 2, 0.5f, 1));
+  EXPECT_FALSE(ranks_before(0.5f, 1, 0.5f, 1));
+  EXPECT_GT(candidate_window(64), 2.0f * 64 * std::ldexp(1.0f, -24));
+}
+
+// ---- (2) CPU vs references over shapes ----
+
+struct Shape {
+  std::size_t n, d;
+  std::int64_t k;
+  std::size_t q;
+};
+
+TEST(SimilarCpu, MatchesReferencesOverShapes) {
+  const std::vector<Shape> shapes = {
+      {1, 1, 1, 1},     {5, 1, 3, 5},      {17, 1, 4, 6},    {3, 7, 10, 3},   {40, 3, 1, 9},    {64, 8, 5, 10},
+      {100, 16, 100, 7}, {257, 33, 12, 20}, {500, 64, 50, 33}, {1000, 9, 1, 40}, {1200, 32, 200, 5}, {2100, 17, 7, 70},
+  };
+  std::uint64_t seed = 1000;
+  for (const auto& s : shapes) {
+    ++seed;
+    const std::string what = config(s.n, s.d, s.k, s.q, seed);
+    SCOPED_TRACE(what);
+    const auto corpus = random_matrix(s.n, s.d, seed);
+    const auto queries = random_matrix(s.q, s.d, seed + 7777);
+    std::vector<std::int64_t> rows(s.q);
+    std::mt19937_64 rng(seed);
+    for (auto& r : rows) r = static_cast<std::int64_t>(rng() % s.n);
+    auto options = cpu_options(s.k);
+    const MatrixView cv{corpus.data(), s.n, s.d};
+    const TopK by_vectors = similar_vectors(cv, MatrixView{queries.data(), s.q, s.d}, options);
+    options.exclude_self = true;
+    const TopK by_rows = similar_rows(cv, rows, options);
+    const std::size_t width = std::min<std::size_t>(static_cast<std::size_t>(s.k), s.n);
+    ASSERT_EQ(by_vectors.k, width);
+    for (std::size_t qi = 0; qi < s.q; ++qi) {
+      for (int mode = 0; mode < 2; ++mode) {
+        const TopK& got = mode == 0 ? by_vectors : by_rows;
+        const float* query = mode == 0 ? queries.data() + qi * s.d : corpus.data() + rows[qi] * s.d;
+        const std::int64_t excluded = mode == 0 ? -1 : rows[qi];
+        const Expected exact = exact_reference(corpus, s.n, s.d, query, width, excluded, {});
+        ASSERT_EQ(got.counts[qi], static_cast<std::int64_t>(exact.indices.size())) << "query " << qi << " mode " << mode;
+        for (std::size_t r = 0; r < exact.indices.size(); ++r) {
+          ASSERT_EQ(got.index(qi, r), exact.indices[r]) << "query " << qi << " rank " << r << " mode " << mode;
+          ASSERT_EQ(got.score(qi, r), exact.scores[r]) << "query " << qi << " rank " << r << " mode " << mode;
+        }
+        for (std::size_t r = exact.indices.size(); r < width; ++r) {
+          EXPECT_EQ(got.index(qi, r), -1);
+          EXPECT_TRUE(std::isnan(got.score(qi, r)));
+        }
+        const auto ref = double_reference(corpus, s.n, s.d, query, excluded);
+        const double tol = score_tol(s.d);
+        for (std::size_t r = 0; r < exact.indices.size(); ++r) {
+          EXPECT_NEAR(got.score(qi, r), ref[r].first, tol) << "query " << qi << " rank " << r;
+          const bool separated = (r == 0 || ref[r - 1].first - ref[r].first > tol) &&
+                                 (r + 1 >= ref.size() || ref[r].first - ref[r + 1].first > tol);
+          if (separated) {
+            EXPECT_EQ(got.index(qi, r), ref[r].second) << "query " << qi << " rank " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SimilarCpu, StreamingPathEqualsWholePath) {
+  const std::size_t n = 700, d = 24, q = 37;
+  for (std::int64_t k : {1, 5, 64, 1000}) {
+    const std::uint64_t seed = 42 + static_cast<std::uint64_t>(k);
+    SCOPED_TRACE(config(n, d, k, q, seed));
+    const auto corpus = random_matrix(n, d, seed);
+    std::vector<std::int64_t> rows(q);
+    for (std::size_t i = 0; i < q; ++i) rows[i] = static_cast<std::int64_t>((i * 97) % n);
+    auto whole = cpu_options(k);
+    whole.chunk_rows = n;
+    whole.query_batch = q;
+    whole.exclude_self = true;
+    const TopK a = similar_rows(MatrixView{corpus.data(), n, d}, rows, whole);
+    for (std::size_t chunk : {1u, 3u, 50u}) {
+      for (std::size_t batch : {1u, 2u, 16u}) {
+        auto streaming = whole;
+        streaming.chunk_rows = chunk;
+        streaming.query_batch = batch;
+        const TopK b = similar_rows(MatrixView{corpus.data(), n, d}, rows, streaming);
+        expect_equal_topk(a, b, "chunk " + std::to_string(chunk) + " batch " + std::to_string(batch));
+      }
+    }
+  }
+}
+
+// ---- (3) adversarial cases ----
+
+TEST(SimilarCpu, DuplicatesAndExactTiesGoToTheSmallerIndex) {
+  // Rows 0..9 are distinct; rows 10..39 repeat them three times (row r = row r % 10).
+  const std::size_t d = 6, base = 10, n = 40;
+  auto corpus = random_matrix(base, d, 5);
+  for (std::size_t r = base; r < n; ++r)
+    corpus.insert(corpus.end(), corpus.begin() + (r % base) * d, corpus.begin() + (r % base + 1) * d);
+  std::vector<std::int64_t> rows = {3, 13, 0};
+  const TopK top = similar_rows(MatrixView{corpus.data(), n, d}, rows, cpu_options(8));
+  for (std::size_t qi = 0; qi < rows.size(); ++qi) {
+    // Its four copies score identically and come first, in index order.
+    const std::int64_t r = rows[qi] % 10;
+    for (std::size_t rank = 0; rank < 4; ++rank) EXPECT_EQ(top.index(qi, rank), r + 10 * static_cast<std::int64_t>(rank));
+    for (std::size_t rank = 1; rank < 4; ++rank) EXPECT_EQ(top.score(qi, rank), top.score(qi, 0));
+    // Then the next group: four equal scores, indices ascending.
+    for (std::size_t rank = 5; rank < 8; ++rank) {
+      EXPECT_EQ(top.score(qi, rank), top.score(qi, 4));
+      EXPECT_EQ(top.index(qi, rank), top.index(qi, rank - 1) + 10);
+    }
+  }
+  // Every output is ordered: scores descending, equal scores by index ascending.
+  for (std::size_t qi = 0; qi < rows.size(); ++qi)
+    for (std::size_t rank = 1; rank < top.k; ++rank)
+      EXPECT_TRUE(ranks_before(top.score(qi, rank - 1), top.index(qi, rank - 1), top.score(qi, rank), top.index(qi, rank)));
+}
+
+TEST(SimilarCpu, ExcludeSelfDropsOnlyTheQueryRow) {
+  const std::size_t d = 4, n = 6;
+  std::vector<float> corpus = {1, 0, 0, 0,  0, 1, 0, 0,  1, 0, 0, 0,  1, 1, 0, 0,  0, 0, 1, 0,  1, 0, 0, 0};
+  auto options = cpu_options(3);
+  options.exclude_self = true;
+  const TopK top = similar_rows(MatrixView{corpus.data(), n, d}, {2}, options);
+  ASSERT_EQ(top.counts[0], 3);
+  EXPECT_EQ(top.index(0, 0), 0);  // duplicate of the query stays
+  EXPECT_EQ(top.index(0, 1), 5);  // second duplicate
+  EXPECT_EQ(top.index(0, 2), 3);
+  EXPECT_EQ(top.score(0, 0), 1.0f);
+  EXPECT_EQ(top.score(0, 1), 1.0f);
+  // k >= N with exclude-self: all other rows, sorted, one slot empty.
+  options.k = 100;
+  const TopK all = similar_rows(MatrixView{corpus.data(), n, d}, {2}, options);
+  EXPECT_EQ(all.k, n);
+  EXPECT_EQ(all.counts[0], 5);
+  EXPECT_EQ(all.indices, (std::vector<std::int64_t>{0, 5, 3, 1, 4, -1}));
+  EXPECT_TRUE(std::isnan(all.scores[5]));
+}
+
+TEST(SimilarCpu, NearTiesInsideTheGemmErrorWindowStayExact) {
+  // Rows differ from the query by perturbations near float resolution, so GEMM rounding
+  // reorders them; the result must still equal the exact reference bit for bit.
+  const std::size_t d = 48, n = 3000;
+  std::mt19937_64 rng(99);
+  std::normal_distribution<float> normal;
+  std::vector<float> base(d);
+  for (auto& x : base) x = normal(rng);
+  std::vector<float> corpus;
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t i = 0; i < d; ++i)
+      corpus.push_back(base[i] * (1.0f + static_cast<float>(static_cast<int>(rng() % 9) - 4) * 3e-7f));
+  for (std::int64_t k : {1, 10, 300}) {
+    SCOPED_TRACE("k=" + std::to_string(k));
+    auto options = cpu_options(k);
+    options.chunk_rows = 128;
+    const TopK top = similar_vectors(MatrixView{corpus.data(), n, d}, MatrixView{base.data(), 1, d}, options);
+    const Expected e = exact_reference(corpus, n, d, base.data(), static_cast<std::size_t>(k), -1, {});
+    EXPECT_EQ(std::vector<std::int64_t>(top.indices.begin(), top.indices.end()), e.indices);
+    EXPECT_EQ(std::vector<float>(top.scores.begin(), top.scores.end()), e.scores);
+  }
+}
+
+TEST(SimilarCpu, CandidateFilterAndZeroVectors) {
+  const std::size_t n = 300, d = 5;
+  auto corpus = random_matrix(n, d, 321);
+  std::fill(corpus.begin() + 7 * d, corpus.begin() + 8 * d, 0.0f);  // row 7 is all zeros
+  auto options = cpu_options(20);
+  EXPECT_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {1}, options), InvalidInput);
+  options.allow_zero = true;
+  options.allowed.assign(n, 0);
+  for (std::size_t j = 0; j < n; j += 3) options.allowed[j] = 1;
+  std::vector<std::int64_t> rows = {1, 7, 299};
+  const TopK top = similar_rows(MatrixView{corpus.data(), n, d}, rows, options);
+  for (std::size_t qi = 0; qi < rows.size(); ++qi) {
+    const Expected e = exact_reference(corpus, n, d, corpus.data() + rows[qi] * d, 20, -1, options.allowed);
+    EXPECT_EQ(std::vector<std::int64_t>(top.indices.begin() + qi * 20, top.indices.begin() + qi * 20 + 20), e.indices);
+  }
+  // The zero query scores 0 with everything, so ties: the smallest allowed rows.
+  for (std::size_t r = 0; r < 20; ++r) {
+    EXPECT_EQ(top.index(1, r), static_cast<std::int64_t>(3 * r));
+    EXPECT_EQ(top.score(1, r), 0.0f);
+  }
+}
+
+TEST(SimilarCpu, EmptyInputsGiveEmptyOutputs) {
+  const auto corpus = random_matrix(10, 3, 1);
+  const TopK none = similar_rows(MatrixView{corpus.data(), 10, 3}, {}, cpu_options(4));
+  EXPECT_EQ(none.queries, 0u);
+  EXPECT_TRUE(none.indices.empty());
+  const TopK empty_corpus = similar_vectors(MatrixView{nullptr, 0, 3}, MatrixView{corpus.data(), 2, 3}, cpu_options(4));
+  EXPECT_EQ(empty_corpus.k, 0u);
+  EXPECT_EQ(empty_corpus.counts, (std::vector<std::int64_t>{0, 0}));
+}
+
+// ---- bad input ----
+
+TEST(SimilarBadInput, ValuesShapesAndArguments) {
+  const std::size_t n = 20, d = 4;
+  auto corpus = random_matrix(n, d, 3);
+  const std::vector<std::string> ids = [] {
+    std::vector<std::string> v;
+    for (int i = 0; i < 20; ++i) v.push_back("user" + std::to_string(i));
+    return v;
+  }();
+  auto options = cpu_options(3);
+  options.corpus_ids = &ids;
+  options.corpus_name = "emb.npy";
+  auto message = [&](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const InvalidInput& e) {
+      return e.what();
+    }
+    return "no exception";
+  };
+  corpus[13 * d + 2] = std::nanf("");
+  std::string what = message([&] { similar_rows(MatrixView{corpus.data(), n, d}, {0}, options); });
+  EXPECT_NE(what.find("emb.npy"), std::string::npos) << what;
+  EXPECT_NE(what.find("row 13"), std::string::npos) << what;
+  EXPECT_NE(what.find("user13"), std::string::npos) << what;
+  corpus[13 * d + 2] = 1.0f;
+  corpus[4 * d] = INFINITY;
+  what = message([&] { similar_rows(MatrixView{corpus.data(), n, d}, {0}, options); });
+  EXPECT_NE(what.find("row 4"), std::string::npos) << what;
+  corpus[4 * d] = 1.0f;
+  std::fill(corpus.begin() + 9 * d, corpus.begin() + 10 * d, 0.0f);
+  what = message([&] { similar_rows(MatrixView{corpus.data(), n, d}, {0}, options); });
+  EXPECT_NE(what.find("row 9"), std::string::npos) << what;
+  EXPECT_NE(what.find("zero"), std::string::npos) << what;
+  corpus[9 * d] = 1.0f;
+  EXPECT_NO_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {0}, options));
+
+  const auto queries = random_matrix(2, d + 1, 4);
+  what = message([&] { similar_vectors(MatrixView{corpus.data(), n, d}, MatrixView{queries.data(), 2, d + 1}, options); });
+  EXPECT_NE(what.find("dimensions"), std::string::npos) << what;
+  std::vector<float> bad_query(d, 0.0f);
+  bad_query[1] = std::nanf("");
+  what = message([&] { similar_vectors(MatrixView{corpus.data(), n, d}, MatrixView{bad_query.data(), 1, d}, options); });
+  EXPECT_NE(what.find("row 0"), std::string::npos) << what;
+  EXPECT_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {20}, options), InvalidInput);
+  EXPECT_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {-1}, options), InvalidInput);
+  auto zero_k = options;
+  zero_k.k = 0;
+  EXPECT_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {0}, zero_k), InvalidInput);
+  auto self = options;
+  self.exclude_self = true;
+  EXPECT_THROW(similar_vectors(MatrixView{corpus.data(), n, d}, MatrixView{corpus.data(), 1, d}, self), InvalidInput);
+  auto filter = options;
+  filter.allowed.assign(n - 1, 1);
+  EXPECT_THROW(similar_rows(MatrixView{corpus.data(), n, d}, {0}, filter), InvalidInput);
+}
+
+// ---- the embeddings reader ----
+
+TEST(SimilarEmbeddings, NpyFloat16CsvAndIdProblems) {
+  testing::TempDir dir;
+  // float16 .npy written by hand: 1.0, 2.0, -0.5, 0.25 as halves.
+  const std::uint16_t halves[4] = {0x3C00, 0x4000, 0xB800, 0x3400};
+  std::string bytes = make_npy_header(DType::F16, {2, 2});
+  bytes.append(reinterpret_cast<const char*>(halves), sizeof halves);
+  testing::write_file(dir.file("h.npy"), bytes);
+  testing::write_file(dir.file("ids.txt"), "a\nb\n");
+  const Embeddings e = read_embeddings(dir.file("h.npy"), dir.file("ids.txt"));
+  EXPECT_EQ(e.rows, 2u);
+  EXPECT_EQ(e.dim, 2u);
+  EXPECT_EQ(e.data, (std::vector<float>{1.0f, 2.0f, -0.5f, 0.25f}));
+  EXPECT_EQ(e.ids, (std::vector<std::string>{"a", "b"}));
+  const Embeddings numbered = read_embeddings(dir.file("h.npy"));
+  EXPECT_EQ(numbered.ids, (std::vector<std::string>{"0", "1"}));
+
+  testing::write_file(dir.file("short.txt"), "a\n");
+  EXPECT_THROW(read_embeddings(dir.file("h.npy"), dir.file("short.txt")), InvalidInput);
+  testing::write_file(dir.file("dup.txt"), "a\na\n");
+  try {
+    read_embeddings(dir.file("h.npy"), dir.file("dup.txt"));
+    FAIL() << "duplicate ids accepted";
+  } catch (const InvalidInput& err) {
+    EXPECT_NE(std::string(err.what()).find("dup.txt:2"), std::string::npos) << err.what();
+  }
+  const float nan_data[4] = {1, 2, std::nanf(""), 4};
+  write_npy(dir.file("nan.npy"), nan_data, {2, 2});
+  EXPECT_THROW(read_embeddings(dir.file("nan.npy")), InvalidInput);
+  write_npy(dir.file("flat.npy"), nan_data, {4});
+  EXPECT_THROW(read_embeddings(dir.file("flat.npy")), InvalidInput);
+
+  testing::write_file(dir.file("e.csv"), "id,x,y\nu1,1,2\nu2,3,4\n");
+  const Embeddings csv = read_embeddings(dir.file("e.csv"));
+  EXPECT_EQ(csv.ids, (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_EQ(csv.data, (std::vector<float>{1, 2, 3, 4}));
+  testing::write_file(dir.file("bad.csv"), "id,x,y\nu1,1,2\nu2,nan,4\n");
+  try {
+    read_embeddings(dir.file("bad.csv"));
+    FAIL() << "NaN accepted";
+  } catch (const InvalidInput& err) {
+    EXPECT_NE(std::string(err.what()).find("bad.csv:3"), std::string::npos) << err.what();
+  }
+}
+
+}  // namespace
+}  // namespace cohort
