@@ -466,5 +466,153 @@ TEST(SimilarEmbeddings, NpyFloat16CsvAndIdProblems) {
   }
 }
 
+
+// ---- the CLI ----
+
+struct CliFixture {
+  testing::TempDir dir;
+  std::size_t n = 60, d = 8;
+  std::vector<float> corpus = random_matrix(60, 8, 2024);
+  std::vector<std::string> ids;
+  CliFixture() {
+    for (std::size_t i = 0; i < n; ++i) ids.push_back("user" + std::to_string(i * 7 % 61));
+    write_npy(dir.file("e.npy"), corpus.data(), {n, d});
+    write_lines(dir.file("ids.txt"), ids);
+  }
+  std::string base() const { return "similar --device cpu -q --embeddings " + dir.file("e.npy") + " --ids " + dir.file("ids.txt"); }
+  // CSV rows after the header, split into fields.
+  std::vector<std::vector<std::string>> read_csv(const std::string& path) const {
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(testing::read_file(path));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "query_id,rank,id,score");
+    while (std::getline(in, line)) {
+      std::vector<std::string> fields;
+      std::stringstream ls(line);
+      std::string f;
+      while (std::getline(ls, f, ',')) fields.push_back(f);
+      rows.push_back(fields);
+    }
+    return rows;
+  }
+};
+
+TEST(SimilarCli, QueryIdsRoundTripMatchesTheApi) {
+  CliFixture f;
+  const auto result = testing::run_cli(f.base() + " --query user7,user14 --k 5 --exclude-self --out " + f.dir.file("o.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto rows = f.read_csv(f.dir.file("o.csv"));
+  ASSERT_EQ(rows.size(), 10u);
+  auto options = cpu_options(5);
+  options.exclude_self = true;
+  const TopK top = similar_rows(MatrixView{f.corpus.data(), f.n, f.d}, {1, 2}, options);  // user7 = row 1, user14 = row 2
+  for (std::size_t q = 0; q < 2; ++q)
+    for (std::size_t r = 0; r < 5; ++r) {
+      const auto& row = rows[q * 5 + r];
+      ASSERT_EQ(row.size(), 4u);
+      EXPECT_EQ(row[0], q == 0 ? "user7" : "user14");
+      EXPECT_EQ(row[1], std::to_string(r + 1));
+      EXPECT_EQ(row[2], f.ids[static_cast<std::size_t>(top.index(q, r))]);
+      EXPECT_EQ(std::stof(row[3]), top.score(q, r));  // %.9g round-trips a float
+      EXPECT_NE(row[2], row[0]);
+    }
+}
+
+TEST(SimilarCli, AllToNpyQueryFilesAndFilters) {
+  CliFixture f;
+  auto result = testing::run_cli(f.base() + " --all --k 100 --out " + f.dir.file("all.npy"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto idx = read_npy<std::int64_t>(f.dir.file("all.ids.npy"));
+  const auto sc = read_npy<float>(f.dir.file("all.scores.npy"));
+  ASSERT_EQ(idx.shape, (std::vector<std::size_t>{f.n, f.n}));  // k > N: all rows
+  std::vector<std::int64_t> every(f.n);
+  std::iota(every.begin(), every.end(), 0);
+  const TopK top = similar_rows(MatrixView{f.corpus.data(), f.n, f.d}, every, cpu_options(100));
+  EXPECT_EQ(idx.data, top.indices);
+  EXPECT_EQ(sc.data, top.scores);
+
+  // Query vectors from .npy: row i of the file is query "i".
+  write_npy(f.dir.file("q.npy"), f.corpus.data() + 3 * f.d, {2, f.d});
+  result = testing::run_cli(f.base() + " --queries " + f.dir.file("q.npy") + " --k 2 --out " + f.dir.file("v.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto rows = f.read_csv(f.dir.file("v.csv"));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0][0], "0");
+  EXPECT_EQ(rows[0][2], f.ids[3]);
+  EXPECT_EQ(rows[2][0], "1");
+  EXPECT_EQ(rows[2][2], f.ids[4]);
+
+  // Ids file of queries, with an only-ids filter and an exclude-ids list.
+  write_lines(f.dir.file("qids.txt"), {f.ids[5], f.ids[9]});
+  write_lines(f.dir.file("only.txt"), {f.ids[1], f.ids[2], f.ids[5], f.ids[9], "nobody"});
+  write_lines(f.dir.file("not.txt"), {f.ids[5]});
+  result = testing::run_cli(f.base() + " --queries " + f.dir.file("qids.txt") + " --k 10 --only-ids " +
+                            f.dir.file("only.txt") + " --exclude-ids " + f.dir.file("not.txt") + " --out " +
+                            f.dir.file("f.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("warning"), std::string::npos) << result.output;  // "nobody" is unknown
+  rows = f.read_csv(f.dir.file("f.csv"));
+  ASSERT_EQ(rows.size(), 6u);  // three allowed rows per query
+  for (const auto& row : rows) EXPECT_TRUE(row[2] == f.ids[1] || row[2] == f.ids[2] || row[2] == f.ids[9]) << row[2];
+}
+
+TEST(SimilarCli, ChampionsOfAnItem) {
+  CliFixture f;
+  // users = the embeddings' ids in another order; items a, b, c.
+  std::vector<std::string> users = {f.ids[10], f.ids[11], f.ids[12], f.ids[13]};
+  ensure_directory(f.dir.file("m"));
+  write_lines(f.dir.file("m/users.txt"), users);
+  write_lines(f.dir.file("m/items.txt"), {"a", "b", "c"});
+  Csr m;
+  m.rows = 4;
+  m.cols = 3;
+  // column b: user0 2, user1 5, user2 5, user3 1 -> champions user1, user2 (tie: smaller row), user0
+  m.indptr = {0, 1, 3, 4, 6};
+  m.indices = {1, 0, 1, 1, 1, 2};
+  m.values = {2, 1, 5, 5, 1, 9};
+  write_mtx(f.dir.file("m/buy.mtx"), m, true);
+  auto result = testing::run_cli(f.base() + " --champions-of b --matrix " + f.dir.file("m") +
+                                 " --champions 2 --k 3 --exclude-self --out " + f.dir.file("c.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto rows = f.read_csv(f.dir.file("c.csv"));
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[0][0], users[1]);
+  EXPECT_EQ(rows[3][0], users[2]);
+  auto options = cpu_options(3);
+  options.exclude_self = true;
+  const TopK top = similar_rows(MatrixView{f.corpus.data(), f.n, f.d}, {11, 12}, options);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(rows[i][2], f.ids[static_cast<std::size_t>(top.index(i / 3, i % 3))]);
+  result = testing::run_cli(f.base() + " --champions-of zzz --matrix " + f.dir.file("m") + " --out " + f.dir.file("x.csv"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("zzz"), std::string::npos) << result.output;
+}
+
+TEST(SimilarCli, BadInputIsOneErrorLine) {
+  CliFixture f;
+  auto expect_error = [&](const std::string& args, const std::string& needle) {
+    const auto result = testing::run_cli(args);
+    EXPECT_EQ(result.exit_code, 1) << args << "\n" << result.output;
+    EXPECT_EQ(result.output.rfind("error: ", 0), 0u) << result.output;
+    EXPECT_NE(result.output.find(needle), std::string::npos) << result.output;
+  };
+  expect_error(f.base() + " --query nobody --out " + f.dir.file("o.csv"), "nobody");
+  expect_error(f.base() + " --query user7 --k 0 --out " + f.dir.file("o.csv"), "k must be");
+  expect_error(f.base() + " --k 3 --out " + f.dir.file("o.csv"), "exactly one");
+  write_lines(f.dir.file("short.txt"), {"a", "b"});
+  expect_error("similar -q --embeddings " + f.dir.file("e.npy") + " --ids " + f.dir.file("short.txt") +
+                   " --all --out " + f.dir.file("o.csv"),
+               "2 ids");
+  write_npy(f.dir.file("q.npy"), f.corpus.data(), {2, 4});
+  expect_error(f.base() + " --queries " + f.dir.file("q.npy") + " --out " + f.dir.file("o.csv"), "dimensions");
+  expect_error(f.base() + " --queries " + f.dir.file("q.npy") + " --exclude-self --out " + f.dir.file("o.csv"),
+               "exclude");
+  auto bad = f.corpus;
+  bad[5 * f.d + 1] = std::nanf("");
+  write_npy(f.dir.file("bad.npy"), bad.data(), {f.n, f.d});
+  expect_error("similar -q --embeddings " + f.dir.file("bad.npy") + " --all --out " + f.dir.file("o.csv"), "row 5");
+  EXPECT_FALSE(std::filesystem::exists(f.dir.file("o.csv")));  // nothing half-written
+}
+
 }  // namespace
 }  // namespace cohort
