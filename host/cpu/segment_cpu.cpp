@@ -1,0 +1,276 @@
+/*
+ * segment_cpu.cpp: the CPU k-means backend and the drivers shared by both backends.
+ *
+ * CpuSteps: x.c for a block of rows is one cblas_sgemm (block x d) * (d x k); an OpenMP
+ * loop then takes the argmin per row with the shared nearest_centroid. Cluster sums are
+ * accumulated in double over fixed row chunks (independent of the thread count) and
+ * the chunks are added in order, so the result is the same with any --threads.
+ * kmeanspp_init and run_lloyd only talk to KMeansSteps (see segment_cpu.hpp).
+ */
+#include "host/cpu/segment_cpu.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kernels/segment_element.hpp"
+
+namespace cohort::segment {
+namespace {
+
+// Rows per GEMM block: keeps the block x k dot matrix near 4 MiB.
+std::size_t block_rows(std::size_t n, std::size_t width) {
+  return std::max<std::size_t>(256, std::min<std::size_t>(n, (std::size_t(1) << 20) / std::max<std::size_t>(width, 1)));
+}
+
+// Fixed row chunks for deterministic sums: at most 64, at least 8192 rows each.
+std::size_t chunk_rows(std::size_t n) { return std::max<std::size_t>(8192, (n + 63) / 64); }
+
+class CpuSteps final : public KMeansSteps {
+ public:
+  CpuSteps(const float* x, std::size_t n, std::size_t d) : x_(x), n_(n), d_(d), x_norm2_(n) {
+    openblas_set_num_threads(cpu_threads());
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) x_norm2_[i] = squared_norm(x_ + i * d_, d_);
+  }
+  std::size_t rows() const override { return n_; }
+  std::size_t dims() const override { return d_; }
+
+  double pp_start(const float* center) override {
+    closest_.assign(n_, 0.0f);
+    const float c_norm2 = squared_norm(center, d_);
+    dots_for(center, 1, trial_dots_);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
+      closest_[i] = expanded_distance(x_norm2_[i], c_norm2, trial_dots_[i]);
+    return sum_in_chunks([&](std::size_t i) { return static_cast<double>(closest_[i]); });
+  }
+
+  void pp_sample(const std::vector<double>& thresholds, std::vector<std::int64_t>& rows) override {
+    cumulative_.resize(n_);
+    double running = 0.0;
+    for (std::size_t i = 0; i < n_; ++i) cumulative_[i] = running += closest_[i];
+    rows.resize(thresholds.size());
+    for (std::size_t t = 0; t < thresholds.size(); ++t) {
+      const auto at = std::lower_bound(cumulative_.begin(), cumulative_.end(), thresholds[t]);
+      rows[t] = std::min<std::int64_t>(at - cumulative_.begin(), static_cast<std::int64_t>(n_) - 1);
+    }
+  }
+
+  void pp_trial(const float* candidates, int t, std::vector<double>& potentials) override {
+    trial_t_ = t;
+    dots_for(candidates, t, trial_dots_);  // n x t
+    std::vector<float> c_norm2(t);
+    for (int j = 0; j < t; ++j) c_norm2[j] = squared_norm(candidates + j * d_, d_);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
+      for (int j = 0; j < t; ++j) {
+        float& value = trial_dots_[i * t + j];
+        value = std::min(closest_[i], expanded_distance(x_norm2_[i], c_norm2[j], value));
+      }
+    potentials.assign(t, 0.0);
+    for (int j = 0; j < t; ++j)
+      potentials[j] = sum_in_chunks([&](std::size_t i) { return static_cast<double>(trial_dots_[i * t + j]); });
+  }
+
+  void pp_accept(int j) override {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) closest_[i] = trial_dots_[i * trial_t_ + j];
+  }
+
+  void copy_row(std::int64_t row, float* out) override { std::copy_n(x_ + row * d_, d_, out); }
+
+  std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) override {
+    const bool first = labels_.empty();
+    labels_.resize(n_, 0);
+    distance_.resize(n_);
+    std::vector<float> c_norm2(k);
+    for (int j = 0; j < k; ++j) c_norm2[j] = squared_norm(centroids + j * d_, d_);
+    const std::size_t block = block_rows(n_, static_cast<std::size_t>(k));
+    dots_.resize(block * k);
+    std::size_t changed = 0;
+    for (std::size_t first_row = 0; first_row < n_; first_row += block) {
+      const std::size_t rows = std::min(block, n_ - first_row);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, static_cast<int>(d_), 1.0f,
+                  x_ + first_row * d_, static_cast<int>(d_), centroids, static_cast<int>(d_), 0.0f, dots_.data(), k);
+#pragma omp parallel for schedule(static) reduction(+ : changed)
+      for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
+        const std::size_t i = first_row + r;
+        float unused;
+        const std::int32_t label = nearest_centroid(x_norm2_[i], dots_.data() + r * k, c_norm2.data(), k, &unused);
+        if (first || label != labels_[i]) ++changed;
+        labels_[i] = label;
+        distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
+      }
+    }
+    *inertia = sum_in_chunks([&](std::size_t i) { return inertia_term(distance_[i], spherical); });
+    return first ? n_ : changed;
+  }
+
+  void cluster_sums(int k, std::vector<double>& sums, std::vector<std::int64_t>& counts) override {
+    const std::size_t chunk = chunk_rows(n_);
+    const std::size_t chunks = (n_ + chunk - 1) / chunk;
+    std::vector<double> partial(chunks * k * d_, 0.0);
+    std::vector<std::int64_t> partial_counts(chunks * k, 0);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
+      double* s = partial.data() + c * k * d_;
+      std::int64_t* counted = partial_counts.data() + c * k;
+      const std::size_t end = std::min(n_, (c + 1) * chunk);
+      for (std::size_t i = c * chunk; i < end; ++i) {
+        const std::int32_t label = labels_[i];
+        ++counted[label];
+        double* target = s + label * d_;
+        const float* row = x_ + i * d_;
+        for (std::size_t j = 0; j < d_; ++j) target[j] += row[j];
+      }
+    }
+    sums.assign(static_cast<std::size_t>(k) * d_, 0.0);
+    counts.assign(k, 0);
+    for (std::size_t c = 0; c < chunks; ++c) {  // fixed order
+      const double* s = partial.data() + c * k * d_;
+      for (std::size_t e = 0; e < sums.size(); ++e) sums[e] += s[e];
+      for (int j = 0; j < k; ++j) counts[j] += partial_counts[c * k + j];
+    }
+  }
+
+  void row_distances(std::vector<double>& out) override { out = distance_; }
+  void labels(std::vector<std::int32_t>& out) override { out = labels_; }
+
+ private:
+  // out (n x t) = x * points^T, blocked.
+  void dots_for(const float* points, int t, std::vector<float>& out) {
+    out.resize(n_ * t);
+    const std::size_t block = block_rows(n_, static_cast<std::size_t>(t));
+    for (std::size_t first = 0; first < n_; first += block) {
+      const std::size_t rows = std::min(block, n_ - first);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), t, static_cast<int>(d_), 1.0f,
+                  x_ + first * d_, static_cast<int>(d_), points, static_cast<int>(d_), 0.0f, out.data() + first * t, t);
+    }
+  }
+
+  template <typename Term>
+  double sum_in_chunks(Term term) const {
+    const std::size_t chunk = chunk_rows(n_);
+    const std::size_t chunks = (n_ + chunk - 1) / chunk;
+    std::vector<double> partial(chunks, 0.0);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
+      double s = 0.0;
+      for (std::size_t i = c * chunk; i < std::min(n_, (c + 1) * chunk); ++i) s += term(i);
+      partial[c] = s;
+    }
+    return std::accumulate(partial.begin(), partial.end(), 0.0);
+  }
+
+  const float* x_;
+  std::size_t n_, d_;
+  std::vector<float> x_norm2_, closest_, trial_dots_, dots_;
+  std::vector<double> cumulative_, distance_;
+  std::vector<std::int32_t> labels_;
+  int trial_t_ = 0;
+};
+
+double centroid_shift(const std::vector<float>& a, const std::vector<float>& b) {
+  double shift = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double diff = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    shift += diff * diff;
+  }
+  return shift;
+}
+
+}  // namespace
+
+std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d) {
+  return std::make_unique<CpuSteps>(x, n, d);
+}
+
+std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed) {
+  const std::size_t n = steps.rows(), d = steps.dims();
+  SplitMix64 rng(seed);
+  std::vector<float> centers(static_cast<std::size_t>(k) * d);
+  steps.copy_row(static_cast<std::int64_t>(rng.below(n)), centers.data());
+  double potential = steps.pp_start(centers.data());
+  const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+  std::vector<double> thresholds(trials), potentials;
+  std::vector<std::int64_t> candidates;
+  std::vector<float> candidate_rows(static_cast<std::size_t>(trials) * d);
+  for (int c = 1; c < k; ++c) {
+    for (auto& threshold : thresholds) threshold = rng.uniform() * potential;
+    steps.pp_sample(thresholds, candidates);
+    for (int t = 0; t < trials; ++t) steps.copy_row(candidates[t], candidate_rows.data() + t * d);
+    steps.pp_trial(candidate_rows.data(), trials, potentials);
+    const int best = static_cast<int>(std::min_element(potentials.begin(), potentials.end()) - potentials.begin());
+    potential = potentials[best];
+    steps.pp_accept(best);
+    std::copy_n(candidate_rows.data() + best * d, d, centers.data() + c * d);
+  }
+  return centers;
+}
+
+void finish_centroids(const std::vector<double>& sums, const std::vector<std::int64_t>& counts,
+                      const std::vector<double>& row_distance, KMeansSteps& steps, int k, bool spherical,
+                      std::vector<float>& centroids) {
+  const std::size_t d = steps.dims();
+  std::vector<int> empty;
+  for (int j = 0; j < k; ++j) {
+    if (counts[j] == 0) {
+      empty.push_back(j);
+      continue;
+    }
+    const double* s = sums.data() + j * d;
+    double scale = 1.0 / static_cast<double>(counts[j]);
+    if (spherical) {
+      double norm2 = 0.0;
+      for (std::size_t e = 0; e < d; ++e) norm2 += s[e] * s[e];
+      if (norm2 == 0.0) continue;  // members cancel out: keep the old direction
+      scale = 1.0 / std::sqrt(norm2);
+    }
+    for (std::size_t e = 0; e < d; ++e) centroids[j * d + e] = static_cast<float>(s[e] * scale);
+  }
+  if (empty.empty()) return;
+  // The farthest rows from their centroids, ties to the smaller row.
+  std::vector<std::int64_t> order(row_distance.size());
+  std::iota(order.begin(), order.end(), 0);
+  const std::size_t take = std::min(empty.size(), order.size());
+  std::partial_sort(order.begin(), order.begin() + take, order.end(), [&](std::int64_t a, std::int64_t b) {
+    return row_distance[a] > row_distance[b] || (row_distance[a] == row_distance[b] && a < b);
+  });
+  for (std::size_t e = 0; e < take; ++e) steps.copy_row(order[e], centroids.data() + empty[e] * d);
+}
+
+KMeansResult run_lloyd(KMeansSteps& steps, std::vector<float> centroids, int k, const LloydSettings& settings) {
+  KMeansResult result;
+  result.k = k;
+  result.d = steps.dims();
+  std::vector<double> sums, distances;
+  std::vector<std::int64_t> counts;
+  std::vector<float> previous;
+  bool stop_after_assign = false;
+  for (int iteration = 0;; ++iteration) {
+    double inertia = 0.0;
+    const std::size_t changed = steps.assign(centroids.data(), k, settings.spherical, &inertia);
+    result.inertia_history.push_back(inertia);
+    result.inertia = inertia;
+    if (stop_after_assign || (iteration > 0 && changed == 0)) {
+      result.converged = true;
+      break;
+    }
+    if (result.iterations >= settings.max_iter) break;
+    steps.cluster_sums(k, sums, counts);
+    if (std::find(counts.begin(), counts.end(), 0) != counts.end()) steps.row_distances(distances);
+    previous = centroids;
+    finish_centroids(sums, counts, distances, steps, k, settings.spherical, centroids);
+    ++result.iterations;
+    if (centroid_shift(previous, centroids) <= settings.tol_abs) stop_after_assign = true;
+  }
+  steps.labels(result.labels);
+  result.centroids = std::move(centroids);
+  return result;
+}
+
+}  // namespace cohort::segment

@@ -1,0 +1,93 @@
+/*
+ * segment_cpu.hpp: the k-means driver and its backend steps (internal).
+ *
+ * KMeansSteps is what a backend provides over data it holds (x: n x d float32, on the
+ * host or the device); the drivers below (k-means++ and Lloyd) are written once on top
+ * of it, so the CPU and CUDA backends differ only in how a step is computed, as faiss's
+ * Clustering runs on any Index.
+ */
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cohort/segment.hpp"
+
+namespace cohort::segment {
+
+class KMeansSteps {
+ public:
+  virtual ~KMeansSteps() = default;
+  virtual std::size_t rows() const = 0;
+  virtual std::size_t dims() const = 0;
+
+  // ---- k-means++ (the "closest" array holds each row's squared distance to the chosen centres) ----
+  /// closest = distance to this one centre; returns the potential (sum of closest).
+  virtual double pp_start(const float* center) = 0;
+  /// For each r (ascending not required) the first row whose cumulative closest sum
+  /// reaches r (numpy searchsorted, side left), clipped to n - 1.
+  virtual void pp_sample(const std::vector<double>& thresholds, std::vector<std::int64_t>& rows) = 0;
+  /// For t candidate centres (t x d): potential sum_i min(closest_i, dist(i, cand)).
+  virtual void pp_trial(const float* candidates, int t, std::vector<double>& potentials) = 0;
+  /// closest = min(closest, dist to candidate j of the last pp_trial).
+  virtual void pp_accept(int j) = 0;
+  /// Copies row i of x to out (d floats).
+  virtual void copy_row(std::int64_t row, float* out) = 0;
+
+  // ---- Lloyd ----
+  /// E-step against centroids (k x d): labels, per-row exact squared distance; returns the
+  /// number of labels that changed since the previous assign (n the first time) and
+  /// sets *inertia (sum of inertia_term).
+  virtual std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) = 0;
+  /// Per-cluster sums of rows (k x d, double, fixed order) and counts of the current labels.
+  virtual void cluster_sums(int k, std::vector<double>& sums, std::vector<std::int64_t>& counts) = 0;
+  /// Per-row exact squared distances to their centroid from the last assign.
+  virtual void row_distances(std::vector<double>& out) = 0;
+  virtual void labels(std::vector<std::int32_t>& out) = 0;
+};
+
+std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d);
+
+/// Greedy k-means++ (scikit-learn's variant) from a splitmix64 stream of seed.
+std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed);
+
+struct LloydSettings {
+  int max_iter = 300;
+  double tol_abs = 0.0;  ///< absolute bound on the summed squared centroid shift
+  bool spherical = false;
+};
+
+/// Lloyd iterations from the given centroids (k x d).
+KMeansResult run_lloyd(KMeansSteps& steps, std::vector<float> centroids, int k, const LloydSettings& settings);
+
+/// New centroids from sums and counts; empty clusters re-seeded with the farthest rows
+/// (row_distance, ties to the smaller row); spherical re-normalises. Shared by backends.
+void finish_centroids(const std::vector<double>& sums, const std::vector<std::int64_t>& counts,
+                      const std::vector<double>& row_distance, KMeansSteps& steps, int k, bool spherical,
+                      std::vector<float>& centroids);
+
+/// splitmix64 stream: deterministic on every platform (no std:: distributions).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  /// Uniform in [0, n) (n < 2^53), exact scaling of 53 bits.
+  std::uint64_t below(std::uint64_t n) { return static_cast<std::uint64_t>(uniform() * static_cast<double>(n)); }
+
+ private:
+  std::uint64_t state_;
+};
+
+/// Silhouette on the host (both metrics). x is already unit-normalised for Cosine.
+SilhouetteResult silhouette_cpu(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels, int k,
+                                Metric metric, const SilhouetteOptions& options);
+
+}  // namespace cohort::segment

@@ -1,0 +1,72 @@
+/*
+ * segment_element.hpp: per-element k-means math shared by the CPU backend (g++) and the
+ * CUDA kernels (nvcc), so the CPU tests run the exact code the GPU runs.
+ *
+ *   expanded_distance  ||x||^2 + ||c||^2 - 2 x.c from a GEMM dot product, clamped at 0
+ *                      (rounding can make it slightly negative for x close to c).
+ *   nearest_centroid   argmin over one row of dots (k values), ties to the smaller index.
+ *   exact_squared_distance  sum (x - c)^2 accumulated in double: the inertia and the
+ *                      "farthest row" of empty-cluster re-seeding use it.
+ *   squared_norm / inverse_norm  for the cosine (spherical) normalisation.
+ */
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "cohort/config.hpp"
+
+namespace cohort::segment {
+
+COHORT_HD inline float expanded_distance(float x_norm2, float c_norm2, float dot) {
+  const float value = x_norm2 + c_norm2 - 2.0f * dot;
+  return value > 0.0f ? value : 0.0f;
+}
+
+/// dots[j] = x.c_j, c_norm2[j] = ||c_j||^2; returns the nearest j (ties -> smaller j) and
+/// its clamped expanded distance in *best_distance.
+COHORT_HD inline std::int32_t nearest_centroid(float x_norm2, const float* dots, const float* c_norm2, int k,
+                                               float* best_distance) {
+  std::int32_t best = 0;
+  float best_value = expanded_distance(x_norm2, c_norm2[0], dots[0]);
+  for (int j = 1; j < k; ++j) {
+    const float value = expanded_distance(x_norm2, c_norm2[j], dots[j]);
+    if (value < best_value) {  // strict: an equal distance keeps the smaller index
+      best_value = value;
+      best = j;
+    }
+  }
+  *best_distance = best_value;
+  return best;
+}
+
+COHORT_HD inline float squared_norm(const float* x, std::size_t d) {
+  float sum = 0.0f;
+  for (std::size_t i = 0; i < d; ++i) sum += x[i] * x[i];
+  return sum;
+}
+
+COHORT_HD inline double exact_squared_distance(const float* x, const float* c, std::size_t d) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < d; ++i) {
+    const double diff = static_cast<double>(x[i]) - static_cast<double>(c[i]);
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+/// 1 / ||v|| computed in double from the row; 0 for a zero row (the caller rejects those).
+COHORT_HD inline double inverse_norm(const float* v, std::size_t d) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(v[i]) * static_cast<double>(v[i]);
+  return sum > 0.0 ? 1.0 / sqrt(sum) : 0.0;
+}
+
+/// The per-row inertia term: squared distance, or for unit vectors the cosine distance
+/// 1 - x.c = ||x - c||^2 / 2.
+COHORT_HD inline double inertia_term(double squared_distance, bool spherical) {
+  return spherical ? 0.5 * squared_distance : squared_distance;
+}
+
+}  // namespace cohort::segment
