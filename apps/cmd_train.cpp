@@ -1,0 +1,126 @@
+/*
+ * cmd_train.cpp: `cohort train` trains the entity-embedding network on a CSV table and
+ * writes the checkpoint, history and embeddings; `cohort train --predict FILE --model DIR
+ * --out FILE` predicts new rows with a trained model.
+ */
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "apps/command.hpp"
+#include "cohort/error.hpp"
+#include "cohort/train.hpp"
+
+namespace cohort::app {
+namespace {
+
+CommonOptions common;
+TrainOptions opts;
+std::string out, task = "regression", y_range, layers = "512,256", emb_sizes, predict_table, model_dir;
+std::vector<std::string> cat_cols, cont_cols;
+bool no_id_embedding = false, no_batch_norm = false;
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, sep))
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+double to_number(const std::string& text, const std::string& flag) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw InvalidInput(flag + ": '" + text + "' is not a number");
+}
+
+void run_predict(Device device) {
+  if (model_dir.empty() || out.empty()) throw InvalidInput("--predict needs --model DIR and --out FILE");
+  const TrainedModel model = load_checkpoint(model_dir);
+  const Predictions p = predict(model, predict_table, device);
+  write_predictions(model, p, out);
+  std::printf("predicted %zu rows -> %s\n", p.ids.size(), out.c_str());
+}
+
+void run_train() {
+  const Device device = apply_common(common);
+  if (!predict_table.empty()) return run_predict(device);
+  if (opts.table.empty() || opts.target.empty() || out.empty())
+    throw InvalidInput("cohort train needs --table, --target and --out (or --predict FILE --model DIR --out FILE)");
+  opts.device = device;
+  opts.threads = common.threads;
+  opts.seed = common.seed;
+  opts.progress = !common.quiet;
+  opts.cat_cols = cat_cols;
+  opts.cont_cols = cont_cols;
+  opts.embed_id = !no_id_embedding;
+  opts.batch_norm = !no_batch_norm;
+  opts.task = parse_train_task(task);
+  if (!y_range.empty()) {
+    const auto parts = split(y_range, ':');
+    if (parts.size() != 2) throw InvalidInput("--y-range: expected LO:HI, got '" + y_range + "'");
+    opts.has_y_range = true;
+    opts.y_lo = to_number(parts[0], "--y-range");
+    opts.y_hi = to_number(parts[1], "--y-range");
+  }
+  opts.layers.clear();
+  for (const auto& h : split(layers, ',')) {
+    const double v = to_number(h, "--layers");
+    if (v != std::floor(v) || v < 1 || v > 1e6) throw InvalidInput("--layers: '" + h + "' is not a positive size");
+    opts.layers.push_back(static_cast<int>(v));
+  }
+  for (const auto& item : split(emb_sizes, ',')) {
+    const auto at = item.rfind('=');
+    if (at == std::string::npos) throw InvalidInput("--emb-size: expected col=n, got '" + item + "'");
+    const double v = to_number(item.substr(at + 1), "--emb-size");
+    if (v != std::floor(v) || v < 1 || v > 1e5) throw InvalidInput("--emb-size: '" + item + "' needs a positive size");
+    opts.emb_sizes[item.substr(0, at)] = static_cast<int>(v);
+  }
+  const TrainResult result = train(opts);
+  write_train_outputs(result, out);
+  const auto& last = result.history.back();
+  std::printf("trained %s on %zu rows (%zu valid), %zu epochs in %.2f s on %s: train loss %.6g, valid loss %.6g\n",
+              train_task_name(opts.task), result.train_rows, result.valid_rows, result.history.size(), result.seconds,
+              device_name(result.device), last.train_loss, last.valid_loss);
+  if (!result.stop_reason.empty()) std::printf("%s\n", result.stop_reason.c_str());
+  std::printf("wrote %s/{model.ckpt,history.csv,embeddings.npy,ids.txt}\n", out.c_str());
+}
+
+void setup(CLI::App& app) {
+  auto* c = app.add_subcommand("train", "Train the entity-embedding tabular network and export embeddings");
+  c->add_option("--table", opts.table, "CSV table with a header");
+  c->add_option("--target", opts.target, "target column");
+  c->add_option("--cat-cols", cat_cols, "categorical columns")->delimiter(',');
+  c->add_option("--cont-cols", cont_cols, "continuous columns")->delimiter(',');
+  c->add_option("--id-col", opts.id_col, "id column: ids of the exported user vectors (also embedded)");
+  c->add_flag("--no-id-embedding", no_id_embedding,
+              "do not embed --id-col; user vectors are the concatenated categorical embeddings");
+  c->add_option("--task", task, "regression | binary | multiclass")->capture_default_str();
+  c->add_option("--y-range", y_range, "LO:HI sigmoid output range (regression)");
+  c->add_option("--layers", layers, "hidden sizes")->capture_default_str();
+  c->add_option("--emb-size", emb_sizes, "embedding widths col=n,...");
+  c->add_option("--epochs", opts.epochs, "epochs")->capture_default_str();
+  c->add_option("--batch", opts.batch, "batch size")->capture_default_str();
+  c->add_option("--lr", opts.lr, "maximum learning rate of the one-cycle schedule")->capture_default_str();
+  c->add_option("--wd", opts.wd, "decoupled weight decay (the notebook used 0.05)")->capture_default_str();
+  c->add_option("--dropout", opts.dropout, "dropout after each hidden block")->capture_default_str();
+  c->add_flag("--no-batch-norm", no_batch_norm, "no batch norm (hidden Linear layers get a bias)");
+  c->add_option("--valid-frac", opts.valid_frac, "fraction of rows held out for validation")->capture_default_str();
+  c->add_option("--patience", opts.patience, "early stop after N epochs without improvement (0: off)")
+      ->capture_default_str();
+  c->add_flag("--impute-nan", opts.impute_nan, "replace NaN/empty continuous values with the training mean");
+  c->add_option("--predict", predict_table, "predict the rows of this CSV with --model, write --out");
+  c->add_option("--model", model_dir, "trained model directory (or model.ckpt) for --predict");
+  c->add_option("--out", out, "output directory (training) or CSV (prediction)");
+  add_common_flags(c, common);
+  c->callback(run_train);
+}
+
+}  // namespace
+COHORT_REGISTER_COMMAND(40, setup);
+}  // namespace cohort::app
