@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <optional>
 
 #include "cohort/csv.hpp"
@@ -70,7 +71,11 @@ PointReader::PointReader(std::string path, PointReadOptions options) : impl_(std
   }
   if (!ends_with(name, ".csv")) throw InvalidInput(m.path, 0, "unknown point format (expected .csv or .npy)");
   CsvOptions csv_options;
+  // About 48 bytes per point, but no bigger than the file (small files: small buffers).
+  std::error_code size_error;
+  const auto file_bytes = std::filesystem::file_size(m.path, size_error);
   csv_options.chunk_bytes = std::max<std::size_t>(std::size_t(1) << 16, m.options.chunk_points * 48);
+  if (!size_error) csv_options.chunk_bytes = std::min<std::size_t>(csv_options.chunk_bytes, file_bytes + 1024);
   m.csv.emplace(m.path, csv_options);
   auto& csv = *m.csv;
   auto pick = [&](const std::string& given, std::initializer_list<const char*> names) {

@@ -1,0 +1,715 @@
+/*
+ * test_join.cpp: the point-in-polygon join.
+ *   JoinElement*  the boundary rule on hand-checked cases (unit squares, shared edges)
+ *   JoinGrid*     grid answer == brute force over all edges, for every point, on random
+ *                 polygon sets and adversarial points, many grid resolutions and offsets
+ *   JoinRule*     tilings: every point inside the tiling belongs to exactly one tile
+ *   JoinRead*     polygon / point readers: formats, ids, every malformed case
+ *   JoinFiles*    join_files and the CLI: chunked == whole, counts, nothing written on error
+ *   JoinCuda*     CUDA == CPU (skipped without a device)
+ * Results are integers (pairs), so every comparison is exact. Seeds are printed on failure.
+ */
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cohort/error.hpp"
+#include "cohort/geometry.hpp"
+#include "cohort/join.hpp"
+#include "cohort/npy.hpp"
+#include "kernels/join_element.hpp"
+#include "test_util.hpp"
+
+namespace cohort {
+namespace {
+
+using testing::TempDir;
+using testing::read_file;
+using testing::run_cli;
+using testing::write_file;
+
+constexpr double kPi = 3.14159265358979323846;
+
+// ---------------------------------------------------------------- reference
+
+// Brute force, written independently of join_element.hpp: even-odd over every ring edge
+// of the feature, the documented half-open rule with canonical endpoint order.
+bool reference_inside(const PolygonSet& s, std::size_t f, double px, double py) {
+  bool inside = false;
+  for (auto p = s.feature_polygon_offsets[f]; p < s.feature_polygon_offsets[f + 1]; ++p)
+    for (auto r = s.polygon_ring_offsets[p]; r < s.polygon_ring_offsets[p + 1]; ++r) {
+      const auto b = s.ring_offsets[r], e = s.ring_offsets[r + 1];
+      for (auto i = b; i < e; ++i) {
+        const auto j = (i + 1 == e) ? b : i + 1;
+        if ((s.y[i] > py) == (s.y[j] > py)) continue;
+        const bool i_low = s.y[i] < s.y[j];
+        const double lx = i_low ? s.x[i] : s.x[j], ly = i_low ? s.y[i] : s.y[j];
+        const double hx = i_low ? s.x[j] : s.x[i], hy = i_low ? s.y[j] : s.y[i];
+        const double a = (hx - lx) * (py - ly);
+        const double c = (px - lx) * (hy - ly);
+        if (a - c > 0.0) inside = !inside;
+      }
+    }
+  return inside;
+}
+
+JoinPairs reference_join(const PolygonSet& s, const std::vector<double>& x, const std::vector<double>& y,
+                         bool first) {
+  JoinPairs out;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    for (std::size_t f = 0; f < s.features(); ++f)
+      if (reference_inside(s, f, x[i], y[i])) {
+        out.point.push_back(i);
+        out.feature.push_back(static_cast<std::uint32_t>(f));
+        if (first) break;
+      }
+  return out;
+}
+
+// ---------------------------------------------------------------- generators
+
+using Rng = std::mt19937_64;
+double uniform(Rng& rng, double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); }
+
+struct Ring {
+  std::vector<double> x, y;
+};
+
+Ring radial_ring(Rng& rng, double cx, double cy, double r_min, double r_max, int n, bool sorted_random_angles) {
+  Ring ring;
+  std::vector<double> angles(n);
+  for (int k = 0; k < n; ++k)
+    angles[k] = sorted_random_angles ? uniform(rng, 0, 2 * kPi) : 2 * kPi * k / n;
+  std::sort(angles.begin(), angles.end());
+  for (int k = 0; k < n; ++k) {
+    const double r = uniform(rng, r_min, r_max);
+    ring.x.push_back(cx + r * std::cos(angles[k]));
+    ring.y.push_back(cy + r * std::sin(angles[k]));
+  }
+  if (rng() % 2) {  // random orientation
+    std::reverse(ring.x.begin(), ring.x.end());
+    std::reverse(ring.y.begin(), ring.y.end());
+  }
+  if (rng() % 2) {  // closed or not
+    ring.x.push_back(ring.x[0]);
+    ring.y.push_back(ring.y[0]);
+  }
+  return ring;
+}
+
+// Random polygon set in [0, scale]^2 shifted by (ox, oy): convex, star, concave, holes,
+// MultiPolygons, slivers, overlapping, one big many-vertex polygon.
+PolygonSet random_polygons(Rng& rng, int count, double scale, double ox, double oy) {
+  PolygonSet s;
+  for (int i = 0; i < count; ++i) {
+    const int kind = static_cast<int>(rng() % 6);
+    const double cx = ox + uniform(rng, 0, scale), cy = oy + uniform(rng, 0, scale);
+    const double r = scale * uniform(rng, 0.02, 0.2);
+    auto add = [&](const Ring& ring) { s.add_ring(ring.x, ring.y); };
+    switch (kind) {
+      case 0:  // convex
+        add(radial_ring(rng, cx, cy, r, r, 3 + static_cast<int>(rng() % 12), true));
+        s.end_polygon();
+        break;
+      case 1:  // star / concave
+        add(radial_ring(rng, cx, cy, 0.2 * r, r, 5 + static_cast<int>(rng() % 40), false));
+        s.end_polygon();
+        break;
+      case 2:  // shell with holes
+        add(radial_ring(rng, cx, cy, 0.8 * r, r, 8 + static_cast<int>(rng() % 20), false));
+        add(radial_ring(rng, cx - 0.3 * r, cy, 0.1 * r, 0.25 * r, 3 + static_cast<int>(rng() % 8), true));
+        add(radial_ring(rng, cx + 0.35 * r, cy, 0.1 * r, 0.3 * r, 4 + static_cast<int>(rng() % 8), false));
+        s.end_polygon();
+        break;
+      case 3:  // MultiPolygon of 2-3 parts
+        for (int part = 0; part < 2 + static_cast<int>(rng() % 2); ++part) {
+          add(radial_ring(rng, ox + uniform(rng, 0, scale), oy + uniform(rng, 0, scale), 0.3 * r, r,
+                          3 + static_cast<int>(rng() % 10), false));
+          s.end_polygon();
+        }
+        break;
+      case 4: {  // thin sliver
+        const double len = scale * uniform(rng, 0.1, 0.8), th = uniform(rng, 0, 2 * kPi);
+        const double w = scale * 1e-7;
+        Ring ring;
+        ring.x = {cx, cx + len * std::cos(th), cx + len * std::cos(th) - w * std::sin(th)};
+        ring.y = {cy, cy + len * std::sin(th), cy + len * std::sin(th) + w * std::cos(th)};
+        add(ring);
+        s.end_polygon();
+        break;
+      }
+      default: {  // axis-aligned rectangle (edges on round coordinates, horizontal edges)
+        const double w = r, h = r * uniform(rng, 0.3, 2);
+        Ring ring;
+        ring.x = {cx, cx + w, cx + w, cx};
+        ring.y = {cy, cy, cy + h, cy + h};
+        add(ring);
+        s.end_polygon();
+      }
+    }
+    s.end_feature("f" + std::to_string(i));
+  }
+  // One polygon spanning the whole extent with many vertices (thousands of cells).
+  s.add_ring(radial_ring(rng, ox + scale / 2, oy + scale / 2, 0.3 * scale, 0.6 * scale, 1500, false).x,
+             radial_ring(rng, ox + scale / 2, oy + scale / 2, 0.3 * scale, 0.6 * scale, 1500, false).y);
+  s.end_polygon();
+  s.end_feature("big");
+  return s;
+}
+
+// Adversarial points: uniform, clustered near vertices, exactly on vertices, on edges,
+// on horizontal lines through vertices, on grid cell borders, outside and far away.
+void random_points(Rng& rng, const PolygonSet& s, const JoinGrid& g, double scale, double ox, double oy,
+                   std::size_t n, std::vector<double>& x, std::vector<double>& y) {
+  const std::size_t nv = s.vertices();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t v = rng() % nv, w = rng() % nv;
+    double px = 0, py = 0;
+    switch (rng() % 9) {
+      case 0:
+      case 1:
+        px = ox + uniform(rng, -0.1, 1.1) * scale;
+        py = oy + uniform(rng, -0.1, 1.1) * scale;
+        break;
+      case 2:
+        px = s.x[v] + std::normal_distribution<double>(0, scale * 1e-7)(rng);
+        py = s.y[v] + std::normal_distribution<double>(0, scale * 1e-7)(rng);
+        break;
+      case 3:
+        px = s.x[v];
+        py = s.y[v];
+        break;
+      case 4: {  // on (or within an ulp of) the edge v -> v+1 of its ring
+        std::size_t r = 0;
+        while (s.ring_offsets[r + 1] <= v) ++r;
+        const std::size_t u = (v + 1 == s.ring_offsets[r + 1]) ? s.ring_offsets[r] : v + 1;
+        const double t = (rng() % 3 == 0) ? 0.5 : uniform(rng, 0, 1);
+        px = s.x[v] + t * (s.x[u] - s.x[v]);
+        py = s.y[v] + t * (s.y[u] - s.y[v]);
+        break;
+      }
+      case 5:
+        px = s.x[w];
+        py = s.y[v];
+        break;
+      case 6: {  // cell borders and corners
+        const double c = static_cast<double>(rng() % static_cast<std::uint64_t>(g.cols + 1));
+        const double r = static_cast<double>(rng() % static_cast<std::uint64_t>(g.rows + 1));
+        px = (rng() % 2) ? g.x0 + c / g.inv_w : ox + uniform(rng, 0, scale);
+        py = (rng() % 2) ? g.y0 + r / g.inv_h : s.y[v];
+        break;
+      }
+      case 7:
+        px = ox + uniform(rng, -1e6, 1e6) * scale;
+        py = oy + uniform(rng, -1e6, 1e6) * scale;
+        break;
+      default:
+        px = std::nextafter(s.x[v], (rng() % 2) ? 1e300 : -1e300);
+        py = std::nextafter(s.y[v], (rng() % 2) ? 1e300 : -1e300);
+    }
+    x.push_back(px);
+    y.push_back(py);
+  }
+}
+
+void expect_same(const JoinPairs& got, const JoinPairs& want, const std::string& context) {
+  ASSERT_EQ(got.size(), want.size()) << context;
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got.point[k], want.point[k]) << context << " pair " << k;
+    ASSERT_EQ(got.feature[k], want.feature[k]) << context << " pair " << k << " point " << got.point[k];
+  }
+}
+
+PolygonSet squares_ab() {  // A = [0,1]^2, B = [1,2]x[0,1]
+  PolygonSet s;
+  s.add_ring({0, 1, 1, 0}, {0, 0, 1, 1});
+  s.end_polygon();
+  s.end_feature("A");
+  s.add_ring({1, 1, 2, 2}, {0, 1, 1, 0});  // other orientation
+  s.end_polygon();
+  s.end_feature("B");
+  return s;
+}
+
+JoinOptions cpu_options(bool first = false) {
+  JoinOptions o;
+  o.device = Device::Cpu;
+  o.first = first;
+  return o;
+}
+
+// ---------------------------------------------------------------- JoinElement
+
+TEST(JoinElement, RayCrossingHalfOpenRule) {
+  const double up[4] = {1, 0, 1, 1};  // x = 1 from y = 0 to 1
+  EXPECT_TRUE(join_ray_crosses(up, 0.5, 0.5));
+  EXPECT_FALSE(join_ray_crosses(up, 1.0, 0.5));  // on the edge: not a crossing
+  EXPECT_FALSE(join_ray_crosses(up, 1.5, 0.5));
+  EXPECT_TRUE(join_ray_crosses(up, 0.5, 0.0));   // lower endpoint's y included
+  EXPECT_FALSE(join_ray_crosses(up, 0.5, 1.0));  // upper endpoint's y excluded
+}
+
+TEST(JoinElement, UnitSquareBoundaries) {
+  const PolygonSet s = squares_ab();
+  const JoinGrid grid = build_join_grid(s);
+  auto owners = [&](double px, double py) {
+    std::vector<double> x{px}, y{py};
+    const JoinPairs pairs = join_points(grid, x.data(), y.data(), 1, cpu_options());
+    return std::vector<std::uint32_t>(pairs.feature.begin(), pairs.feature.end());
+  };
+  using V = std::vector<std::uint32_t>;
+  EXPECT_EQ(owners(0.5, 0.5), V{0});
+  EXPECT_EQ(owners(0.0, 0.5), V{0});   // left edge: inside
+  EXPECT_EQ(owners(0.5, 0.0), V{0});   // bottom edge: inside
+  EXPECT_EQ(owners(0.5, 1.0), V{});    // top edge: outside
+  EXPECT_EQ(owners(1.0, 0.5), V{1});   // shared edge: exactly one owner (B)
+  EXPECT_EQ(owners(1.0, 0.0), V{1});   // shared bottom vertex
+  EXPECT_EQ(owners(0.0, 0.0), V{0});   // lower-left vertex
+  EXPECT_EQ(owners(2.0, 0.5), V{});    // B's right edge
+  EXPECT_EQ(owners(-5.0, 0.5), V{});
+  EXPECT_EQ(owners(1e300, -1e300), V{});
+}
+
+// ---------------------------------------------------------------- JoinGrid
+
+struct GridCase {
+  std::uint64_t seed;
+  double scale, ox, oy;
+  std::int64_t cells;
+};
+
+void check_grid_against_reference(const GridCase& c) {
+  Rng rng(c.seed);
+  const PolygonSet s = random_polygons(rng, 24, c.scale, c.ox, c.oy);
+  const JoinGrid grid = build_join_grid(s, c.cells);
+  std::vector<double> x, y;
+  random_points(rng, s, grid, c.scale, c.ox, c.oy, 6000, x, y);
+  const std::string context = "seed " + std::to_string(c.seed) + " scale " + std::to_string(c.scale) +
+                              " offset " + std::to_string(c.ox) + " cells " + std::to_string(c.cells) + " grid " +
+                              std::to_string(grid.cols) + "x" + std::to_string(grid.rows);
+  for (bool first : {false, true}) {
+    const JoinPairs got = join_points(grid, x.data(), y.data(), x.size(), cpu_options(first));
+    const JoinPairs want = reference_join(s, x, y, first);
+    expect_same(got, want, context + (first ? " first" : ""));
+    if (!first) {
+      EXPECT_GT(want.size(), 100u) << context;  // the test must exercise matches
+    }
+  }
+}
+
+TEST(JoinGrid, MatchesBruteForceUnitScale) {
+  for (std::uint64_t seed : {1, 2, 3})
+    for (std::int64_t cells : {0, 1, 17, 2000, 300000}) check_grid_against_reference({seed, 1.0, 0, 0, cells});
+}
+
+TEST(JoinGrid, MatchesBruteForceLonLat) {
+  for (std::uint64_t seed : {11, 12})
+    for (std::int64_t cells : {0, 50000}) check_grid_against_reference({seed, 0.3, -73.99, 40.7, cells});
+}
+
+TEST(JoinGrid, MatchesBruteForceProjectedMillions) {
+  for (std::uint64_t seed : {21, 22})
+    for (std::int64_t cells : {0, 5000, 1000000}) check_grid_against_reference({seed, 30000.0, 2.5e6, 6.1e6, cells});
+}
+
+TEST(JoinGrid, EmptyAndTinyInputs) {
+  const PolygonSet s = squares_ab();
+  const JoinGrid grid = build_join_grid(s);
+  EXPECT_EQ(join_points(grid, nullptr, nullptr, 0, cpu_options()).size(), 0u);
+  std::vector<double> x{0.5, std::nan("")}, y{0.5, 0.5};
+  EXPECT_THROW(join_points(grid, x.data(), y.data(), 2, cpu_options()), InvalidInput);
+}
+
+TEST(JoinGrid, ManyBlocksOfPoints) {  // more points than one CPU block, order kept
+  const PolygonSet s = squares_ab();
+  const JoinGrid grid = build_join_grid(s, 64);
+  Rng rng(5);
+  std::vector<double> x, y;
+  for (int i = 0; i < 100000; ++i) {
+    x.push_back(uniform(rng, -0.5, 2.5));
+    y.push_back(uniform(rng, -0.5, 1.5));
+  }
+  expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
+              "seed 5");
+}
+
+// ---------------------------------------------------------------- JoinRule
+
+// A jittered lattice of quads (or triangles) sharing edges and vertices exactly.
+PolygonSet tiling(Rng& rng, int n, bool triangles, double ox, double oy, double cell) {
+  std::vector<double> vx((n + 1) * (n + 1)), vy((n + 1) * (n + 1));
+  for (int i = 0; i <= n; ++i)
+    for (int j = 0; j <= n; ++j) {
+      vx[i * (n + 1) + j] = ox + cell * (i + uniform(rng, -0.3, 0.3));
+      vy[i * (n + 1) + j] = oy + cell * (j + uniform(rng, -0.3, 0.3));
+    }
+  PolygonSet s;
+  auto v = [&](int i, int j) { return i * (n + 1) + j; };
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const int a = v(i, j), b = v(i + 1, j), c = v(i + 1, j + 1), d = v(i, j + 1);
+      if (triangles) {
+        s.add_ring({vx[a], vx[b], vx[c]}, {vy[a], vy[b], vy[c]});
+        s.end_polygon();
+        s.end_feature("t" + std::to_string(i) + "_" + std::to_string(j) + "a");
+        s.add_ring({vx[a], vx[d], vx[c]}, {vy[a], vy[d], vy[c]});  // opposite orientation
+        s.end_polygon();
+        s.end_feature("t" + std::to_string(i) + "_" + std::to_string(j) + "b");
+      } else {
+        s.add_ring({vx[a], vx[b], vx[c], vx[d]}, {vy[a], vy[b], vy[c], vy[d]});
+        s.end_polygon();
+        s.end_feature("q" + std::to_string(i) + "_" + std::to_string(j));
+      }
+    }
+  return s;
+}
+
+TEST(JoinRule, SharedEdgesAndVerticesHaveExactlyOneOwner) {
+  for (std::uint64_t seed : {31, 32, 33})
+    for (bool triangles : {false, true}) {
+      Rng rng(seed);
+      const int n = 12;
+      const double cell = seed == 33 ? 250.0 : 0.01, ox = seed == 33 ? 4.5e6 : -122.4, oy = seed == 33 ? 1.2e6 : 37.7;
+      const PolygonSet s = tiling(rng, n, triangles, ox, oy, cell);
+      const JoinGrid grid = build_join_grid(s);
+      std::vector<double> x, y;
+      // Interior lattice vertices, points on interior edges, random interior points.
+      for (std::size_t f = 0; f < s.features(); ++f)
+        for (auto i = s.ring_offsets[f]; i < s.ring_offsets[f + 1]; ++i) {
+          const auto j = (i + 1 == s.ring_offsets[f + 1]) ? s.ring_offsets[f] : i + 1;
+          for (double t : {0.0, 0.5, uniform(rng, 0, 1), uniform(rng, 0, 1)}) {
+            x.push_back(s.x[i] + t * (s.x[j] - s.x[i]));
+            y.push_back(s.y[i] + t * (s.y[j] - s.y[i]));
+          }
+        }
+      // Keep points well inside the tiling (its outer boundary has one owner side only).
+      std::vector<double> ix, iy;
+      for (std::size_t k = 0; k < x.size(); ++k)
+        if (x[k] > ox + 1.5 * cell && x[k] < ox + (n - 1.5) * cell && y[k] > oy + 1.5 * cell &&
+            y[k] < oy + (n - 1.5) * cell) {
+          ix.push_back(x[k]);
+          iy.push_back(y[k]);
+        }
+      ASSERT_GT(ix.size(), 500u);
+      const JoinPairs pairs = join_points(grid, ix.data(), iy.data(), ix.size(), cpu_options());
+      std::vector<int> owners(ix.size(), 0);
+      for (auto p : pairs.point) ++owners[p];
+      for (std::size_t k = 0; k < ix.size(); ++k)
+        ASSERT_EQ(owners[k], 1) << "seed " << seed << (triangles ? " triangles" : " quads") << " point (" << ix[k]
+                                << ", " << iy[k] << ")";
+      expect_same(pairs, reference_join(s, ix, iy, false), "seed " + std::to_string(seed));
+    }
+}
+
+// ---------------------------------------------------------------- JoinRead
+
+TEST(JoinRead, WktCsvPolygonsMultiPolygonsHolesAndIds) {
+  TempDir dir;
+  const std::string path = dir.file("p.csv");
+  // Ids pass through byte for byte (latin-1 byte 0xE9, quotes, commas).
+  write_file(path,
+             "store_id,name,category,wkt\n"
+             "\"caf\xE9, \"\"x\"\"\",n,c,\"POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 2))\"\n"
+             "s2,n,c,\"multipolygon(((10 10,11 10,11 11)),((20 20,21 20,21 21,20 20)))\"\n"
+             "s3,n,c,\"POLYGON((1e6 2e6,1.5e6 2e6,1.5e6 2.5e6))\"\n");
+  const PolygonReadResult r = read_polygons(path);
+  ASSERT_EQ(r.polygons.features(), 3u);
+  EXPECT_EQ(r.polygons.ids[0], "caf\xE9, \"x\"");
+  EXPECT_EQ(r.polygons.ids[1], "s2");
+  EXPECT_EQ(r.polygons.polygons(), 4u);
+  EXPECT_EQ(r.polygons.rings(), 5u);
+  EXPECT_EQ(r.polygons.vertices(), 4u + 4 + 3 + 3 + 3);  // closing vertices dropped
+  EXPECT_EQ(r.polygons.x[14], 1e6);
+  const JoinGrid grid = build_join_grid(r.polygons);
+  std::vector<double> x{0.5, 1.5, 10.9, 20.9, 1.1e6}, y{0.5, 1.5, 10.5, 20.5, 2.01e6};
+  const JoinPairs pairs = join_points(grid, x.data(), y.data(), x.size(), cpu_options());
+  EXPECT_EQ(pairs.point, (std::vector<std::uint64_t>{0, 2, 3, 4}));  // 1.5,1.5 is in the hole
+  EXPECT_EQ(pairs.feature, (std::vector<std::uint32_t>{0, 1, 1, 2}));
+  PolygonSet repeated;  // repeated vertices are fine while 3 are distinct
+  EXPECT_NO_THROW(parse_wkt_feature("POLYGON ((0 0, 1 0, 1 1, 1 1, 0 0))", "r", repeated));
+  EXPECT_EQ(repeated.vertices(), 4u);
+}
+
+TEST(JoinRead, GeoJsonFeatureCollection) {
+  TempDir dir;
+  const std::string path = dir.file("p.geojson");
+  write_file(path, R"({"type":"FeatureCollection","features":[
+    {"type":"Feature","properties":{"store_id":"a\u00e9","n":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},
+    {"type":"Feature","properties":{"store_id":17},"geometry":{"type":"MultiPolygon","coordinates":[[[[2,2],[3,2],[3,3]]],[[[5,5],[6,5],[6,6]]]]}},
+    {"type":"Feature","id":"top","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0,9],[1,0,9],[1,1,9]]]}}
+  ]})");
+  const PolygonReadResult r = read_polygons(path);
+  ASSERT_EQ(r.polygons.features(), 3u);
+  EXPECT_EQ(r.polygons.ids[0], "a\xC3\xA9");
+  EXPECT_EQ(r.polygons.ids[1], "17");
+  EXPECT_EQ(r.polygons.ids[2], "top");
+  EXPECT_EQ(r.polygons.polygons(), 4u);
+  PolygonReadOptions by_name;
+  by_name.id_column = "n";
+  EXPECT_THROW(read_polygons(path, by_name), InvalidInput);  // feature 1 has no "n"
+}
+
+void expect_polygon_error(const std::string& name, const std::string& content, const std::string& where,
+                          const std::string& what) {
+  TempDir dir;
+  const std::string path = dir.file(name);
+  write_file(path, content);
+  try {
+    read_polygons(path);
+    ADD_FAILURE() << "no error for " << content;
+  } catch (const InvalidInput& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path + where), std::string::npos) << message;
+    EXPECT_NE(message.find(what), std::string::npos) << message;
+  }
+  PolygonReadOptions skip;
+  skip.skip_invalid = true;
+  try {
+    const PolygonReadResult r = read_polygons(path, skip);
+    EXPECT_EQ(r.skipped, 1u) << content;
+    EXPECT_EQ(r.polygons.features(), r.records - 1);
+  } catch (const InvalidInput& e) {  // only when nothing valid is left
+    EXPECT_NE(std::string(e.what()).find("no valid polygons"), std::string::npos) << e.what();
+  }
+}
+
+TEST(JoinRead, MalformedWktRejectedWithLine) {
+  const std::string head = "id,wkt\nok,\"POLYGON ((0 0, 1 0, 1 1))\"\n";
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 0, 1 1)\"\n", ":3", "expected ')'");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 x, 1 1))\"\n", ":3", "expected a number");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 0, 0 0))\"\n", ":3", "fewer than 3 distinct");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, nan 0, 1 1))\"\n", ":3", "NaN or infinite");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, inf 0, 1 1))\"\n", ":3", "NaN or infinite");
+  expect_polygon_error("a.csv", head + "b,\"LINESTRING (0 0, 1 1)\"\n", ":3", "unknown geometry type");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON EMPTY\"\n", ":3", "empty geometry");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON Z ((0 0 1, 1 0 1, 1 1 1))\"\n", ":3", "2-d");
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 0, 1 1)) x\"\n", ":3", "after the geometry");
+  expect_polygon_error("a.csv", head + "b,\n", ":3", "malformed WKT");
+}
+
+TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {
+  auto fc = [](const std::string& bad) {
+    return R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}},)" +
+           bad + "]}";
+  };
+  expect_polygon_error("a.geojson", fc(R"({"type":"Feature","geometry":{"type":"Point","coordinates":[0,0]}})"), "",
+                       "feature 1: unknown geometry type 'Point'");
+  expect_polygon_error("a.geojson", fc(R"({"type":"Feature","geometry":null})"), "", "feature 1: the feature has no geometry");
+  expect_polygon_error("a.geojson",
+                       fc(R"({"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0]]]}})"), "",
+                       "feature 1: ring has fewer than 3 distinct");
+  expect_polygon_error("a.geojson",
+                       fc(R"({"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],["a",0],[1,1]]]}})"),
+                       "", "feature 1: a coordinate is not a number");
+  TempDir dir;
+  write_file(dir.file("bad.geojson"), "{\"type\": [");
+  EXPECT_THROW(read_polygons(dir.file("bad.geojson")), InvalidInput);
+  EXPECT_THROW(read_polygons(dir.file("missing.geojson")), InvalidInput);
+  write_file(dir.file("p.txt"), "x");
+  EXPECT_THROW(read_polygons(dir.file("p.txt")), InvalidInput);
+}
+
+TEST(JoinRead, PointsCsvDefaultsAndInvalid) {
+  TempDir dir;
+  const std::string path = dir.file("pings.csv");
+  write_file(path, "ping_id,user_id,lon,lat,timestamp\np1,u,1.5,2.5,0\np2,u,,2,0\np3,u,nan,2,0\np4,u, 3 ,4,0\n");
+  PointReadOptions options;
+  {
+    PointReader reader(path, options);
+    PointChunk chunk;
+    try {
+      reader.next(chunk);
+      ADD_FAILURE() << "missing coordinate accepted";
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find(path + ":3"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("missing coordinate"), std::string::npos) << e.what();
+    }
+  }
+  options.skip_invalid = true;
+  PointReader reader(path, options);
+  PointChunk chunk;
+  ASSERT_TRUE(reader.next(chunk));
+  ASSERT_EQ(chunk.size(), 2u);
+  EXPECT_EQ(chunk.id(0), "p1");
+  EXPECT_EQ(chunk.id(1), "p4");
+  EXPECT_EQ(chunk.x[1], 3.0);
+  EXPECT_EQ(chunk.row[1], 3u);
+  EXPECT_EQ(reader.invalid(), 2u);
+  EXPECT_NE(reader.first_problem().find(":3"), std::string::npos);
+  EXPECT_FALSE(reader.next(chunk));
+  PointReadOptions bad_column;
+  bad_column.x_column = "nope";
+  EXPECT_THROW(PointReader(path, bad_column), InvalidInput);
+}
+
+TEST(JoinRead, PointsNpy) {
+  TempDir dir;
+  const std::string path = dir.file("p.npy");
+  const std::vector<float> xy{0.5f, 0.5f, 1.f, 2.f, NAN, 0.f};
+  write_npy(path, xy.data(), {3, 2});
+  PointReadOptions options;
+  options.chunk_points = 2;
+  PointReader strict(path, options);
+  PointChunk chunk;
+  ASSERT_TRUE(strict.next(chunk));
+  EXPECT_EQ(chunk.size(), 2u);
+  EXPECT_EQ(chunk.id(1), "1");
+  EXPECT_THROW(strict.next(chunk), InvalidInput);
+  options.skip_invalid = true;
+  PointReader lenient(path, options);
+  std::size_t total = 0;
+  while (lenient.next(chunk)) total += chunk.size();
+  EXPECT_EQ(total, 2u);
+  EXPECT_EQ(lenient.invalid(), 1u);
+}
+
+// ---------------------------------------------------------------- JoinFiles
+
+std::string polygons_csv(const PolygonSet& s) {
+  std::string text = "id,name,wkt\n";
+  for (std::size_t f = 0; f < s.features(); ++f) {
+    text += s.ids[f] + ",n,\"MULTIPOLYGON (";
+    for (auto p = s.feature_polygon_offsets[f]; p < s.feature_polygon_offsets[f + 1]; ++p) {
+      text += p == s.feature_polygon_offsets[f] ? "(" : ", (";
+      for (auto r = s.polygon_ring_offsets[p]; r < s.polygon_ring_offsets[p + 1]; ++r) {
+        text += r == s.polygon_ring_offsets[p] ? "(" : ", (";
+        for (auto i = s.ring_offsets[r]; i < s.ring_offsets[r + 1]; ++i) {
+          char buffer[64];
+          std::snprintf(buffer, sizeof buffer, "%s%.17g %.17g", i == s.ring_offsets[r] ? "" : ", ", s.x[i], s.y[i]);
+          text += buffer;
+        }
+        text += ")";
+      }
+      text += ")";
+    }
+    text += ")\"\n";
+  }
+  return text;
+}
+
+TEST(JoinFiles, ChunkedEqualsWholeAndMatchesReference) {
+  TempDir dir;
+  Rng rng(41);
+  PolygonSet s = random_polygons(rng, 10, 1.0, 0, 0);
+  s.ids[3] = s.ids[4];  // a shared id: counts aggregate it
+  write_file(dir.file("poly.csv"), polygons_csv(s));
+  const JoinGrid grid = build_join_grid(s);
+  std::vector<double> x, y;
+  random_points(rng, s, grid, 1.0, 0, 0, 3000, x, y);
+  std::string points = "ping_id,user_id,lon,lat\n";
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    char buffer[96];
+    std::snprintf(buffer, sizeof buffer, "p%zu,u,%.17g,%.17g\n", i, x[i], y[i]);
+    points += buffer;
+  }
+  write_file(dir.file("pings.csv"), points);
+  const JoinPairs want = reference_join(s, x, y, false);
+  std::string expected = "point_id,polygon_id\n";
+  for (std::size_t k = 0; k < want.size(); ++k)
+    expected += "p" + std::to_string(want.point[k]) + "," + s.ids[want.feature[k]] + "\n";
+
+  JoinFileOptions o;
+  o.polygons = dir.file("poly.csv");
+  o.points = dir.file("pings.csv");
+  o.device = Device::Cpu;
+  o.progress = false;
+  o.out = dir.file("whole.csv");
+  o.counts = dir.file("counts.csv");
+  const JoinSummary whole = join_files(o);
+  EXPECT_EQ(read_file(o.out), expected);
+  EXPECT_EQ(whole.points, x.size());
+  EXPECT_EQ(whole.pairs, want.size());
+  EXPECT_EQ(whole.matched + whole.unmatched, whole.points);
+  o.out = dir.file("chunked.csv");
+  o.chunk_points = 7;
+  join_files(o);
+  EXPECT_EQ(read_file(o.out), expected);
+  // Counts: every id once, in first-appearance order, zeros included, shared ids summed.
+  const std::string counts = read_file(dir.file("counts.csv"));
+  std::vector<std::uint64_t> per_feature(s.features(), 0);
+  for (auto f : want.feature) ++per_feature[f];
+  std::string expected_counts = "polygon_id,count\n";
+  for (std::size_t f = 0; f < s.features(); ++f) {
+    if (f == 4) continue;
+    const std::uint64_t c = per_feature[f] + (f == 3 ? per_feature[4] : 0);
+    expected_counts += s.ids[f] + "," + std::to_string(c) + "\n";
+  }
+  EXPECT_EQ(counts, expected_counts);
+  // .npy output: (row, feature) int64 pairs.
+  o.out = dir.file("pairs.npy");
+  o.counts.clear();
+  join_files(o);
+  const auto npy = read_npy<std::int64_t>(o.out);
+  ASSERT_EQ(npy.rows(), want.size());
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(npy.data[2 * k], static_cast<std::int64_t>(want.point[k]));
+    EXPECT_EQ(npy.data[2 * k + 1], static_cast<std::int64_t>(want.feature[k]));
+  }
+}
+
+TEST(JoinFiles, CliRoundTripFirstAndErrors) {
+  TempDir dir;
+  write_file(dir.file("stores.geojson"),
+             R"({"type":"FeatureCollection","features":[
+    {"type":"Feature","properties":{"store_id":"A"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[0,2]]]}},
+    {"type":"Feature","properties":{"store_id":"B"},"geometry":{"type":"Polygon","coordinates":[[[1,1],[3,1],[3,3],[1,3]]]}},
+    {"type":"Feature","properties":{"store_id":"Z"},"geometry":{"type":"Polygon","coordinates":[[[9,9],[10,9],[10,10]]]}}]})");
+  write_file(dir.file("pings.csv"), "ping_id,user_id,lon,lat,timestamp\na,u,0.5,0.5,1\nb,u,1.5,1.5,1\nc,u,5,5,1\n");
+  auto r = run_cli("join --device cpu --polygons " + dir.file("stores.geojson") + " --polygon-id-col store_id --points " +
+                   dir.file("pings.csv") + " --out " + dir.file("out.csv") + " --counts " + dir.file("counts.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_file(dir.file("out.csv")), "point_id,polygon_id\na,A\nb,A\nb,B\n");
+  EXPECT_EQ(read_file(dir.file("counts.csv")), "polygon_id,count\nA,2\nB,1\nZ,0\n");
+  EXPECT_NE(r.output.find("3 points read, 2 matched, 1 unmatched"), std::string::npos) << r.output;
+  r = run_cli("join --device cpu --first --quiet --polygons " + dir.file("stores.geojson") + " --points " +
+              dir.file("pings.csv") + " --out " + dir.file("first.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_file(dir.file("first.csv")), "point_id,polygon_id\na,A\nb,A\n");
+  // A bad point: error naming file:line, nothing written.
+  write_file(dir.file("bad.csv"), "id,x,y\na,0.5,0.5\nb,oops,1\n");
+  const std::size_t before = dir.entries();
+  r = run_cli("join --device cpu --polygons " + dir.file("stores.geojson") + " --points " + dir.file("bad.csv") +
+              " --out " + dir.file("never.csv") + " --counts " + dir.file("never_counts.csv"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("error: " + dir.file("bad.csv") + ":3"), std::string::npos) << r.output;
+  EXPECT_EQ(dir.entries(), before);
+  // --skip-invalid: skipped, counted, warned.
+  r = run_cli("join --device cpu --skip-invalid --polygons " + dir.file("stores.geojson") + " --points " +
+              dir.file("bad.csv") + " --out " + dir.file("skip.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 invalid"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning: skipped 1 invalid points"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(dir.file("skip.csv")), "point_id,polygon_id\na,A\n");
+  r = run_cli("join --device cpu --polygons " + dir.file("stores.geojson") + " --points " + dir.file("pings.csv") +
+              " --out " + dir.file("x.txt"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find(".csv or .npy"), std::string::npos) << r.output;
+}
+
+// ---------------------------------------------------------------- JoinCuda
+
+TEST(JoinCuda, MatchesCpu) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  for (std::uint64_t seed : {51, 52}) {
+    Rng rng(seed);
+    const PolygonSet s = random_polygons(rng, 40, 1000.0, 5e5, 4e6);
+    const JoinGrid grid = build_join_grid(s);
+    std::vector<double> x, y;
+    random_points(rng, s, grid, 1000.0, 5e5, 4e6, 200000, x, y);
+    for (bool first : {false, true}) {
+      JoinOptions gpu = cpu_options(first);
+      gpu.device = Device::Cuda;
+      gpu.gpu_memory = std::size_t(8) << 20;  // small budget: many batches
+      expect_same(join_points(grid, x.data(), y.data(), x.size(), gpu),
+                  join_points(grid, x.data(), y.data(), x.size(), cpu_options(first)),
+                  "seed " + std::to_string(seed) + (first ? " first" : ""));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cohort
