@@ -479,7 +479,9 @@ struct CliFixture {
     write_npy(dir.file("e.npy"), corpus.data(), {n, d});
     write_lines(dir.file("ids.txt"), ids);
   }
-  std::string base() const { return "similar --device cpu -q --embeddings " + dir.file("e.npy") + " --ids " + dir.file("ids.txt"); }
+  std::string base(const std::string& device = "cpu") const {
+    return "similar --device " + device + " -q --embeddings " + dir.file("e.npy") + " --ids " + dir.file("ids.txt");
+  }
   // CSV rows after the header, split into fields.
   std::vector<std::vector<std::string>> read_csv(const std::string& path) const {
     std::vector<std::vector<std::string>> rows;
@@ -612,6 +614,74 @@ TEST(SimilarCli, BadInputIsOneErrorLine) {
   write_npy(f.dir.file("bad.npy"), bad.data(), {f.n, f.d});
   expect_error("similar -q --embeddings " + f.dir.file("bad.npy") + " --all --out " + f.dir.file("o.csv"), "row 5");
   EXPECT_FALSE(std::filesystem::exists(f.dir.file("o.csv")));  // nothing half-written
+}
+
+
+// ---- CUDA vs CPU: identical indices and scores, bit for bit ----
+
+class SimilarCuda : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  }
+  static void compare(MatrixView corpus, const std::vector<std::int64_t>& rows, SimilarOptions options,
+                      const std::string& what) {
+    options.device = Device::Cpu;
+    const TopK cpu = similar_rows(corpus, rows, options);
+    options.device = Device::Cuda;
+    const TopK gpu = similar_rows(corpus, rows, options);
+    expect_equal_topk(cpu, gpu, what);
+  }
+};
+
+TEST_F(SimilarCuda, MatchesCpuOverShapes) {
+  const std::vector<Shape> shapes = {{1, 1, 1, 1},      {17, 1, 4, 17},     {100, 3, 100, 20}, {1000, 16, 1, 300},
+                                     {3000, 64, 10, 500}, {5000, 33, 300, 64}, {20000, 128, 16384, 3}};
+  std::uint64_t seed = 500;
+  for (const auto& sh : shapes) {
+    ++seed;
+    const std::string what = config(sh.n, sh.d, sh.k, sh.q, seed);
+    SCOPED_TRACE(what);
+    const auto corpus = random_matrix(sh.n, sh.d, seed);
+    std::vector<std::int64_t> rows(sh.q);
+    for (std::size_t i = 0; i < sh.q; ++i) rows[i] = static_cast<std::int64_t>((i * 7919) % sh.n);
+    auto options = cpu_options(sh.k);
+    options.exclude_self = seed % 2 == 0;
+    compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options, what);
+  }
+}
+
+TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
+  const std::size_t n = 6000, d = 20;
+  auto corpus = random_matrix(n, d, 77);
+  // Rows 2000..3999 all copy row 5: more exact ties than the first candidate buffers hold.
+  for (std::size_t r = 2000; r < 4000; ++r) std::copy(corpus.begin() + 5 * d, corpus.begin() + 6 * d, corpus.begin() + r * d);
+  std::vector<std::int64_t> rows;
+  for (std::int64_t r : {5, 2500, 17, 4999, 0, 3999}) rows.push_back(r);
+  const MatrixView view{corpus.data(), n, d};
+  for (std::int64_t k : {1, 7, 2500}) {
+    auto options = cpu_options(k);
+    compare(view, rows, options, "whole k=" + std::to_string(k));
+    options.chunk_rows = 333;  // streamed chunks, ragged last chunk
+    options.query_batch = 4;
+    compare(view, rows, options, "chunks k=" + std::to_string(k));
+    options.chunk_rows = 0;
+    options.gpu_memory = std::size_t(4) << 20;  // small budget
+    options.exclude_self = true;
+    options.allowed.assign(n, 1);
+    for (std::size_t j = 0; j < n; j += 5) options.allowed[j] = 0;
+    compare(view, rows, options, "budget+filter k=" + std::to_string(k));
+  }
+}
+
+TEST_F(SimilarCuda, CliGivesTheSameFileAsCpu) {
+  CliFixture f;
+  const std::string args = " --all --k 7 --exclude-self --out ";
+  auto result = testing::run_cli(f.base("cpu") + args + f.dir.file("cpu.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  result = testing::run_cli(f.base("cuda") + args + f.dir.file("gpu.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(testing::read_file(f.dir.file("cpu.csv")), testing::read_file(f.dir.file("gpu.csv")));
 }
 
 }  // namespace
