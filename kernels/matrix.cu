@@ -1,0 +1,113 @@
+/*
+ * matrix.cu: aggregate_events on the device.
+ *   1. pack_keys_kernel: key[i] = pack_cell_key(row, event, col), value[i] = i
+ *   2. cub::DeviceRadixSort::SortPairs over the key bits in use only (stable, so equal
+ *      keys keep their event order)
+ *   3. gather_cells_kernel: the sorted events as one-event accumulators (time, weight)
+ *   4. cub::DeviceReduce::ReduceByKey with CellMerge: count, sum, min/max time per key
+ *   5. the unique keys and accumulators come back; keys are unpacked on the host.
+ * The per-element code (key packing, cell_merge) is kernels/matrix_element.hpp, which
+ * the CPU backend calls too. Memory on the device: about 70 bytes per event.
+ */
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
+
+#include <algorithm>
+
+#include "host/cuda/runtime.hpp"
+#include "kernels/matrix.hpp"
+#include "kernels/matrix_element.hpp"
+
+namespace cohort::cuda {
+namespace {
+
+__global__ void pack_keys_kernel(const std::uint32_t* row, const std::uint32_t* col, const std::uint16_t* event,
+                                 KeyLayout layout, std::uint64_t* keys, std::uint32_t* index, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
+    keys[i] = pack_cell_key(row[i], event ? event[i] : 0u, col[i], layout);
+    index[i] = static_cast<std::uint32_t>(i);
+  }
+}
+
+__global__ void gather_cells_kernel(const std::uint32_t* index, const double* time, const double* weight,
+                                    CellAccumulator* cells, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
+    const std::uint32_t k = index[i];
+    cells[i] = cell_from_event(time ? time[k] : 0.0, weight ? weight[k] : 1.0);
+  }
+}
+
+unsigned grid_for(std::size_t n) {
+  return static_cast<unsigned>(std::min<std::size_t>(ceil_div<std::size_t>(n, 256), 65535));
+}
+
+template <typename T>
+DeviceBuffer<T> upload(const T* host, std::size_t n, cudaStream_t stream) {
+  if (!host) return DeviceBuffer<T>();
+  DeviceBuffer<T> d(n, stream);
+  d.copy_from_host(host, n, stream);
+  return d;
+}
+
+}  // namespace
+
+CellTable aggregate_events_cuda(const EventArrays& ev) {
+  CellTable out;
+  const std::size_t n = ev.size;
+  if (n == 0) return out;
+  const KeyLayout layout = make_key_layout(ev.rows, ev.cols, ev.events);
+  const int end_bit = std::max(1, static_cast<int>(layout.row_bits + layout.event_bits + layout.col_bits));
+  Stream stream;
+  const cudaStream_t s = stream.get();
+  DeviceBuffer<std::uint32_t> d_row = upload(ev.row, n, s), d_col = upload(ev.col, n, s);
+  DeviceBuffer<std::uint16_t> d_event = upload(ev.event, n, s);
+  DeviceBuffer<double> d_time = upload(ev.time, n, s), d_weight = upload(ev.weight, n, s);
+
+  DeviceBuffer<std::uint64_t> d_keys(n, s), d_sorted_keys(n, s);
+  DeviceBuffer<std::uint32_t> d_index(n, s), d_sorted_index(n, s);
+  pack_keys_kernel<<<grid_for(n), 256, 0, s>>>(d_row.data(), d_col.data(), ev.event ? d_event.data() : nullptr, layout,
+                                                d_keys.data(), d_index.data(), n);
+  COHORT_CHECK_LAUNCH(s);
+  d_row = DeviceBuffer<std::uint32_t>();
+  d_col = DeviceBuffer<std::uint32_t>();
+  d_event = DeviceBuffer<std::uint16_t>();
+
+  DeviceBuffer<CellAccumulator> d_cells(n, s), d_merged(n, s);
+  DeviceBuffer<std::uint64_t>& d_unique = d_keys;  // the unsorted keys are dead after the sort
+  DeviceBuffer<std::uint64_t> d_runs(1, s);
+  std::size_t sort_bytes = 0, reduce_bytes = 0;
+  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, d_keys.data(), d_sorted_keys.data(),
+                                                  d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+  COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, d_sorted_keys.data(), d_unique.data(),
+                                                 d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
+  DeviceBuffer<char> d_temp(std::max(sort_bytes, reduce_bytes), s);
+  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
+                                                  d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+  gather_cells_kernel<<<grid_for(n), 256, 0, s>>>(d_sorted_index.data(), ev.time ? d_time.data() : nullptr,
+                                                   ev.weight ? d_weight.data() : nullptr, d_cells.data(), n);
+  COHORT_CHECK_LAUNCH(s);
+  COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(d_temp.data(), reduce_bytes, d_sorted_keys.data(), d_unique.data(),
+                                                 d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
+  std::uint64_t runs = 0;
+  d_runs.copy_to_host(&runs, 1, s);
+  stream.synchronize();
+
+  std::vector<std::uint64_t> keys(runs);
+  std::vector<CellAccumulator> cells(runs);
+  d_unique.copy_to_host(keys.data(), runs, s);
+  d_merged.copy_to_host(cells.data(), runs, s);
+  stream.synchronize();
+  out.resize(runs);
+  for (std::size_t i = 0; i < runs; ++i) {
+    out.row[i] = key_row(keys[i], layout);
+    out.event[i] = static_cast<std::uint16_t>(key_event(keys[i], layout));
+    out.col[i] = key_col(keys[i], layout);
+    out.count[i] = cells[i].count;
+    out.sum[i] = cells[i].sum;
+    out.first[i] = cells[i].first;
+    out.last[i] = cells[i].last;
+  }
+  return out;
+}
+
+}  // namespace cohort::cuda

@@ -1,0 +1,16 @@
+/*
+ * matrix.hpp: the CUDA backend of aggregate_events (launcher declaration only, so host
+ * code stays plain C++).
+ */
+#pragma once
+
+#include "cohort/matrix.hpp"
+
+namespace cohort::cuda {
+
+/// Copies the events to the device, packs (row, event, col) keys, radix-sorts them with
+/// the event index, reduces runs of equal keys with cell_merge (CUB ReduceByKey) and
+/// copies the cells back, sorted by key = (row, event, col) like the CPU backend.
+CellTable aggregate_events_cuda(const EventArrays& events);
+
+}  // namespace cohort::cuda
