@@ -316,6 +316,52 @@ TEST(JoinGrid, MatchesBruteForceProjectedMillions) {
     for (std::int64_t cells : {0, 5000, 1000000}) check_grid_against_reference({seed, 30000.0, 2.5e6, 6.1e6, cells});
 }
 
+// Vertices and points on grid lines and one ulp either side: the clipping tolerance
+// and the monotone cell arithmetic are what keep these exact.
+TEST(JoinGrid, VerticesAndPointsOnCellLines) {
+  for (std::uint64_t seed : {61, 62, 63}) {
+    Rng rng(seed);
+    const double ox = seed == 63 ? 3.3e6 : 0.0, scale = seed == 63 ? 1e4 : 1.0;
+    PolygonSet s;
+    s.add_ring({ox, ox + scale, ox + scale, ox}, {ox, ox, ox + scale, ox + scale});
+    s.end_polygon();
+    s.end_feature("frame");
+    const std::int64_t cells = 144;
+    const JoinGrid probe = build_join_grid(s, cells);
+    auto line = [&](bool is_x) {
+      const double v = is_x ? probe.x0 + static_cast<double>(rng() % (probe.cols + 1)) / probe.inv_w
+                            : probe.y0 + static_cast<double>(rng() % (probe.rows + 1)) / probe.inv_h;
+      const int wiggle = static_cast<int>(rng() % 5) - 2;  // -2..2 ulps
+      double w = v;
+      for (int k = 0; k < std::abs(wiggle); ++k) w = std::nextafter(w, wiggle > 0 ? 1e300 : -1e300);
+      return std::min(std::max(w, ox), ox + scale);
+    };
+    for (int f = 0; f < 40; ++f) {
+      std::vector<double> rx, ry;
+      const int n = 3 + static_cast<int>(rng() % 6);
+      for (int k = 0; k < n; ++k) {
+        rx.push_back(line(true));
+        ry.push_back(line(false));
+      }
+      if (!ring_problem(rx, ry).empty()) continue;
+      s.add_ring(rx, ry);
+      s.end_polygon();
+      s.end_feature("g" + std::to_string(f));
+    }
+    const JoinGrid grid = build_join_grid(s, cells);
+    ASSERT_EQ(grid.x0, probe.x0);
+    ASSERT_EQ(grid.inv_w, probe.inv_w);
+    ASSERT_EQ(grid.inv_h, probe.inv_h);
+    std::vector<double> x, y;
+    for (int i = 0; i < 40000; ++i) {
+      x.push_back(rng() % 4 ? line(true) : ox + uniform(rng, 0, scale));
+      y.push_back(rng() % 4 ? line(false) : s.y[rng() % s.vertices()]);
+    }
+    expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
+                "seed " + std::to_string(seed));
+  }
+}
+
 TEST(JoinGrid, EmptyAndTinyInputs) {
   const PolygonSet s = squares_ab();
   const JoinGrid grid = build_join_grid(s);
