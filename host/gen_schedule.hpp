@@ -34,19 +34,25 @@ struct WorkUnit {
 std::vector<WorkUnit> schedule_units(std::uint64_t total, const std::array<double, kWindowHours>& weights);
 
 /// make(unit_index, text) fills text for one unit; units run in parallel, text goes to out
-/// in unit order.
+/// in unit order. A batch holds about kBatchRecords records (at least one unit), which
+/// bounds memory and keeps parallel regions few when units are small.
+inline constexpr std::uint64_t kBatchRecords = std::uint64_t(1) << 20;
+
 template <typename Make>
 void write_units(AtomicFile& out, const std::vector<WorkUnit>& units, Progress& progress, Make&& make) {
-  const std::size_t batch = static_cast<std::size_t>(std::max(8, 4 * cpu_threads()));
-  std::vector<std::string> texts(batch);
-  for (std::size_t begin = 0; begin < units.size(); begin += batch) {
-    const std::size_t end = std::min(units.size(), begin + batch);
+  std::vector<std::string> texts;
+  for (std::size_t begin = 0, end = 0; begin < units.size(); begin = end) {
+    std::uint64_t records = units[begin].count;
+    for (end = begin + 1; end < units.size() && records + units[end].count <= kBatchRecords; ++end)
+      records += units[end].count;
+    if (texts.size() < end - begin) texts.resize(end - begin);
     const long long n = static_cast<long long>(end - begin);
 #pragma omp parallel for schedule(dynamic, 1)
     for (long long i = 0; i < n; ++i) {
       const std::size_t u = begin + static_cast<std::size_t>(i);
-      texts[static_cast<std::size_t>(i)].clear();
-      make(u, texts[static_cast<std::size_t>(i)]);
+      std::string& text = texts[static_cast<std::size_t>(i)];
+      text.clear();
+      make(u, text);
       progress.add(units[u].count);
     }
     for (std::size_t i = 0; i < end - begin; ++i) out.write(texts[i]);
