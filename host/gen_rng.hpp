@@ -62,11 +62,14 @@ class GenRng {
     double total = 0;
     for (std::size_t i = 0; i < n; ++i) total += weights[i];
     double target = uniform() * total;
-    for (std::size_t i = 0; i + 1 < n; ++i) {
+    std::size_t last = 0;  // rounding can leave target > 0 at the end: use the last positive weight
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!(weights[i] > 0)) continue;
       if (target < weights[i]) return i;
       target -= weights[i];
+      last = i;
     }
-    return n - 1;
+    return last;
   }
 
  private:

@@ -489,6 +489,18 @@ TEST(GenerateDeterminism, DifferentSeedsGiveDifferentWorlds) {
     EXPECT_NE(read_file(tmp.file("a") + "/" + name), read_file(tmp.file("b") + "/" + name)) << name;
 }
 
+TEST(GenerateDeterminism, SmallestWorldIsComplete) {
+  // 50 customers: some segments may be nearly empty; every ping still gets a real user.
+  TempDir tmp;
+  const auto summary = generate_into(tmp.path().string(), "100", 5, 0);
+  EXPECT_EQ(summary.customers, 50u);
+  EXPECT_EQ(summary.stores, 12u);
+  EXPECT_EQ(read_column(tmp.file("pings.csv"), "ping_id").size(), 100u);
+  EXPECT_EQ(read_column(tmp.file("events.csv"), "user_id").size(), 100u);
+  const auto truth = read_truth(tmp.path().string());
+  for (const auto& user : read_column(tmp.file("pings.csv"), "user_id")) EXPECT_TRUE(truth.count(user)) << user;
+}
+
 TEST(GenerateStores, TinyWorldHasEveryLayout) {
   TempDir tmp;
   generate_into(tmp.path().string(), "tiny", 42, 0);
