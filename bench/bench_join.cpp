@@ -1,0 +1,322 @@
+/*
+ * bench_join.cpp: points/s of the point-in-polygon join.
+ *
+ * Polygon sets: "stores" (small convex store zones clustered around a few centres, like
+ * `cohort generate`) or "random" (overlapping stars, holes, big polygons), of ~200 and
+ * ~3,000 features. Points: uniform over the extent plus a share near the polygons.
+ * For each backend (cpu with all threads, cuda when present):
+ *   - in memory: grid build time, then the join (warm-up, best of --repeats);
+ *   - end to end from a file (CSV and .npy written once): join_files, output written.
+ * Results are checked first: the join must equal the brute-force reference on a
+ * subsample (the reference's own points/s is reported as the first peer), and CUDA
+ * must equal CPU. The GeoPandas peer (bench/peers/join_peer.py, when bench/peers/venv
+ * exists) runs sjoin(predicate="within") on the same CSV files; ratios are printed.
+ * Prints size, device, time, throughput, peak RSS; a JSON line per measurement.
+ */
+#include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/backend.hpp"
+#include "cohort/join.hpp"
+#include "cohort/npy.hpp"
+#include "cohort/progress.hpp"
+
+namespace {
+
+using namespace cohort;
+using Clock = std::chrono::steady_clock;
+constexpr double kPi = 3.14159265358979323846;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Store zones around a few city centres (lon/lat degrees), or random overlapping shapes.
+PolygonSet make_polygons(const std::string& kind, int count, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0, 1);
+  PolygonSet s;
+  const double lon0 = -74.3, lat0 = 40.5, extent = 0.6;
+  std::vector<std::pair<double, double>> centres;
+  for (int c = 0; c < 8; ++c) centres.push_back({lon0 + extent * u(rng), lat0 + extent * u(rng)});
+  for (int i = 0; i < count; ++i) {
+    std::vector<double> x, y;
+    if (kind == "stores") {
+      const auto& c = centres[rng() % centres.size()];
+      std::normal_distribution<double> spread(0, extent * 0.08);
+      const double cx = c.first + spread(rng), cy = c.second + spread(rng);
+      const double r = 0.0005 + 0.0015 * u(rng);  // ~50-200 m
+      const int n = 6 + static_cast<int>(rng() % 11);
+      for (int k = 0; k < n; ++k) {
+        x.push_back(cx + r * std::cos(2 * kPi * k / n));
+        y.push_back(cy + r * std::sin(2 * kPi * k / n));
+      }
+    } else {
+      const double cx = lon0 + extent * u(rng), cy = lat0 + extent * u(rng);
+      const double r = extent * (0.005 + 0.05 * u(rng));
+      const int n = 5 + static_cast<int>(rng() % 60);
+      for (int k = 0; k < n; ++k) {
+        const double rr = r * (0.3 + 0.7 * u(rng));
+        x.push_back(cx + rr * std::cos(2 * kPi * k / n));
+        y.push_back(cy + rr * std::sin(2 * kPi * k / n));
+      }
+    }
+    s.add_ring(x, y);
+    s.end_polygon();
+    s.end_feature("p" + std::to_string(i));
+  }
+  return s;
+}
+
+void make_points(const PolygonSet& s, std::size_t n, std::mt19937_64& rng, std::vector<double>& x,
+                 std::vector<double>& y) {
+  double min_x = 1e300, max_x = -1e300, min_y = 1e300, max_y = -1e300;
+  for (std::size_t i = 0; i < s.vertices(); ++i) {
+    min_x = std::min(min_x, s.x[i]);
+    max_x = std::max(max_x, s.x[i]);
+    min_y = std::min(min_y, s.y[i]);
+    max_y = std::max(max_y, s.y[i]);
+  }
+  x.resize(n);
+  y.resize(n);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::normal_distribution<double> near(0, 0.001);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 10 < 3) {  // 30% near a polygon vertex
+      const std::size_t v = rng() % s.vertices();
+      x[i] = s.x[v] + near(rng);
+      y[i] = s.y[v] + near(rng);
+    } else {
+      x[i] = min_x + (max_x - min_x) * (1.2 * u(rng) - 0.1);
+      y[i] = min_y + (max_y - min_y) * (1.2 * u(rng) - 0.1);
+    }
+  }
+}
+
+// Brute force: even-odd over all edges (the documented rule), one thread.
+JoinPairs reference(const PolygonSet& s, const double* x, const double* y, std::size_t n) {
+  JoinPairs out;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t f = 0; f < s.features(); ++f) {
+      bool inside = false;
+      for (auto r = s.polygon_ring_offsets[s.feature_polygon_offsets[f]];
+           r < s.polygon_ring_offsets[s.feature_polygon_offsets[f + 1]]; ++r)
+        for (auto a = s.ring_offsets[r]; a < s.ring_offsets[r + 1]; ++a) {
+          const auto b = a + 1 == s.ring_offsets[r + 1] ? s.ring_offsets[r] : a + 1;
+          if ((s.y[a] > y[i]) == (s.y[b] > y[i])) continue;
+          const auto lo = s.y[a] < s.y[b] ? a : b, hi = lo == a ? b : a;
+          if ((s.x[hi] - s.x[lo]) * (y[i] - s.y[lo]) - (x[i] - s.x[lo]) * (s.y[hi] - s.y[lo]) > 0) inside = !inside;
+        }
+      if (inside) {
+        out.point.push_back(i);
+        out.feature.push_back(static_cast<std::uint32_t>(f));
+      }
+    }
+  return out;
+}
+
+bool same(const JoinPairs& a, const JoinPairs& b) { return a.point == b.point && a.feature == b.feature; }
+
+std::string polygons_wkt_csv(const PolygonSet& s) {
+  std::string text = "id,wkt\n";
+  char buffer[64];
+  for (std::size_t f = 0; f < s.features(); ++f) {
+    text += s.ids[f] + ",\"POLYGON ((";
+    const auto r = s.polygon_ring_offsets[s.feature_polygon_offsets[f]];
+    for (auto i = s.ring_offsets[r]; i < s.ring_offsets[r + 1]; ++i) {
+      std::snprintf(buffer, sizeof buffer, "%s%.17g %.17g", i == s.ring_offsets[r] ? "" : ", ", s.x[i], s.y[i]);
+      text += buffer;
+    }
+    std::snprintf(buffer, sizeof buffer, ", %.17g %.17g", s.x[s.ring_offsets[r]], s.y[s.ring_offsets[r]]);
+    text += buffer;
+    text += "))\"\n";
+  }
+  return text;
+}
+
+void write_points_csv(const std::string& path, const std::vector<double>& x, const std::vector<double>& y) {
+  AtomicFile file(path);
+  file.write("id,x,y\n");
+  std::string text;
+  char buffer[96];
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const int len = std::snprintf(buffer, sizeof buffer, "%zu,%.17g,%.17g\n", i, x[i], y[i]);
+    text.append(buffer, static_cast<std::size_t>(len));
+    if (text.size() > (1 << 22)) {
+      file.write(text);
+      text.clear();
+    }
+  }
+  file.write(text);
+  file.commit();
+}
+
+void report(const char* what, const std::string& kind, int polygons, std::size_t n, Device device, double seconds,
+            double ratio_label_value = 0, const char* ratio_label = nullptr) {
+  const double rate = static_cast<double>(n) / seconds;
+  std::printf("%-26s %-7s polygons %5d points %11zu  %-4s  %9.4f s  %10.3g points/s  peak RSS %7.0f MiB", what,
+              kind.c_str(), polygons, n, device_name(device), seconds, rate, peak_rss_mib());
+  if (ratio_label) std::printf("  %s %.1fx", ratio_label, ratio_label_value);
+  std::printf("\n{\"bench\":\"join\",\"what\":\"%s\",\"kind\":\"%s\",\"polygons\":%d,\"points\":%zu,\"device\":\"%s\","
+              "\"threads\":%d,\"seconds\":%.6f,\"points_per_s\":%.6g,\"peak_rss_mib\":%.1f}\n",
+              what, kind.c_str(), polygons, n, device_name(device), cpu_threads(), seconds, rate, peak_rss_mib());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("bench_join: point-in-polygon join throughput");
+  std::vector<std::size_t> sizes{1000000, 10000000};
+  std::vector<int> polygon_counts{200, 3000};
+  std::vector<std::string> kinds{"stores", "random"};
+  std::size_t file_points = 1000000, reference_points = 2000;
+  int repeats = 3, threads = 0;
+  std::string device = "all", dir = (std::filesystem::temp_directory_path() / "cohort_bench_join").string();
+  bool peer = true;
+  std::uint64_t seed = 7;
+  app.add_option("--sizes", sizes, "In-memory point counts")->capture_default_str();
+  app.add_option("--polygons", polygon_counts, "Polygon counts")->capture_default_str();
+  app.add_option("--kinds", kinds, "Polygon layouts: stores, random")->capture_default_str();
+  app.add_option("--file-points", file_points, "Points for the end-to-end file runs (0: skip)")->capture_default_str();
+  app.add_option("--reference-points", reference_points, "Subsample checked against brute force")
+      ->capture_default_str();
+  app.add_option("--repeats", repeats, "Timed repeats (best kept)")->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0: all)");
+  app.add_option("--device", device, "cpu, cuda or all")->capture_default_str();
+  app.add_option("--dir", dir, "Scratch directory for the files")->capture_default_str();
+  app.add_option("--peer", peer, "Run the GeoPandas peer when bench/peers/venv exists")->capture_default_str();
+  app.add_option("--seed", seed)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  set_cpu_threads(threads);
+  set_verbosity(Verbosity::Quiet);
+  ensure_directory(dir);
+
+  std::vector<Device> devices;
+  if (device == "cpu" || device == "all") devices.push_back(Device::Cpu);
+  if ((device == "cuda" || device == "all") && !cuda_devices().empty()) devices.push_back(Device::Cuda);
+  if (device == "cuda" && devices.empty()) {
+    std::fprintf(stderr, "no CUDA device: %s\n", cuda_unavailable_reason().c_str());
+    return 1;
+  }
+  std::printf("bench_join: cpu threads %d, cuda %s\n", cpu_threads(),
+              cuda_devices().empty() ? ("none (" + cuda_unavailable_reason() + ")").c_str()
+                                     : cuda_devices()[0].name.c_str());
+  // This file's directory holds peers/ (CMake passes sources by absolute path).
+  const std::string bench_dir = std::filesystem::path(__FILE__).parent_path().string();
+  const std::string python = bench_dir + "/peers/venv/bin/python";
+  const std::string peer_script = bench_dir + "/peers/join_peer.py";
+  const bool have_peer = peer && std::filesystem::exists(python);
+  if (!have_peer) std::printf("GeoPandas peer: skipped (no %s)\n", python.c_str());
+
+  for (const std::string& kind : kinds)
+    for (int count : polygon_counts) {
+      std::mt19937_64 rng(seed);
+      const PolygonSet polygons = make_polygons(kind, count, rng);
+      auto t = Clock::now();
+      const JoinGrid grid = build_join_grid(polygons);
+      std::printf("grid %s %d polygons: %d x %d cells, %zu entries, %zu edge refs, built in %.3f s\n", kind.c_str(),
+                  count, grid.cols, grid.rows, grid.entries.size(), grid.edges.size() / 4, seconds_since(t));
+      for (std::size_t n : sizes) {
+        std::vector<double> x, y;
+        make_points(polygons, n, rng, x, y);
+        // Check first: brute force on a subsample, then time the reference itself.
+        const std::size_t k = std::min(reference_points, n);
+        t = Clock::now();
+        const JoinPairs want = reference(polygons, x.data(), y.data(), k);
+        const double reference_seconds = seconds_since(t);
+        JoinPairs cpu_pairs;
+        for (Device d : devices) {
+          JoinOptions options;
+          options.device = d;
+          Joiner joiner(grid, options);
+          const JoinPairs sub = joiner.join(x.data(), y.data(), k);
+          if (!same(sub, want)) {
+            std::fprintf(stderr, "MISMATCH vs brute force (%s, %s, %d polygons)\n", device_name(d), kind.c_str(), count);
+            return 1;
+          }
+          JoinPairs pairs = joiner.join(x.data(), y.data(), n);  // warm-up (and the pairs to compare)
+          double best = 1e300;
+          for (int r = 0; r < repeats; ++r) {
+            t = Clock::now();
+            const JoinPairs timed = joiner.join(x.data(), y.data(), n);
+            best = std::min(best, seconds_since(t));
+          }
+          if (d == Device::Cpu) cpu_pairs = std::move(pairs);
+          else if (!same(pairs, cpu_pairs)) {
+            std::fprintf(stderr, "MISMATCH cuda vs cpu (%s, %d polygons, %zu points)\n", kind.c_str(), count, n);
+            return 1;
+          }
+          const double reference_rate = static_cast<double>(k) / reference_seconds;
+          report("in-memory", kind, count, n, d, best, static_cast<double>(n) / best / reference_rate,
+                 "vs brute force");
+        }
+        std::printf("  all results match (brute force on %zu points%s); %zu pairs\n", k,
+                    devices.size() > 1 ? ", cuda == cpu" : "", cpu_pairs.size());
+      }
+      if (file_points == 0) continue;
+      // End to end from files.
+      std::vector<double> x, y;
+      make_points(polygons, file_points, rng, x, y);
+      const std::string stem = dir + "/" + kind + "_" + std::to_string(count);
+      write_text_file(stem + "_polygons.csv", polygons_wkt_csv(polygons));
+      write_points_csv(stem + "_points.csv", x, y);
+      std::vector<double> xy(2 * x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        xy[2 * i] = x[i];
+        xy[2 * i + 1] = y[i];
+      }
+      write_npy(stem + "_points.npy", xy.data(), {x.size(), 2});
+      double cpu_csv_seconds = 0;
+      for (Device d : devices)
+        for (const char* ext : {".csv", ".npy"}) {
+          JoinFileOptions o;
+          o.polygons = stem + "_polygons.csv";
+          o.points = stem + "_points" + std::string(ext);
+          o.out = stem + "_pairs.csv";
+          o.counts = stem + "_counts.csv";
+          o.device = d;
+          o.progress = false;
+          const JoinSummary s = join_files(o);
+          report(ext == std::string(".csv") ? "end-to-end csv" : "end-to-end npy", kind, count, s.points, d,
+                 s.seconds);
+          if (d == Device::Cpu && ext == std::string(".csv")) cpu_csv_seconds = s.seconds;
+        }
+      if (have_peer) {
+        const std::string command =
+            python + " " + peer_script + " --polygons " + stem + "_polygons.csv --points " + stem + "_points.csv";
+        std::FILE* pipe = popen(command.c_str(), "r");
+        std::string line;
+        char buffer[4096];
+        while (pipe && std::fgets(buffer, sizeof buffer, pipe)) line += buffer;
+        const int status = pipe ? pclose(pipe) : -1;
+        double peer_seconds = 0, peer_total = 0;
+        const auto a = line.find("\"seconds\": "), b = line.find("\"seconds_total\": ");
+        if (status == 0 && a != std::string::npos && b != std::string::npos) {
+          peer_seconds = std::stod(line.substr(a + 11));
+          peer_total = std::stod(line.substr(b + 17));
+          std::printf("  peer %s", line.c_str());
+          std::printf("  GeoPandas sjoin: %.3f s join only, %.3f s with reading; cohort cpu end to end %.3f s: "
+                      "%.1fx faster than sjoin alone, %.1fx end to end\n",
+                      peer_seconds, peer_total, cpu_csv_seconds, peer_seconds / cpu_csv_seconds,
+                      peer_total / cpu_csv_seconds);
+        } else {
+          std::printf("  GeoPandas peer failed (status %d): %s\n", status, line.c_str());
+        }
+      }
+    }
+  return 0;
+}

@@ -1,0 +1,137 @@
+/*
+ * join_cuda.cpp: CudaJoiner. The grid is copied to the device once. join() cuts the
+ * points into batches sized by the memory budget and runs them through two slots
+ * (stream, pinned staging, device buffers), so batch b's upload, count and scan overlap
+ * batch b-1's fill and download:
+ *
+ *   for b: stage A(b) on slot b%2: host -> pinned -> device, count, scan, total -> host
+ *          stage B(b-1) on the other slot: wait for its total, grow the pair buffers if
+ *          needed, fill, pairs -> host, append
+ *
+ * Batches complete in order, so the pairs stay sorted by point, then feature.
+ */
+#include "host/cuda/join_cuda.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "host/cuda/runtime.hpp"
+#include "kernels/join.hpp"
+
+namespace cohort::cuda {
+
+namespace {
+
+struct Slot {
+  Stream stream;
+  PinnedBuffer<double> h_x, h_y;
+  PinnedBuffer<std::uint64_t> h_total;
+  DeviceBuffer<double> d_x, d_y;
+  DeviceBuffer<std::uint64_t> d_counts, d_offsets;
+  DeviceBuffer<unsigned char> d_temp;
+  DeviceBuffer<std::uint64_t> d_point;
+  DeviceBuffer<std::uint32_t> d_feature;
+  PinnedBuffer<std::uint64_t> h_point;
+  PinnedBuffer<std::uint32_t> h_feature;
+  std::size_t temp_bytes = 0;
+  std::size_t begin = 0, count = 0;  // the batch in flight
+};
+
+void grow(Slot& s, std::size_t pairs) {
+  if (s.d_point.size() >= pairs) return;
+  const std::size_t capacity = std::max(pairs, s.d_point.size() + s.d_point.size() / 2);
+  s.d_point = DeviceBuffer<std::uint64_t>(capacity, s.stream.get());
+  s.d_feature = DeviceBuffer<std::uint32_t>(capacity, s.stream.get());
+  s.h_point = PinnedBuffer<std::uint64_t>(capacity);
+  s.h_feature = PinnedBuffer<std::uint32_t>(capacity);
+}
+
+}  // namespace
+
+struct CudaJoiner::Impl {
+  Stream setup;
+  DeviceBuffer<std::uint64_t> cell_offsets;
+  DeviceBuffer<JoinCellEntry> entries;
+  DeviceBuffer<double> edges;
+  JoinGridView view{};
+  std::size_t batch = 0;
+  Slot slots[2];
+};
+
+CudaJoiner::CudaJoiner(const JoinGrid& grid, std::size_t gpu_memory) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  const cudaStream_t s = m.setup.get();
+  m.cell_offsets = DeviceBuffer<std::uint64_t>(grid.cell_offsets.size(), s);
+  m.entries = DeviceBuffer<JoinCellEntry>(grid.entries.size(), s);
+  m.edges = DeviceBuffer<double>(grid.edges.size(), s);
+  m.cell_offsets.copy_from_host(grid.cell_offsets.data(), grid.cell_offsets.size(), s);
+  m.entries.copy_from_host(grid.entries.data(), grid.entries.size(), s);
+  m.edges.copy_from_host(grid.edges.data(), grid.edges.size(), s);
+  m.setup.synchronize();
+  m.view = JoinGridView{grid.x0, grid.y0, grid.inv_w, grid.inv_h, grid.cols, grid.rows,
+                        m.cell_offsets.data(), m.entries.data(), m.edges.data()};
+  // Per point and slot: x, y, count, offset (32 bytes) plus about one pair (12 bytes).
+  const std::size_t budget = gpu_memory ? gpu_memory : free_device_memory() / 2;
+  m.batch = std::clamp<std::size_t>(budget / (2 * 44), std::size_t(1) << 12, std::size_t(1) << 26);
+}
+
+CudaJoiner::~CudaJoiner() = default;
+
+JoinPairs CudaJoiner::join(const double* x, const double* y, std::size_t n, bool first) {
+  auto& m = *impl_;
+  JoinPairs out;
+  if (n == 0) return out;
+  const std::size_t batch = std::min(m.batch, n);
+  for (auto& s : m.slots) {
+    if (s.d_x.size() >= batch) continue;
+    const cudaStream_t st = s.stream.get();
+    s.h_x = PinnedBuffer<double>(batch);
+    s.h_y = PinnedBuffer<double>(batch);
+    s.h_total = PinnedBuffer<std::uint64_t>(1);
+    s.d_x = DeviceBuffer<double>(batch, st);
+    s.d_y = DeviceBuffer<double>(batch, st);
+    s.d_counts = DeviceBuffer<std::uint64_t>(batch + 1, st);
+    s.d_offsets = DeviceBuffer<std::uint64_t>(batch + 1, st);
+    s.temp_bytes = join_scan_temp_bytes(batch);
+    s.d_temp = DeviceBuffer<unsigned char>(s.temp_bytes, st);
+  }
+  auto stage_a = [&](Slot& s, std::size_t begin) {
+    const cudaStream_t st = s.stream.get();
+    s.begin = begin;
+    s.count = std::min(batch, n - begin);
+    std::memcpy(s.h_x.data(), x + begin, s.count * sizeof(double));
+    std::memcpy(s.h_y.data(), y + begin, s.count * sizeof(double));
+    s.d_x.copy_from_host(s.h_x.data(), s.count, st);
+    s.d_y.copy_from_host(s.h_y.data(), s.count, st);
+    join_count(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_counts.data(), st);
+    join_scan(s.d_counts.data(), s.d_offsets.data(), s.count, s.d_temp.data(), s.temp_bytes, st);
+    s.d_offsets.copy_to_host(s.h_total.data(), 1, st, s.count);
+  };
+  auto stage_b = [&](Slot& s) {
+    const cudaStream_t st = s.stream.get();
+    s.stream.synchronize();
+    const std::size_t total = s.h_total[0];
+    if (total > 0) {
+      grow(s, total);
+      join_fill(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_offsets.data(), s.begin, s.d_point.data(),
+                s.d_feature.data(), st);
+      s.d_point.copy_to_host(s.h_point.data(), total, st);
+      s.d_feature.copy_to_host(s.h_feature.data(), total, st);
+      s.stream.synchronize();
+      out.point.insert(out.point.end(), s.h_point.data(), s.h_point.data() + total);
+      out.feature.insert(out.feature.end(), s.h_feature.data(), s.h_feature.data() + total);
+    }
+  };
+  Slot* previous = nullptr;
+  std::size_t b = 0;
+  for (std::size_t begin = 0; begin < n; begin += batch, ++b) {
+    Slot& slot = m.slots[b % 2];
+    stage_a(slot, begin);
+    if (previous) stage_b(*previous);
+    previous = &slot;
+  }
+  stage_b(*previous);
+  return out;
+}
+
+}  // namespace cohort::cuda
