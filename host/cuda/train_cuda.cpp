@@ -1,0 +1,243 @@
+/*
+ * train_cuda.cpp: the CUDA engine of `cohort train`. The encoded table lives on the
+ * device; each step uploads the batch's row numbers, gathers, runs the network with
+ * cuBLAS SGEMMs (FP32, no TF32) and the kernels of kernels/train.cu, then one fused
+ * AdamW over the flat buffer [params | grads | m | v]. The loss (one double) is read
+ * back each step for the divergence check. Same layout and math as the CPU engine.
+ */
+#include "host/cuda/train_cuda.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "host/cuda/runtime.hpp"
+#include "kernels/train.hpp"
+
+namespace cohort::cuda {
+namespace {
+
+using train_detail::TrainLayout;
+
+constexpr std::size_t kEvalChunk = 4096;
+
+/// Row-major C (m x n) = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
+void gemm(cublasHandle_t h, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+          float* c, int ldc) {
+  const float one = 1.f, zero = 0.f;
+  COHORT_CUBLAS_TRY(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b, ldb,
+                                a, lda, &zero, c, ldc));
+}
+
+class CudaEngine final : public train_detail::TrainEngine {
+ public:
+  explicit CudaEngine(const train_detail::EngineArgs& a)
+      : cfg_(*a.config), L_(*a.layout), dropout_(a.dropout), seed_(a.seed), blas_(stream_.get()) {
+    cudaStream_t s = stream_.get();
+    COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));
+    const auto& d = *a.data;
+    cats_ = DeviceBuffer<std::int32_t>(d.cats.size(), s);
+    cats_.copy_from_host(d.cats.data(), d.cats.size(), s);
+    cont_ = DeviceBuffer<float>(d.cont.size(), s);
+    cont_.copy_from_host(d.cont.data(), d.cont.size(), s);
+    target_ = DeviceBuffer<float>(d.target.size(), s);
+    target_.copy_from_host(d.target.data(), d.target.size(), s);
+    flat_ = DeviceBuffer<float>(4 * L_.n_params, s);
+    COHORT_CUDA_TRY(cudaMemsetAsync(flat_.data(), 0, flat_.bytes(), s));
+    flat_.copy_from_host(a.params->data(), L_.n_params, s);
+    state_ = DeviceBuffer<float>(std::max<std::size_t>(L_.n_state, 1), s);
+    state_.copy_from_host(a.state->data(), L_.n_state, s);
+    // Embedding tables.
+    std::vector<std::size_t> offset(L_.emb), width(L_.width), column(L_.emb_col);
+    std::vector<std::int32_t> owner(L_.emb_cols);
+    for (std::size_t c = 0; c < L_.n_cat; ++c)
+      for (std::size_t j = 0; j < L_.width[c]; ++j) owner[L_.emb_col[c] + j] = static_cast<std::int32_t>(c);
+    t_offset_ = upload(offset), t_width_ = upload(width), t_column_ = upload(column);
+    t_owner_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(owner.size(), 1), s);
+    t_owner_.copy_from_host(owner.data(), owner.size(), s);
+    tables_ = {t_offset_.data(), t_width_.data(), t_column_.data(), t_owner_.data(), L_.n_cat, L_.emb_cols};
+    loss_ = DeviceBuffer<double>(1, s);
+    stream_.synchronize();
+  }
+
+  double train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
+    cudaStream_t s = stream_.get();
+    reserve(B);
+    run_forward(rows, B, true, sp.step);
+    loss_and_grad(logits_.data(), btarget_.data(), B, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
+                  float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), loss_.data(), s);
+    run_backward(B, sp.step);
+    adamw(flat_.data(), L_.n_params, L_.n_decay, sp.adam, s);
+    double loss = 0;
+    loss_.copy_to_host(&loss, 1, s);
+    stream_.synchronize();
+    return loss;
+  }
+
+  double eval_loss(const std::uint32_t* rows, std::size_t count) override {
+    cudaStream_t s = stream_.get();
+    double total = 0;
+    for (std::size_t at = 0; at < count; at += kEvalChunk) {
+      const std::size_t n = std::min(kEvalChunk, count - at);
+      reserve(n);
+      run_forward(rows + at, n, false, 0);
+      loss_and_grad(logits_.data(), btarget_.data(), n, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
+                    float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), loss_.data(), s);
+      double loss = 0;
+      loss_.copy_to_host(&loss, 1, s);
+      stream_.synchronize();
+      total += loss * static_cast<double>(n);
+    }
+    return count > 0 ? total / static_cast<double>(count) : 0.0;
+  }
+
+  void read_back(std::vector<float>& params, std::vector<float>& state) override {
+    params.resize(L_.n_params);
+    state.resize(L_.n_state);
+    flat_.copy_to_host(params.data(), L_.n_params, stream_.get());
+    state_.copy_to_host(state.data(), L_.n_state, stream_.get());
+    stream_.synchronize();
+  }
+
+ private:
+  DeviceBuffer<std::size_t> upload(const std::vector<std::size_t>& v) {
+    DeviceBuffer<std::size_t> d(std::max<std::size_t>(v.size(), 1), stream_.get());
+    d.copy_from_host(v.data(), v.size(), stream_.get());
+    return d;
+  }
+
+  // Activation buffers for batches of up to `capacity_` rows.
+  void reserve(std::size_t B) {
+    if (B <= capacity_) return;
+    cudaStream_t s = stream_.get();
+    stream_.synchronize();
+    capacity_ = B;
+    const std::size_t H = L_.hidden(), K = L_.n_cont;
+    std::size_t widest = L_.dims[0];
+    for (auto d : L_.dims) widest = std::max(widest, d);
+    rows_ = DeviceBuffer<std::uint32_t>(B, s);
+    host_rows_ = PinnedBuffer<std::uint32_t>(B);
+    bcats_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(B * L_.n_cat, 1), s);
+    bcont_ = DeviceBuffer<float>(std::max<std::size_t>(B * K, 1), s);
+    btarget_ = DeviceBuffer<float>(B, s);
+    x0_ = DeviceBuffer<float>(B * L_.dims[0], s);
+    cont_xhat_ = DeviceBuffer<float>(std::max<std::size_t>(B * K, 1), s);
+    cont_mean_ = DeviceBuffer<float>(std::max<std::size_t>(K, 1), s);
+    cont_invstd_ = DeviceBuffer<float>(std::max<std::size_t>(K, 1), s);
+    a_.clear(), xhat_.clear(), y_.clear(), mean_.clear(), invstd_.clear();
+    for (std::size_t l = 0; l < H; ++l) {
+      const std::size_t F = L_.dims[l + 1];
+      a_.emplace_back(B * F, s), xhat_.emplace_back(B * F, s), y_.emplace_back(B * F, s);
+      mean_.emplace_back(F, s), invstd_.emplace_back(F, s);
+    }
+    logits_ = DeviceBuffer<float>(B * L_.n_out, s);
+    dlogits_ = DeviceBuffer<float>(B * L_.n_out, s);
+    sample_loss_ = DeviceBuffer<float>(B, s);
+    dx_ = DeviceBuffer<float>(B * widest, s);
+    dx2_ = DeviceBuffer<float>(B * widest, s);
+  }
+
+  void run_forward(const std::uint32_t* rows, std::size_t B, bool training, std::uint64_t step) {
+    cudaStream_t s = stream_.get();
+    std::copy(rows, rows + B, host_rows_.data());
+    rows_.copy_from_host(host_rows_.data(), B, s);
+    gather_rows(rows_.data(), B, cats_.data(), cont_.data(), target_.data(), L_.n_cat, L_.n_cont, bcats_.data(),
+                bcont_.data(), btarget_.data(), s);
+    float* p = flat_.data();
+    const std::size_t D0 = L_.dims[0], K = L_.n_cont, H = L_.hidden();
+    embedding_gather(p, tables_, bcats_.data(), B, x0_.data(), D0, s);
+    float* st = state_.data();
+    if (K > 0) {
+      if (L_.bn) {
+        bn_stats(bcont_.data(), B, K, cont_mean_.data(), cont_invstd_.data(), st + L_.cont_rmean, st + L_.cont_rvar,
+                 training, s);
+        bn_apply(bcont_.data(), B, K, cont_mean_.data(), cont_invstd_.data(), p + L_.cont_gamma, p + L_.cont_beta,
+                 cont_xhat_.data(), x0_.data() + L_.emb_cols, D0, s);
+      } else {
+        copy_columns(bcont_.data(), B, K, x0_.data() + L_.emb_cols, D0, s);
+      }
+    }
+    const float* x = x0_.data();
+    for (std::size_t l = 0; l < H; ++l) {
+      const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
+      gemm(blas_.get(), false, true, int(B), int(dout), int(din), x, int(din), p + L_.w[l], int(din), a_[l].data(),
+           int(dout));
+      bias_relu(a_[l].data(), L_.bn ? nullptr : p + L_.bias[l], B, dout, s);
+      if (L_.bn) {
+        bn_stats(a_[l].data(), B, dout, mean_[l].data(), invstd_[l].data(), st + L_.rmean[l], st + L_.rvar[l], training,
+                 s);
+        bn_apply(a_[l].data(), B, dout, mean_[l].data(), invstd_[l].data(), p + L_.gamma[l], p + L_.beta[l],
+                 xhat_[l].data(), y_[l].data(), dout, s);
+      } else {
+        COHORT_CUDA_TRY(cudaMemcpyAsync(y_[l].data(), a_[l].data(), B * dout * sizeof(float), cudaMemcpyDeviceToDevice, s));
+      }
+      if (training) dropout(y_[l].data(), B * dout, seed_, step, l, dropout_, s);
+      x = y_[l].data();
+    }
+    const std::size_t din = L_.dims[H];
+    gemm(blas_.get(), false, true, int(B), int(L_.n_out), int(din), x, int(din), p + L_.w[H], int(din), logits_.data(),
+         int(L_.n_out));
+    add_bias(logits_.data(), p + L_.out_bias, B, L_.n_out, s);
+  }
+
+  void run_backward(std::size_t B, std::uint64_t step) {
+    cudaStream_t s = stream_.get();
+    float* p = flat_.data();
+    float* g = p + L_.n_params;
+    COHORT_CUDA_TRY(cudaMemsetAsync(g, 0, L_.n_params * sizeof(float), s));
+    const std::size_t H = L_.hidden(), D0 = L_.dims[0], K = L_.n_cont, no = L_.n_out;
+    const float* x_last = H > 0 ? y_[H - 1].data() : x0_.data();
+    const std::size_t d_last = L_.dims[H];
+    gemm(blas_.get(), true, false, int(no), int(d_last), int(B), dlogits_.data(), int(no), x_last, int(d_last),
+         g + L_.w[H], int(d_last));
+    column_sums(dlogits_.data(), no, nullptr, 0, B, no, g + L_.out_bias, nullptr, s);
+    float* dx = dx_.data();
+    float* dx_next = dx2_.data();
+    gemm(blas_.get(), false, false, int(B), int(d_last), int(no), dlogits_.data(), int(no), p + L_.w[H], int(d_last), dx,
+         int(d_last));
+    for (std::size_t l = H; l-- > 0;) {
+      const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
+      dropout(dx, B * dout, seed_, step, l, dropout_, s);
+      if (L_.bn) {
+        column_sums(dx, dout, xhat_[l].data(), dout, B, dout, g + L_.beta[l], g + L_.gamma[l], s);
+        bn_relu_backward(dx, xhat_[l].data(), a_[l].data(), p + L_.gamma[l], invstd_[l].data(), g + L_.gamma[l],
+                         g + L_.beta[l], B, dout, s);
+      } else {
+        relu_backward(dx, a_[l].data(), B * dout, s);
+        column_sums(dx, dout, nullptr, 0, B, dout, g + L_.bias[l], nullptr, s);
+      }
+      const float* xin = l > 0 ? y_[l - 1].data() : x0_.data();
+      gemm(blas_.get(), true, false, int(dout), int(din), int(B), dx, int(dout), xin, int(din), g + L_.w[l], int(din));
+      gemm(blas_.get(), false, false, int(B), int(din), int(dout), dx, int(dout), p + L_.w[l], int(din), dx_next,
+           int(din));
+      std::swap(dx, dx_next);
+    }
+    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, s);
+    if (K > 0 && L_.bn)
+      column_sums(dx + L_.emb_cols, D0, cont_xhat_.data(), K, B, K, g + L_.cont_beta, g + L_.cont_gamma, s);
+  }
+
+  const TrainModelConfig& cfg_;
+  const TrainLayout& L_;
+  double dropout_;
+  std::uint64_t seed_;
+  Stream stream_;
+  CublasHandle blas_;
+  DeviceBuffer<std::int32_t> cats_, bcats_, t_owner_;
+  DeviceBuffer<float> cont_, target_, flat_, state_, bcont_, btarget_, x0_, cont_xhat_, cont_mean_, cont_invstd_;
+  DeviceBuffer<float> logits_, dlogits_, sample_loss_, dx_, dx2_;
+  std::vector<DeviceBuffer<float>> a_, xhat_, y_, mean_, invstd_;
+  DeviceBuffer<std::size_t> t_offset_, t_width_, t_column_;
+  DeviceBuffer<std::uint32_t> rows_;
+  PinnedBuffer<std::uint32_t> host_rows_;
+  DeviceBuffer<double> loss_;
+  EmbeddingTables tables_;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<train_detail::TrainEngine> make_train_engine(const train_detail::EngineArgs& args) {
+  return std::make_unique<CudaEngine>(args);
+}
+
+}  // namespace cohort::cuda

@@ -1,0 +1,292 @@
+/*
+ * train.cu: thin kernels of the tabular network, each a grid-stride loop around the
+ * COHORT_HD code of train_element.hpp that the CPU backend runs too. Reductions over the
+ * batch use one thread per feature summing rows in order, as the CPU does, so the only
+ * CPU/GPU differences come from cuBLAS's GEMM summation order.
+ */
+#include "kernels/train.hpp"
+
+#include "host/cuda/runtime.hpp"
+
+namespace cohort::cuda {
+namespace {
+
+namespace el = train_element;
+constexpr unsigned kThreads = 256;
+
+unsigned blocks_for(std::size_t n) {
+  return static_cast<unsigned>(std::min<std::size_t>(ceil_div<std::size_t>(n, kThreads), 65535));
+}
+
+#define GRID_STRIDE(i, n) \
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < (n); i += std::size_t(gridDim.x) * blockDim.x)
+
+__global__ void gather_rows_kernel(const std::uint32_t* rows, std::size_t batch, const std::int32_t* cats,
+                                   const float* cont, const float* target, std::size_t n_cat, std::size_t n_cont,
+                                   std::int32_t* bcats, float* bcont, float* btarget) {
+  GRID_STRIDE(r, batch) {
+    const std::size_t src = rows[r];
+    for (std::size_t c = 0; c < n_cat; ++c) bcats[r * n_cat + c] = cats[src * n_cat + c];
+    for (std::size_t k = 0; k < n_cont; ++k) bcont[r * n_cont + k] = cont[src * n_cont + k];
+    btarget[r] = target[src];
+  }
+}
+
+__global__ void embedding_gather_kernel(const float* p, EmbeddingTables t, const std::int32_t* bcats,
+                                        std::size_t batch, float* x0, std::size_t ld) {
+  GRID_STRIDE(i, batch * t.emb_cols) {
+    const std::size_t r = i / t.emb_cols, j = i % t.emb_cols;
+    const std::size_t c = static_cast<std::size_t>(t.owner[j]);
+    const std::size_t jj = j - t.column[c];
+    x0[r * ld + j] = p[t.offset[c] + static_cast<std::size_t>(bcats[r * t.n_cat + c]) * t.width[c] + jj];
+  }
+}
+
+__global__ void embedding_scatter_kernel(float* g, EmbeddingTables t, const std::int32_t* bcats, std::size_t batch,
+                                         const float* dx0, std::size_t ld) {
+  GRID_STRIDE(j, t.emb_cols) {
+    const std::size_t c = static_cast<std::size_t>(t.owner[j]);
+    const std::size_t jj = j - t.column[c];
+    for (std::size_t r = 0; r < batch; ++r)
+      g[t.offset[c] + static_cast<std::size_t>(bcats[r * t.n_cat + c]) * t.width[c] + jj] += dx0[r * ld + j];
+  }
+}
+
+__global__ void bn_stats_kernel(const float* in, std::size_t batch, std::size_t features, float* mean, float* invstd,
+                                float* rmean, float* rvar, bool training) {
+  const float eps = float(1e-5), mom = float(0.1);
+  GRID_STRIDE(f, features) {
+    if (!training) {
+      mean[f] = rmean[f];
+      invstd[f] = el::bn_invstd(rvar[f], eps);
+      continue;
+    }
+    float s = 0.f;
+    for (std::size_t r = 0; r < batch; ++r) s += in[r * features + f];
+    const float m = s / float(batch);
+    float ss = 0.f;
+    for (std::size_t r = 0; r < batch; ++r) {
+      const float d = in[r * features + f] - m;
+      ss += d * d;
+    }
+    const float var = ss / float(batch);
+    if (rmean) {
+      rmean[f] = el::bn_running_update(rmean[f], m, mom);
+      rvar[f] = el::bn_running_update(rvar[f], batch > 1 ? var * float(batch) / float(batch - 1) : var, mom);
+    }
+    mean[f] = m;
+    invstd[f] = el::bn_invstd(var, eps);
+  }
+}
+
+__global__ void bn_apply_kernel(const float* in, std::size_t batch, std::size_t features, const float* mean,
+                                const float* invstd, const float* gamma, const float* beta, float* xhat, float* out,
+                                std::size_t ld_out) {
+  GRID_STRIDE(i, batch * features) {
+    const std::size_t r = i / features, f = i % features;
+    out[r * ld_out + f] = el::bn_forward(in[i], mean[f], invstd[f], gamma[f], beta[f], &xhat[i]);
+  }
+}
+
+__global__ void copy_columns_kernel(const float* in, std::size_t batch, std::size_t features, float* out,
+                                    std::size_t ld_out) {
+  GRID_STRIDE(i, batch * features) out[(i / features) * ld_out + i % features] = in[i];
+}
+
+__global__ void bias_relu_kernel(float* a, const float* bias, std::size_t batch, std::size_t features) {
+  GRID_STRIDE(i, batch * features) {
+    const float v = a[i];
+    a[i] = el::relu_forward(bias ? v + bias[i % features] : v);
+  }
+}
+
+__global__ void add_bias_kernel(float* x, const float* bias, std::size_t batch, std::size_t features) {
+  GRID_STRIDE(i, batch * features) x[i] += bias[i % features];
+}
+
+__global__ void dropout_kernel(float* x, std::size_t n, std::uint64_t seed, std::uint64_t step, std::uint64_t layer,
+                               double p) {
+  GRID_STRIDE(i, n) x[i] *= el::dropout_scale<float>(seed, step, (layer << 40) + i, p);
+}
+
+__global__ void column_sums_kernel(const float* in, std::size_t ld, const float* other, std::size_t ld_other,
+                                   std::size_t batch, std::size_t features, float* out, float* out2) {
+  GRID_STRIDE(f, features) {
+    float s = 0.f, s2 = 0.f;
+    for (std::size_t r = 0; r < batch; ++r) {
+      const float v = in[r * ld + f];
+      s += v;
+      if (other) s2 += v * other[r * ld_other + f];
+    }
+    out[f] = s;
+    if (other) out2[f] = s2;
+  }
+}
+
+__global__ void bn_relu_backward_kernel(float* dy, const float* xhat, const float* a, const float* gamma,
+                                        const float* invstd, const float* dgamma, const float* dbeta, std::size_t batch,
+                                        std::size_t features) {
+  GRID_STRIDE(i, batch * features) {
+    const std::size_t f = i % features;
+    const float da =
+        el::bn_backward(dy[i], xhat[i], gamma[f], invstd[f], dbeta[f] / float(batch), dgamma[f] / float(batch));
+    dy[i] = el::relu_backward(a[i], da);
+  }
+}
+
+__global__ void relu_backward_kernel(float* dy, const float* a, std::size_t n) {
+  GRID_STRIDE(i, n) dy[i] = el::relu_backward(a[i], dy[i]);
+}
+
+__global__ void loss_kernel(const float* logits, const float* target, std::size_t batch, int n_out, int task,
+                            bool y_range, float lo, float hi, float* dlogits, float* sample_loss) {
+  const float scale = 1.f / float(batch);
+  GRID_STRIDE(r, batch) {
+    const float* x = logits + r * n_out;
+    float* g = dlogits + r * n_out;
+    float loss = 0.f;
+    if (task == 0) {
+      for (int o = 0; o < n_out; ++o) {
+        const float pred = y_range ? el::y_range_forward(x[o], lo, hi) : x[o];
+        loss += el::mse_loss(pred, target[r]);
+        const float d = el::mse_grad(pred, target[r]) * scale / float(n_out);
+        g[o] = y_range ? el::y_range_backward(x[o], lo, hi, d) : d;
+      }
+    } else if (task == 1) {
+      loss = el::bce_logits_loss(x[0], target[r]);
+      g[0] = el::bce_logits_grad(x[0], target[r]) * scale;
+    } else {
+      loss = el::softmax_ce(x, n_out, int(target[r]), g);
+      for (int o = 0; o < n_out; ++o) g[o] *= scale;
+    }
+    sample_loss[r] = loss;
+  }
+}
+
+// One thread: the batch's mean loss, summed in row order like the CPU (in double).
+__global__ void loss_sum_kernel(const float* sample_loss, std::size_t batch, double divisor, double* out) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  double s = 0.0;
+  for (std::size_t r = 0; r < batch; ++r) s += double(sample_loss[r]);
+  *out = s / divisor;
+}
+
+__global__ void adamw_kernel(float* flat, std::size_t n, std::size_t n_decay, el::AdamStep step) {
+  float* g = flat + n;
+  float* m = g + n;
+  float* v = m + n;
+  GRID_STRIDE(i, n) el::adamw_update(flat + i, g[i], m + i, v + i, step, i < n_decay);
+}
+
+}  // namespace
+
+void gather_rows(const std::uint32_t* d_rows, std::size_t batch, const std::int32_t* d_cats, const float* d_cont,
+                 const float* d_target, std::size_t n_cat, std::size_t n_cont, std::int32_t* d_bcats, float* d_bcont,
+                 float* d_btarget, cudaStream_t stream) {
+  if (batch == 0) return;
+  gather_rows_kernel<<<blocks_for(batch), kThreads, 0, stream>>>(d_rows, batch, d_cats, d_cont, d_target, n_cat, n_cont,
+                                                                 d_bcats, d_bcont, d_btarget);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void embedding_gather(const float* d_params, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
+                      float* d_x0, std::size_t ld, cudaStream_t stream) {
+  if (batch * t.emb_cols == 0) return;
+  embedding_gather_kernel<<<blocks_for(batch * t.emb_cols), kThreads, 0, stream>>>(d_params, t, d_bcats, batch, d_x0,
+                                                                                   ld);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
+                           const float* d_dx0, std::size_t ld, cudaStream_t stream) {
+  if (batch * t.emb_cols == 0) return;
+  embedding_scatter_kernel<<<blocks_for(t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch, d_dx0, ld);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,
+              float* d_rmean, float* d_rvar, bool training, cudaStream_t stream) {
+  if (features == 0) return;
+  bn_stats_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_in, batch, features, d_mean, d_invstd, d_rmean,
+                                                                 d_rvar, training);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bn_apply(const float* d_in, std::size_t batch, std::size_t features, const float* d_mean, const float* d_invstd,
+              const float* d_gamma, const float* d_beta, float* d_xhat, float* d_out, std::size_t ld_out,
+              cudaStream_t stream) {
+  if (batch * features == 0) return;
+  bn_apply_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_in, batch, features, d_mean, d_invstd,
+                                                                         d_gamma, d_beta, d_xhat, d_out, ld_out);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void copy_columns(const float* d_in, std::size_t batch, std::size_t features, float* d_out, std::size_t ld_out,
+                  cudaStream_t stream) {
+  if (batch * features == 0) return;
+  copy_columns_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_in, batch, features, d_out, ld_out);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bias_relu(float* d_a, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream) {
+  if (batch * features == 0) return;
+  bias_relu_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_a, d_bias, batch, features);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream) {
+  if (batch * features == 0) return;
+  add_bias_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_x, d_bias, batch, features);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t step, std::uint64_t layer, double p,
+             cudaStream_t stream) {
+  if (count == 0 || p <= 0.0) return;
+  dropout_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_x, count, seed, step, layer, p);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void column_sums(const float* d_in, std::size_t ld, const float* d_other, std::size_t ld_other, std::size_t batch,
+                 std::size_t features, float* d_out, float* d_out2, cudaStream_t stream) {
+  if (features == 0) return;
+  column_sums_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_in, ld, d_other, ld_other, batch, features,
+                                                                    d_out, d_out2);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const float* d_gamma, const float* d_invstd,
+                      const float* d_dgamma, const float* d_dbeta, std::size_t batch, std::size_t features,
+                      cudaStream_t stream) {
+  if (batch * features == 0) return;
+  bn_relu_backward_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_dy, d_xhat, d_a, d_gamma, d_invstd,
+                                                                                 d_dgamma, d_dbeta, batch, features);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  relu_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_dy, d_a, count);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void loss_and_grad(const float* d_logits, const float* d_target, std::size_t batch, int n_out, int task,
+                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_loss,
+                   cudaStream_t stream) {
+  if (batch == 0) return;
+  loss_kernel<<<blocks_for(batch), kThreads, 0, stream>>>(d_logits, d_target, batch, n_out, task, y_range, lo, hi,
+                                                          d_dlogits, d_sample_loss);
+  COHORT_CHECK_LAUNCH(stream);
+  const double divisor = task == 0 ? double(batch) * n_out : double(batch);
+  loss_sum_kernel<<<1, 1, 0, stream>>>(d_sample_loss, batch, divisor, d_loss);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void adamw(float* d_flat, std::size_t n, std::size_t n_decay, const train_element::AdamStep& step,
+           cudaStream_t stream) {
+  if (n == 0) return;
+  adamw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(d_flat, n, n_decay, step);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+}  // namespace cohort::cuda

@@ -1,0 +1,74 @@
+/*
+ * train.hpp: launchers of the `train` kernels (kernels/train.cu). Matrices are row-major
+ * B x F with a leading dimension (ld) where noted; per-feature kernels run one thread
+ * per feature looping over the rows in order (the CPU's order: bitwise-equal sums, no
+ * atomics). All launchers return at once for empty work and check the launch.
+ */
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/train_element.hpp"
+
+namespace cohort::cuda {
+
+/// Per-categorical-column tables on the device (n_cat entries each, size_t).
+struct EmbeddingTables {
+  const std::size_t* offset = nullptr;  ///< first parameter of the table
+  const std::size_t* width = nullptr;
+  const std::size_t* column = nullptr;  ///< first column in x0
+  const std::int32_t* owner = nullptr;  ///< per x0 embedding column j: its categorical column
+  std::size_t n_cat = 0, emb_cols = 0;
+};
+
+/// Copies the selected rows' cats (n_cat), cont (n_cont) and target into batch buffers.
+void gather_rows(const std::uint32_t* d_rows, std::size_t batch, const std::int32_t* d_cats, const float* d_cont,
+                 const float* d_target, std::size_t n_cat, std::size_t n_cont, std::int32_t* d_bcats, float* d_bcont,
+                 float* d_btarget, cudaStream_t stream);
+/// x0[r, 0:emb_cols] = concatenated embedding rows (ld = D0).
+void embedding_gather(const float* d_params, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
+                      float* d_x0, std::size_t ld, cudaStream_t stream);
+/// grads of the embedding tables += dx0 rows (one thread per x0 column, rows in order).
+void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
+                           const float* d_dx0, std::size_t ld, cudaStream_t stream);
+/// Training: batch mean and invstd per feature, running stats updated (rmean may be null).
+/// Evaluation: mean/invstd from the running statistics.
+void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,
+              float* d_rmean, float* d_rvar, bool training, cudaStream_t stream);
+/// out[r*ld_out + f] = bn_forward(in[r*F + f]); xhat[r*F + f] kept.
+void bn_apply(const float* d_in, std::size_t batch, std::size_t features, const float* d_mean, const float* d_invstd,
+              const float* d_gamma, const float* d_beta, float* d_xhat, float* d_out, std::size_t ld_out,
+              cudaStream_t stream);
+/// Copies in (B x F) into out (ld_out) unchanged.
+void copy_columns(const float* d_in, std::size_t batch, std::size_t features, float* d_out, std::size_t ld_out,
+                  cudaStream_t stream);
+/// a = relu(a + bias) (bias may be null).
+void bias_relu(float* d_a, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream);
+/// x += bias per column.
+void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream);
+/// x[i] *= dropout_scale(seed, step, (layer << 40) + i, p).
+void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t step, std::uint64_t layer, double p,
+             cudaStream_t stream);
+/// out[f] = sum_r in[r*ld + f] (and out2[f] = sum_r in*other when other is not null,
+/// other with ld_other).
+void column_sums(const float* d_in, std::size_t ld, const float* d_other, std::size_t ld_other, std::size_t batch,
+                 std::size_t features, float* d_out, float* d_out2, cudaStream_t stream);
+/// dy <- relu_backward(a, bn_backward(dy, ...)) with dbeta = sum dy, dgamma = sum dy*xhat.
+void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const float* d_gamma, const float* d_invstd,
+                      const float* d_dgamma, const float* d_dbeta, std::size_t batch, std::size_t features,
+                      cudaStream_t stream);
+/// dy <- relu_backward(a, dy).
+void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_t stream);
+/// Per-sample loss and dL/dlogits (/B) like train_detail::net_loss; the mean loss goes
+/// to d_loss (one double, summed in row order).
+void loss_and_grad(const float* d_logits, const float* d_target, std::size_t batch, int n_out, int task,
+                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_loss,
+                   cudaStream_t stream);
+/// AdamW over the flat buffer [p | g | m | v] of n parameters; [0, n_decay) decayed.
+void adamw(float* d_flat, std::size_t n, std::size_t n_decay, const train_element::AdamStep& step,
+           cudaStream_t stream);
+
+}  // namespace cohort::cuda
