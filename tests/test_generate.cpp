@@ -24,6 +24,7 @@
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
 #include "cohort/generate.hpp"
+#include "cohort/progress.hpp"
 #include "host/gen_rng.hpp"
 #include "host/gen_schedule.hpp"
 #include "tests/test_util.hpp"
@@ -164,7 +165,10 @@ class GenerateWorld : public ::testing::Test {
     options.size = "200000";
     options.out_dir = dir_;
     options.seed = 20240304;
+    const Verbosity before = verbosity();
+    set_verbosity(Verbosity::Quiet);
     summary_ = generate_world(options);
+    set_verbosity(before);
     manifest_text_ = read_file(dir_ + "/manifest.json");
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
@@ -447,12 +451,15 @@ TEST_F(GenerateWorld, SpendDependsOnSegmentAndAttributes) {
 
 GenerateSummary generate_into(const std::string& dir, const std::string& size, std::uint64_t seed, int threads) {
   set_cpu_threads(threads);
+  const Verbosity before = verbosity();
+  set_verbosity(Verbosity::Quiet);  // no progress lines in the test log
   GenerateOptions options;
   options.size = size;
   options.out_dir = dir;
   options.seed = seed;
   auto summary = generate_world(options);
   set_cpu_threads(0);
+  set_verbosity(before);
   return summary;
 }
 
