@@ -8,6 +8,8 @@
  * one chunk, the dictionaries and the distinct cells. At the end ids are renumbered in
  * byte order of their names and the cells re-sorted; attributes are resolved per user.
  */
+#include <parallel/algorithm>
+
 #include <algorithm>
 #include <numeric>
 #include <tuple>
@@ -199,7 +201,7 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   for (std::size_t i = 0; i < cells.size(); ++i)
     keys[i] = {pack_cell_key(new_user[cells.row[i]], new_event[cells.event[i]], new_item[cells.col[i]], layout),
                static_cast<std::uint32_t>(i)};
-  std::sort(keys.begin(), keys.end());
+  __gnu_parallel::sort(keys.begin(), keys.end());  // libstdc++'s OpenMP sort
   result.cells.resize(cells.size());
   for (std::size_t k = 0; k < keys.size(); ++k) {
     copy_cell(result.cells, k, cells, keys[k].second);

@@ -4,6 +4,8 @@
  * 1. A stable parallel counting sort by row: each thread histograms its block of
  *    events, a prefix over (row, thread) gives every thread its write positions, and
  *    each thread scatters (sub key, event index) entries, sub = (event, col).
+ *    Time and weight are scattered alongside. Memory: 8 (or 16) bytes per event, 16
+ *    more with time and weight, and 8 bytes per row and thread.
  * 2. Per row (OpenMP, dynamic): sort the row's entries by (sub, index) and count the
  *    distinct subs; a prefix sum gives each row's first output cell.
  * 3. Per row: reduce each run of equal subs with cell_merge, in event order, so sums
@@ -40,26 +42,40 @@ template <typename Entry>
 CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
   const std::size_t n = ev.size, rows = ev.rows;
   const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>((n + 65535) / 65536)));
-  // 1. stable counting sort by row
-  std::vector<std::uint64_t> offsets(rows * static_cast<std::size_t>(threads) + 1, 0);
+  // 1. stable counting sort by row; hist[t * rows + row] (one array per thread, so
+  //    threads never write the same cache line), turned in place into write positions
+  std::vector<std::uint64_t> hist(rows * static_cast<std::size_t>(threads), 0);
   std::vector<Entry> entries(n);
+  // time and weight travel with the scatter, so the reduce reads them within the row
+  std::vector<double> time(ev.time ? n : 0), weight(ev.weight ? n : 0);
   std::vector<std::uint64_t> row_start(rows + 1, 0);
 #pragma omp parallel num_threads(threads)
   {
     const auto t = static_cast<std::size_t>(omp_get_thread_num());
     const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
-    std::uint64_t* hist = offsets.data() + 1;  // hist[row * threads + t]
-    for (std::size_t i = begin; i < end; ++i) ++hist[ev.row[i] * static_cast<std::size_t>(threads) + t];
+    std::uint64_t* mine = hist.data() + t * rows;
+    for (std::size_t i = begin; i < end; ++i) ++mine[ev.row[i]];
 #pragma omp barrier
 #pragma omp single
     {
-      std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
-      for (std::size_t r = 0; r <= rows; ++r) row_start[r] = offsets[r * static_cast<std::size_t>(threads)];
+      std::uint64_t running = 0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        row_start[r] = running;
+        for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
+          const std::uint64_t count = hist[u * rows + r];
+          hist[u * rows + r] = running;
+          running += count;
+        }
+      }
+      row_start[rows] = running;
     }
     for (std::size_t i = begin; i < end; ++i) {
       const std::uint32_t e = ev.event ? ev.event[i] : 0u;
-      const std::uint64_t slot = offsets[ev.row[i] * static_cast<std::size_t>(threads) + t]++;
-      entries[slot] = make_entry(sub_key(e, ev.col[i], layout), static_cast<std::uint32_t>(i), static_cast<Entry*>(nullptr));
+      const std::uint64_t slot = mine[ev.row[i]]++;
+      // the slot, not i, is the tie-breaker: the scatter is stable, so slots keep event order
+      entries[slot] = make_entry(sub_key(e, ev.col[i], layout), static_cast<std::uint32_t>(slot), static_cast<Entry*>(nullptr));
+      if (ev.time) time[slot] = ev.time[i];
+      if (ev.weight) weight[slot] = ev.weight[i];
     }
   }
   // 2. sort within rows, count distinct cells per row
@@ -86,10 +102,10 @@ CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
     for (const Entry* p = a; p < b;) {
       const std::uint64_t sub = entry_sub(*p);
       const std::uint32_t i0 = entry_index(*p);
-      CellAccumulator acc = cell_from_event(ev.time ? ev.time[i0] : 0.0, ev.weight ? ev.weight[i0] : 1.0);
+      CellAccumulator acc = cell_from_event(ev.time ? time[i0] : 0.0, ev.weight ? weight[i0] : 1.0);
       for (++p; p < b && entry_sub(*p) == sub; ++p) {
         const std::uint32_t i = entry_index(*p);
-        acc = cell_merge(acc, cell_from_event(ev.time ? ev.time[i] : 0.0, ev.weight ? ev.weight[i] : 1.0));
+        acc = cell_merge(acc, cell_from_event(ev.time ? time[i] : 0.0, ev.weight ? weight[i] : 1.0));
       }
       out.row[c] = static_cast<std::uint32_t>(r);
       out.event[c] = static_cast<std::uint16_t>(sub >> layout.col_bits);
