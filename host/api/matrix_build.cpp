@@ -139,6 +139,8 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   EventReader reader(path, options.reader);
   MatrixResult result;
   result.format = reader.format();
+  if (result.format.rfind("json ", 0) == 0)
+    log_verbose(path + ": " + result.format + ", read whole into memory and split into records");
   result.has_event = !options.reader.event_col.empty();
   result.has_time = !options.reader.time_col.empty();
   result.has_weight = !options.reader.weight_col.empty();
