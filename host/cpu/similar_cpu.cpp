@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "cohort/progress.hpp"
@@ -76,12 +77,67 @@ Plan make_plan(const SimilarProblem& p, int threads) {
   return plan;
 }
 
+constexpr std::size_t kSpan = 16;
+
+// Writes the numbers of the kSpan-score spans of x[0..n) holding a score >= threshold
+// to spans; returns how many. Branch-free so it vectorizes; cloned for AVX2 (the
+// baseline x86-64 build only has SSE2) and picked at load time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+std::size_t spans_at_least(const float* x, std::size_t n, float threshold, std::uint32_t* spans) {
+  // GCC vector extensions: two 8-float compares per span, OR-folded to one word.
+  typedef float F8 __attribute__((vector_size(32)));
+  typedef std::int64_t L4 __attribute__((vector_size(32)));
+  F8 t;
+  for (int i = 0; i < 8; ++i) t[i] = threshold;
+  std::size_t count = 0, s = 0;
+  for (; (s + 1) * kSpan <= n; ++s) {
+    F8 a, b;
+    std::memcpy(&a, x + s * kSpan, sizeof a);
+    std::memcpy(&b, x + s * kSpan + 8, sizeof b);
+    const L4 m = reinterpret_cast<L4>((a >= t) | (b >= t));
+    spans[count] = static_cast<std::uint32_t>(s);
+    count += static_cast<std::size_t>(((m[0] | m[1]) | (m[2] | m[3])) != 0);
+  }
+  if (s * kSpan < n) {
+    int hit = 0;
+    for (std::size_t j = s * kSpan; j < n; ++j) hit |= static_cast<int>(x[j] >= threshold);
+    spans[count] = static_cast<std::uint32_t>(s);
+    count += static_cast<std::size_t>(hit);
+  }
+  return count;
+}
+
+// Starts a list's threshold from its first block instead of pushing (and pruning) the
+// whole block: split the block into `rank` groups; their maxima are `rank` distinct rows,
+// so the smallest maximum is <= the rank-th best score of the block, which is <= the
+// k-th best overall. An excluded row inside the block could be one of them, so rank is
+// k + 1 then; with a candidate filter the block's rows may not count, so no seed.
+void seed_threshold(const float* row, std::size_t m, std::size_t start, std::int64_t excluded, bool filtered,
+                    CandidateList& list, float window) {
+  const std::size_t k = list.k();
+  const bool self_inside = excluded >= static_cast<std::int64_t>(start) && excluded < static_cast<std::int64_t>(start + m);
+  const std::size_t rank = self_inside ? k + 1 : k;
+  if (filtered || m < 8 * rank) return;
+  float lowest = 2.0f;
+  for (std::size_t g = 0; g < rank; ++g) {
+    const std::size_t g0 = g * m / rank, g1 = (g + 1) * m / rank;
+    float top = row[g0];
+    for (std::size_t j = g0 + 1; j < g1; ++j) top = row[j] > top ? row[j] : top;
+    lowest = std::min(lowest, top);
+  }
+  list.raise_threshold(lowest - window);
+}
+
 // Scans corpus rows [begin, end) for the queries [q0, q0 + qn) into lists[0..qn).
 void scan_slice(const SimilarProblem& p, const float* corpus_hat, const float* queries_hat, std::size_t q0,
                 std::size_t qn, std::size_t begin, std::size_t end, std::size_t block, std::vector<float>& scores,
                 std::vector<CandidateList>& lists) {
   const std::size_t d = p.dim();
+  const float window = candidate_window(d);
   scores.resize(qn * block);
+  std::vector<std::uint32_t> spans(block / kSpan + 1);
   for (std::size_t start = begin; start < end; start += block) {
     const std::size_t m = std::min(block, end - start);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(qn), static_cast<int>(m),
@@ -91,11 +147,18 @@ void scan_slice(const SimilarProblem& p, const float* corpus_hat, const float* q
       const float* row = scores.data() + i * m;
       CandidateList& list = lists[i];
       const std::int64_t excluded = p.excluded_row(q0 + i);
-      for (std::size_t j = 0; j < m; ++j) {
-        if (row[j] < list.threshold()) continue;
-        const auto index = static_cast<std::int64_t>(start + j);
-        if (index == excluded || (p.allowed && !p.allowed[index])) continue;
-        list.push(row[j], index);
+      if (start == begin) seed_threshold(row, m, start, excluded, p.allowed != nullptr, list, window);
+      // Most spans hold nothing above the threshold once it has settled; the survivors
+      // are checked one by one against the (possibly risen) current threshold.
+      const std::size_t hits = spans_at_least(row, m, list.threshold(), spans.data());
+      for (std::size_t h = 0; h < hits; ++h) {
+        const std::size_t j0 = spans[h] * kSpan, j1 = std::min(m, j0 + kSpan);
+        for (std::size_t j = j0; j < j1; ++j) {
+          if (row[j] < list.threshold()) continue;
+          const auto index = static_cast<std::int64_t>(start + j);
+          if (index == excluded || (p.allowed && !p.allowed[index])) continue;
+          list.push(row[j], index);
+        }
       }
     }
   }

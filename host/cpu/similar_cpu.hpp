@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +53,10 @@ class CandidateList {
  public:
   CandidateList(std::size_t k, float window) : k_(k), window_(window), limit_(2 * k + 256) {}
   float threshold() const { return threshold_; }
+  std::size_t k() const { return k_; }
+  /// Raises the threshold to t (any value <= the k-th best fast score of the rows still
+  /// to come plus those already seen, minus the window).
+  void raise_threshold(float t) { threshold_ = std::max(threshold_, t); }
   void push(float fast, std::int64_t index) {
     items_.push_back(Candidate{fast, 0.0f, index});
     if (items_.size() >= limit_) prune();

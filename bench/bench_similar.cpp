@@ -1,0 +1,205 @@
+/*
+ * bench_similar.cpp: exact cosine top-k throughput.
+ *
+ *   all-pairs  every row's top k among N rows (N x N pairs scored), for each N in --n
+ *              at --d, and for each d in --d-sweep at --d-sweep-n
+ *   queries    Q queries (rows of the corpus) against --queries-n rows: queries/s
+ * On each device asked for (cpu, cuda or both), after checking a sample of queries
+ * against the exact reference (the shared cosine_score over every row). Peers (numpy
+ * brute force, FAISS IndexFlatIP) run on the same .npy with the same threads, and the
+ * ratio peer time / cohort time is printed (> 1: cohort is faster).
+ * Prints size, device, time, pairs/s, peak RSS; --json appends one JSON object per line.
+ */
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.hpp"
+#include "cohort/error.hpp"
+#include "cohort/npy.hpp"
+#include "cohort/progress.hpp"
+#include "cohort/similar.hpp"
+#include "kernels/similar_element.hpp"
+
+namespace cohort::bench {
+namespace {
+
+struct Config {
+  std::vector<std::size_t> n = {10000, 100000};
+  std::size_t d = 64;
+  std::vector<std::size_t> d_sweep = {32, 256};
+  std::size_t d_sweep_n = 20000;
+  std::vector<std::size_t> queries = {1, 100, 10000};
+  std::size_t queries_n = 200000;
+  std::int64_t k = 10;
+  std::string device = "cpu";
+  int threads = 0;
+  bool peers = true;
+  std::string json;
+  std::size_t check = 16;
+};
+
+std::vector<float> make_corpus(std::size_t n, std::size_t d, std::uint64_t seed) {
+  // Clustered Gaussian data (like learned embeddings): 64 centres plus noise.
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> centres(64 * d);
+  for (auto& c : centres) c = normal(rng);
+  std::vector<float> x(n * d);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t c = rng() % 64;
+    for (std::size_t j = 0; j < d; ++j) x[i * d + j] = centres[c * d + j] + 0.7f * normal(rng);
+  }
+  return x;
+}
+
+// Exact reference for a few queries: the shared functions over every row.
+bool check_sample(const std::vector<float>& x, std::size_t n, std::size_t d, const std::vector<std::int64_t>& rows,
+                  const TopK& top, std::size_t samples) {
+  std::vector<float> qh(d), ch(d);
+  for (std::size_t s = 0; s < std::min(samples, rows.size()); ++s) {
+    const std::size_t qi = s * rows.size() / std::min(samples, rows.size());
+    normalize_row(x.data() + static_cast<std::size_t>(rows[qi]) * d, d, qh.data());
+    std::vector<std::pair<float, std::int64_t>> all(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      normalize_row(x.data() + j * d, d, ch.data());
+      all[j] = {cosine_score(qh.data(), ch.data(), d), static_cast<std::int64_t>(j)};
+    }
+    const std::size_t k = top.k;
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+                      [](const auto& a, const auto& b) { return ranks_before(a.first, a.second, b.first, b.second); });
+    for (std::size_t r = 0; r < k; ++r)
+      if (top.index(qi, r) != all[r].second || top.score(qi, r) != all[r].first) {
+        std::printf("MISMATCH query %zu rank %zu: got %lld %.9g, expected %lld %.9g\n", qi, r,
+                    static_cast<long long>(top.index(qi, r)), static_cast<double>(top.score(qi, r)),
+                    static_cast<long long>(all[r].second), static_cast<double>(all[r].first));
+        return false;
+      }
+  }
+  return true;
+}
+
+void emit_json(const Config& config, const std::string& line) {
+  if (config.json.empty()) return;
+  if (std::FILE* f = std::fopen(config.json.c_str(), "a")) {
+    std::fprintf(f, "%s\n", line.c_str());
+    std::fclose(f);
+  }
+}
+
+std::vector<Device> devices(const Config& config) {
+  std::vector<Device> list;
+  const bool gpu = !cuda_devices().empty();
+  if (config.device == "cpu" || config.device == "both" || (config.device == "auto" && !gpu)) list.push_back(Device::Cpu);
+  if (config.device == "cuda" || config.device == "both" || (config.device == "auto" && gpu)) {
+    if (gpu) list.push_back(Device::Cuda);
+    else std::printf("cuda: skipped (%s)\n", cuda_unavailable_reason().c_str());
+  }
+  return list;
+}
+
+// One case: Q query rows against n rows of dimension d, on every device, then peers.
+void run_case(const Config& config, const std::string& kind, std::size_t n, std::size_t d, std::size_t q) {
+  const auto x = make_corpus(n, d, 1000 + n + d);
+  std::vector<std::int64_t> rows(q);
+  for (std::size_t i = 0; i < q; ++i) rows[i] = static_cast<std::int64_t>(q == n ? i : (i * 7919) % n);
+  const double pairs = static_cast<double>(n) * static_cast<double>(q);
+  double cpu_seconds = 0.0;
+  for (const Device device : devices(config)) {
+    SimilarOptions options;
+    options.device = device;
+    options.k = config.k;
+    // Warm-up (and the check) on a small batch, then the timed run.
+    std::vector<std::int64_t> sample(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(q, 64)));
+    const TopK probe = similar_rows(MatrixView{x.data(), n, d}, sample, options);
+    if (!check_sample(x, n, d, sample, probe, config.check)) {
+      std::printf("%s n=%zu d=%zu: results do not match the exact reference; not timing\n", kind.c_str(), n, d);
+      continue;
+    }
+    Timer timer;
+    const TopK top = similar_rows(MatrixView{x.data(), n, d}, rows, options);
+    const double seconds = timer.seconds();
+    if (device == Device::Cpu) cpu_seconds = seconds;
+    std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu k=%-3lld %-28s %9.3f s  %8.3f Gpairs/s  %10.1f queries/s  peak RSS %.0f MiB",
+                kind.c_str(), n, d, q, static_cast<long long>(config.k), describe(device).c_str(), seconds,
+                pairs / seconds * 1e-9, static_cast<double>(q) / seconds, peak_rss_mib());
+    if (device == Device::Cuda && cpu_seconds > 0) std::printf("  (%.1fx cpu)", cpu_seconds / seconds);
+    std::printf("\n");
+    std::ostringstream json;
+    json << "{\"bench\": \"similar\", \"kind\": \"" << kind << "\", \"n\": " << n << ", \"d\": " << d
+         << ", \"queries\": " << q << ", \"k\": " << config.k << ", \"device\": \"" << describe(device)
+         << "\", \"seconds\": " << seconds << ", \"pairs_per_s\": " << pairs / seconds
+         << ", \"peak_rss_mib\": " << peak_rss_mib() << "}";
+    emit_json(config, json.str());
+    (void)top;
+  }
+  if (!config.peers || cpu_seconds <= 0.0) return;
+  const std::string path = (std::filesystem::temp_directory_path() / ("cohort_bench_similar_" + std::to_string(n) + "_" +
+                                                                     std::to_string(d) + ".npy"))
+                               .string();
+  write_npy(path, x.data(), {n, d});
+  const std::string mode = q == n ? "all" : "first:" + std::to_string(q);
+  for (const char* impl : {"numpy", "faiss"}) {
+    const std::string args = path + " " + std::to_string(config.k) + " " + mode + " " + impl + " " +
+                             std::to_string(cpu_threads());
+    if (const auto peer = run_peer("similar_peer.py", args))
+      std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu peer %-6s %9.3f s  -> cohort cpu is %.2fx %s\n", kind.c_str(), n, d, q,
+                  impl, peer->seconds, peer->seconds / cpu_seconds, "the peer's speed");
+  }
+  std::filesystem::remove(path);
+}
+
+std::vector<std::size_t> parse_list(const std::string& text) {
+  std::vector<std::size_t> values;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ','))
+    if (!part.empty()) values.push_back(static_cast<std::size_t>(std::stod(part)));
+  return values;
+}
+
+}  // namespace
+}  // namespace cohort::bench
+
+int main(int argc, char** argv) {
+  using namespace cohort;
+  using namespace cohort::bench;
+  Config config;
+  std::string n_list = "1e4,1e5", d_sweep = "32,256", queries = "1,100,10000";
+  CLI::App app{"bench_similar: exact cosine top-k, all-pairs and batched queries, vs numpy and FAISS"};
+  app.add_option("--n", n_list, "All-pairs sizes, comma-separated (1e6 allowed)")->capture_default_str();
+  app.add_option("--d", config.d, "Dimension of the all-pairs and query runs")->capture_default_str();
+  app.add_option("--d-sweep", d_sweep, "Dimensions for the d sweep (empty: none)")->capture_default_str();
+  app.add_option("--d-sweep-n", config.d_sweep_n, "Rows for the d sweep")->capture_default_str();
+  app.add_option("--queries", queries, "Query batch sizes (empty: none)")->capture_default_str();
+  app.add_option("--queries-n", config.queries_n, "Corpus rows for the query batches")->capture_default_str();
+  app.add_option("--k", config.k, "Neighbours per query")->capture_default_str();
+  app.add_option("--device", config.device, "cpu, cuda, both or auto")->capture_default_str();
+  app.add_option("--threads", config.threads, "CPU threads (0 = all)")->capture_default_str();
+  app.add_option("--json", config.json, "Append one JSON object per result to this file");
+  bool no_peers = false;
+  app.add_flag("--no-peers", no_peers, "Skip numpy/FAISS");
+  CLI11_PARSE(app, argc, argv);
+  config.peers = !no_peers;
+  config.n = parse_list(n_list);
+  config.d_sweep = parse_list(d_sweep);
+  config.queries = parse_list(queries);
+  set_cpu_threads(config.threads);
+  set_verbosity(Verbosity::Quiet);
+  try {
+    for (const std::size_t n : config.n) run_case(config, "all-pairs", n, config.d, n);
+    for (const std::size_t d : config.d_sweep) run_case(config, "all-pairs", config.d_sweep_n, d, config.d_sweep_n);
+    for (const std::size_t q : config.queries) run_case(config, "queries", config.queries_n, config.d, q);
+  } catch (const cohort::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
