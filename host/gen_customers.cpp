@@ -8,7 +8,7 @@
  * segment's median; tenure exponential; spend (the regression target) =
  *   spend_median * exp(0.30 ln(income/median) + 0.15 ln(1 + tenure/12) + 0.08 [iOS]
  *                      + age effect + 0.20 noise)
- * so a model that sees the attributes beats the mean predictor.
+ * so a model that sees the attributes beats the mean predictor. Tenure is capped at 20 years.
  */
 #include <algorithm>
 #include <cmath>
@@ -68,7 +68,7 @@ void make_customer(const World& world, std::uint32_t i, Customer& c, std::string
   const std::size_t marital = rng.categorical(seg.marital, 4);
   const bool ios = rng.uniform() < seg.ios;
   const double income = seg.income_median * kAgeIncome[age] * std::exp(0.30 * rng.normal());
-  const double tenure = 0.5 - seg.tenure_mean_months * std::log(1.0 - rng.uniform());
+  const double tenure = std::min(240.0, 0.5 - seg.tenure_mean_months * std::log(1.0 - rng.uniform()));
   const double spend = seg.spend_median * std::exp(0.30 * std::log(income / seg.income_median) +
                                                    0.15 * std::log(1.0 + tenure / 12.0) + (ios ? 0.08 : 0.0) +
                                                    kAgeSpend[age] + 0.20 * rng.normal());
