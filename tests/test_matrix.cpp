@@ -596,6 +596,8 @@ TEST_F(MatrixBadInput, BadTimestampsAndWeightsInCsv) {
   EXPECT_EQ(r.events_skipped, 1u);
   EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(r.cells.sum[1], 1.0);  // empty weight = 1
+  write_file(dir.file("n.csv"), "user,item,event,time,weight\na,x,v,1,1\n\"b\nc\",x,v,1,1\n");
+  expect_error(error_of(dir.file("n.csv"), options_for(false)), {"n.csv:3", "column 'user' contains a line break"});
   write_file(dir.file("e.csv"), "user,item,event,time,weight\na,,v,1,1\n");
   expect_error(error_of(dir.file("e.csv"), options_for(false)), {"e.csv:2", "empty item id"});
   write_file(dir.file("j.json"), "[{\"user\": {\"id\": \"a\"}, \"item\": \"x\", \"event\": \"v\", \"time\": \"soon\"}]");

@@ -55,6 +55,11 @@ std::string EventReader::Impl::add_record(EventChunk& chunk, const RawRecord& r)
   if (r.item.empty()) return "empty item id in column '" + options.item_col + "'";
   const bool has_event = !options.event_col.empty();
   if (has_event && r.event.empty()) return "empty event type in column '" + options.event_col + "'";
+  // users.txt / items.txt / events.txt hold one id per line
+  for (const auto& [id, col] : {std::pair{user, &options.user_col}, std::pair{r.item, &options.item_col},
+                                std::pair{r.event, &options.event_col}})
+    if (id.find_first_of("\r\n") != std::string_view::npos)
+      return "id in column '" + *col + "' contains a line break";
   double time = 0.0, weight = 1.0;
   if (!options.time_col.empty()) {
     if (r.time_is_number) {
