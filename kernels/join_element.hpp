@@ -26,12 +26,13 @@ struct JoinGridView {
   double x0, y0, inv_w, inv_h;
   std::int32_t cols, rows;
   const std::uint64_t* cell_offsets;
+  const std::uint32_t* occupied;
   const JoinCellEntry* entries;
   const double* edges;
 };
 
 inline JoinGridView host_view(const JoinGrid& g) {
-  return JoinGridView{g.x0, g.y0, g.inv_w, g.inv_h, g.cols, g.rows, g.cell_offsets.data(), g.entries.data(),
+  return JoinGridView{g.x0, g.y0, g.inv_w, g.inv_h, g.cols, g.rows, g.cell_offsets.data(), g.occupied.data(), g.entries.data(),
                       g.edges.data()};
 }
 
@@ -61,7 +62,7 @@ COHORT_HD inline std::int64_t join_cell(const JoinGridView& g, double px, double
 template <typename Emit>
 COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, double py, bool first, Emit&& emit) {
   const std::int64_t cell = join_cell(g, px, py);
-  if (cell < 0) return 0;
+  if (cell < 0 || !((g.occupied[cell >> 5] >> (cell & 31)) & 1u)) return 0;
   const std::uint64_t begin = g.cell_offsets[cell], end = g.cell_offsets[cell + 1];
   std::uint32_t found = 0;
   for (std::uint64_t k = begin; k < end; ++k) {

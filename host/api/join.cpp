@@ -33,7 +33,8 @@ struct Joiner::Impl {
 Joiner::Joiner(const JoinGrid& grid, const JoinOptions& options)
     : impl_(std::make_unique<Impl>()), device_(resolve_device(options.device)) {
   COHORT_EXPECTS(grid.cols > 0 && grid.rows > 0 &&
-                     grid.cell_offsets.size() == static_cast<std::size_t>(grid.cols) * grid.rows + 1,
+                     grid.cell_offsets.size() == static_cast<std::size_t>(grid.cols) * grid.rows + 1 &&
+                     grid.occupied.size() == (grid.cell_offsets.size() + 30) / 32,
                  "join: the grid is not built (use build_join_grid)");
   impl_->grid = &grid;
   impl_->first = options.first;

@@ -167,6 +167,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   if (edge_count == 0) {  // nothing can contain a point: a 1x1 empty grid
     grid.cols = grid.rows = 1;
     grid.cell_offsets.assign(2, 0);
+    grid.occupied.assign(1, 0);
     return grid;
   }
   const double max_abs = std::max({std::fabs(min_x), std::fabs(max_x), std::fabs(min_y), std::fabs(max_y)});
@@ -176,9 +177,27 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   grid.x0 = min_x - pad;
   grid.y0 = min_y - pad;
   const double wx = (max_x + pad) - grid.x0, wy = (max_y + pad) - grid.y0;
-  // Resolution: about 4 cells per edge (most points then see an empty or full cell).
+  // Resolution: at least 4 cells per edge, and cells small enough that the median
+  // feature's bounding box covers about 16 of them, so most points see an empty or a
+  // fully-inside cell; at most 2^22 cells (32 MiB of offsets).
+  std::vector<double> box_areas;
+  for (std::size_t f = 0; f < nf; ++f) {
+    const auto v0 = polygons.ring_offsets[polygons.polygon_ring_offsets[polygons.feature_polygon_offsets[f]]];
+    const auto v1 = polygons.ring_offsets[polygons.polygon_ring_offsets[polygons.feature_polygon_offsets[f + 1]]];
+    if (v0 == v1) continue;
+    const auto [x_lo, x_hi] = std::minmax_element(polygons.x.begin() + static_cast<std::ptrdiff_t>(v0),
+                                                  polygons.x.begin() + static_cast<std::ptrdiff_t>(v1));
+    const auto [y_lo, y_hi] = std::minmax_element(polygons.y.begin() + static_cast<std::ptrdiff_t>(v0),
+                                                  polygons.y.begin() + static_cast<std::ptrdiff_t>(v1));
+    box_areas.push_back((*x_hi - *x_lo) * (*y_hi - *y_lo));
+  }
+  std::nth_element(box_areas.begin(), box_areas.begin() + static_cast<std::ptrdiff_t>(box_areas.size() / 2),
+                   box_areas.end());
+  const double median_area = box_areas.empty() ? 0.0 : box_areas[box_areas.size() / 2];
+  const double extent_area = ((max_x + pad) - (min_x - pad)) * ((max_y + pad) - (min_y - pad));
+  const double fit = median_area > 0 ? 16.0 * extent_area / median_area : double(1 << 22);
   double target = cells > 0 ? static_cast<double>(cells)
-                            : std::min(std::max(4.0 * static_cast<double>(edge_count), 1024.0), double(1 << 24));
+                            : std::min(std::max({4.0 * static_cast<double>(edge_count), fit, 1024.0}), double(1 << 22));
   target = std::min(target, double(1 << 28));
   const double aspect = wx / wy;
   std::int64_t cols = std::llround(std::sqrt(target * aspect));
@@ -206,23 +225,41 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
     for (auto c : fc.cell) ++grid.cell_offsets[c + 1];
     total_edges += fc.edges.size();
   }
-  for (std::size_t c = 0; c < ncells; ++c) grid.cell_offsets[c + 1] += grid.cell_offsets[c];
-  grid.entries.resize(grid.cell_offsets[ncells]);
-  grid.edges.resize(4 * total_edges);
+  grid.occupied.assign((ncells + 31) / 32, 0);
+  for (std::size_t c = 0; c < ncells; ++c) {
+    if (grid.cell_offsets[c + 1] > 0) grid.occupied[c >> 5] |= 1u << (c & 31);
+    grid.cell_offsets[c + 1] += grid.cell_offsets[c];
+  }
+  // Entries first remember where their edges are (feature, index into its cell list),
+  // then edges are copied cell by cell so one cell's edges are contiguous in memory.
+  const std::size_t n_entries = grid.cell_offsets[ncells];
+  grid.entries.resize(n_entries);
+  std::vector<std::uint32_t> source(n_entries);  // index i into per_feature[feature]
   std::vector<std::uint64_t> pos(grid.cell_offsets.begin(), grid.cell_offsets.end() - 1);
-  std::uint64_t edge_pos = 0;
   for (std::size_t f = 0; f < nf; ++f) {
     const auto& fc = per_feature[f];
     for (std::size_t i = 0; i < fc.cell.size(); ++i) {
-      grid.entries[pos[fc.cell[i]]++] = JoinCellEntry{static_cast<std::uint32_t>(f), fc.count_parity[i], edge_pos};
-      for (auto k = fc.edge_offsets[i]; k < fc.edge_offsets[i + 1]; ++k) {
-        const Edge& e = fc.edges[k];
-        double* out = grid.edges.data() + 4 * edge_pos++;
-        out[0] = e.lx;
-        out[1] = e.ly;
-        out[2] = e.hx;
-        out[3] = e.hy;
-      }
+      const auto k = pos[fc.cell[i]]++;
+      grid.entries[k] = JoinCellEntry{static_cast<std::uint32_t>(f), fc.count_parity[i], 0};
+      source[k] = static_cast<std::uint32_t>(i);
+    }
+  }
+  std::uint64_t edge_pos = 0;
+  for (std::size_t k = 0; k < n_entries; ++k) {
+    grid.entries[k].edge_begin = edge_pos;
+    edge_pos += grid.entries[k].count_parity & ~kJoinParityBit;
+  }
+  grid.edges.resize(4 * total_edges);
+#pragma omp parallel for schedule(static)
+  for (std::size_t k = 0; k < n_entries; ++k) {
+    const auto& fc = per_feature[grid.entries[k].feature];
+    double* out = grid.edges.data() + 4 * grid.entries[k].edge_begin;
+    for (auto j = fc.edge_offsets[source[k]]; j < fc.edge_offsets[source[k] + 1]; ++j, out += 4) {
+      const Edge& e = fc.edges[j];
+      out[0] = e.lx;
+      out[1] = e.ly;
+      out[2] = e.hx;
+      out[3] = e.hy;
     }
   }
   return grid;

@@ -50,6 +50,8 @@ struct PointReader::Impl {
   bool has_ids = false;
   std::uint64_t next_row = 0;  // records consumed so far
   std::vector<double> raw;
+  std::vector<double> xs, ys;  // per-chunk scratch, kept to avoid page faults per chunk
+  std::vector<unsigned char> ok;
 };
 
 PointReader::PointReader(std::string path, PointReadOptions options) : impl_(std::make_unique<Impl>()) {
@@ -145,8 +147,12 @@ bool PointReader::next(PointChunk& chunk) {
   if (!m.csv->next(m.csv_chunk)) return false;
   const CsvChunk& c = m.csv_chunk;
   const std::size_t n = c.rows();
-  std::vector<double> xs(n), ys(n);
-  std::vector<unsigned char> ok(n);
+  auto& xs = m.xs;
+  auto& ys = m.ys;
+  auto& ok = m.ok;
+  xs.resize(n);
+  ys.resize(n);
+  ok.resize(n);
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < n; ++i)
     ok[i] = parse_coordinate(c.field(i, m.x_col), xs[i]) && parse_coordinate(c.field(i, m.y_col), ys[i]);

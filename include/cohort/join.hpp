@@ -67,6 +67,7 @@ struct JoinGrid {
   std::int32_t cols = 0, rows = 0;
   double tolerance = 0;                    ///< clipping slack used at build time
   std::vector<std::uint64_t> cell_offsets;  ///< cols*rows + 1, into entries
+  std::vector<std::uint32_t> occupied;      ///< one bit per cell: has entries (a small, cache-friendly first test)
   std::vector<JoinCellEntry> entries;       ///< per cell, sorted by feature
   std::vector<double> edges;                ///< 4 per explicit edge: lo.x, lo.y, hi.x, hi.y
   std::size_t features = 0;
