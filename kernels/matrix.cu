@@ -7,7 +7,8 @@
  *   4. cub::DeviceReduce::ReduceByKey with CellMerge: count, sum, min/max time per key
  *   5. the unique keys and accumulators come back; keys are unpacked on the host.
  * The per-element code (key packing, cell_merge) is kernels/matrix_element.hpp, which
- * the CPU backend calls too. Memory on the device: about 70 bytes per event.
+ * the CPU backend calls too. Memory on the device: about 110 bytes per event
+ * (inputs 26, keys 2 x 8, indices 2 x 4, accumulators 2 x 32, sort scratch).
  */
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
@@ -51,7 +52,7 @@ DeviceBuffer<T> upload(const T* host, std::size_t n, cudaStream_t stream) {
 
 }  // namespace
 
-CellTable aggregate_events_cuda(const EventArrays& ev) {
+CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   CellTable out;
   const std::size_t n = ev.size;
   if (n == 0) return out;
@@ -65,13 +66,6 @@ CellTable aggregate_events_cuda(const EventArrays& ev) {
 
   DeviceBuffer<std::uint64_t> d_keys(n, s), d_sorted_keys(n, s);
   DeviceBuffer<std::uint32_t> d_index(n, s), d_sorted_index(n, s);
-  pack_keys_kernel<<<grid_for(n), 256, 0, s>>>(d_row.data(), d_col.data(), ev.event ? d_event.data() : nullptr, layout,
-                                                d_keys.data(), d_index.data(), n);
-  COHORT_CHECK_LAUNCH(s);
-  d_row = DeviceBuffer<std::uint32_t>();
-  d_col = DeviceBuffer<std::uint32_t>();
-  d_event = DeviceBuffer<std::uint16_t>();
-
   DeviceBuffer<CellAccumulator> d_cells(n, s), d_merged(n, s);
   DeviceBuffer<std::uint64_t>& d_unique = d_keys;  // the unsorted keys are dead after the sort
   DeviceBuffer<std::uint64_t> d_runs(1, s);
@@ -81,6 +75,11 @@ CellTable aggregate_events_cuda(const EventArrays& ev) {
   COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, d_sorted_keys.data(), d_unique.data(),
                                                  d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
   DeviceBuffer<char> d_temp(std::max(sort_bytes, reduce_bytes), s);
+  Event start, stop;  // the device work alone, from events in device memory to cells there
+  start.record(s);
+  pack_keys_kernel<<<grid_for(n), 256, 0, s>>>(d_row.data(), d_col.data(), ev.event ? d_event.data() : nullptr, layout,
+                                                d_keys.data(), d_index.data(), n);
+  COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
                                                   d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
   gather_cells_kernel<<<grid_for(n), 256, 0, s>>>(d_sorted_index.data(), ev.time ? d_time.data() : nullptr,
@@ -88,9 +87,11 @@ CellTable aggregate_events_cuda(const EventArrays& ev) {
   COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(d_temp.data(), reduce_bytes, d_sorted_keys.data(), d_unique.data(),
                                                  d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
+  stop.record(s);
   std::uint64_t runs = 0;
   d_runs.copy_to_host(&runs, 1, s);
   stream.synchronize();
+  if (device_ms) *device_ms = stop.elapsed_ms_since(start);
 
   std::vector<std::uint64_t> keys(runs);
   std::vector<CellAccumulator> cells(runs);

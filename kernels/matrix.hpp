@@ -11,6 +11,8 @@ namespace cohort::cuda {
 /// Copies the events to the device, packs (row, event, col) keys, radix-sorts them with
 /// the event index, reduces runs of equal keys with cell_merge (CUB ReduceByKey) and
 /// copies the cells back, sorted by key = (row, event, col) like the CPU backend.
-CellTable aggregate_events_cuda(const EventArrays& events);
+/// device_ms (optional, for the benchmark): the device work alone, in milliseconds,
+/// from events resident in device memory to cells in device memory.
+CellTable aggregate_events_cuda(const EventArrays& events, float* device_ms = nullptr);
 
 }  // namespace cohort::cuda
