@@ -736,6 +736,23 @@ TEST(JoinFiles, CliRoundTripFirstAndErrors) {
   EXPECT_NE(r.output.find(".csv or .npy"), std::string::npos) << r.output;
 }
 
+// The generator's world (stores.csv / stores.geojson / pings.csv with default column
+// names) joined through the CLI must reproduce its ground-truth per-store ping counts.
+TEST(JoinFiles, GeneratedWorldMatchesTruth) {
+  TempDir dir;
+  auto r = run_cli("generate --size tiny --quiet --out " + dir.file("world"));
+  if (r.exit_code != 0) GTEST_SKIP() << "cohort generate unavailable: " << r.output;
+  const std::string truth = read_file(dir.file("world/truth_store_counts.csv"));
+  ASSERT_EQ(truth.rfind("store_id,pings\n", 0), 0u) << truth;
+  const std::string expected = "polygon_id,count\n" + truth.substr(std::string("store_id,pings\n").size());
+  for (const char* polygons : {"stores.csv", "stores.geojson"}) {
+    r = run_cli("join --device cpu --quiet --polygons " + dir.file(std::string("world/") + polygons) + " --points " +
+                dir.file("world/pings.csv") + " --out " + dir.file("pairs.csv") + " --counts " + dir.file("counts.csv"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(read_file(dir.file("counts.csv")), expected) << polygons;
+  }
+}
+
 // ---------------------------------------------------------------- JoinCuda
 
 TEST(JoinCuda, MatchesCpu) {
