@@ -44,7 +44,7 @@ struct Config {
   std::string device = "auto", json;
   int repeats = 3;
   bool peers = true, file = true;
-  std::size_t file_max = 30'000'000, crosstab_max = 10'000'000;
+  std::size_t file_max = 10'000'000, crosstab_max = 2'000'000;
 };
 
 struct Generated {

@@ -3,7 +3,8 @@
  *
  * 1. A stable parallel counting sort by row: each thread histograms its block of
  *    events, a prefix over (row, thread) gives every thread its write positions, and
- *    each thread scatters (sub key, event index) entries, sub = (event, col).
+ *    each thread scatters (sub key, slot) entries, sub = (event, col); the slot (the
+ *    entry's own position, in event order within a row) breaks ties.
  *    Time and weight are scattered alongside. Memory: 8 (or 16) bytes per event, 16
  *    more with time and weight, and 8 bytes per row and thread.
  * 2. Per row (OpenMP, dynamic): sort the row's entries by (sub, index) and count the
@@ -18,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 
 #include "cohort/error.hpp"
@@ -45,9 +47,10 @@ CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
   // 1. stable counting sort by row; hist[t * rows + row] (one array per thread, so
   //    threads never write the same cache line), turned in place into write positions
   std::vector<std::uint64_t> hist(rows * static_cast<std::size_t>(threads), 0);
-  std::vector<Entry> entries(n);
+  // Uninitialized (new T[n]): the parallel scatter is the first touch of every page.
+  std::unique_ptr<Entry[]> entries(new Entry[n]);
   // time and weight travel with the scatter, so the reduce reads them within the row
-  std::vector<double> time(ev.time ? n : 0), weight(ev.weight ? n : 0);
+  std::unique_ptr<double[]> time(new double[ev.time ? n : 0]), weight(new double[ev.weight ? n : 0]);
   std::vector<std::uint64_t> row_start(rows + 1, 0);
 #pragma omp parallel num_threads(threads)
   {
@@ -82,8 +85,8 @@ CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
   std::vector<std::uint64_t> cell_start(rows + 1, 0);
 #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
   for (std::size_t r = 0; r < rows; ++r) {
-    Entry* a = entries.data() + row_start[r];
-    Entry* b = entries.data() + row_start[r + 1];
+    Entry* a = entries.get() + row_start[r];
+    Entry* b = entries.get() + row_start[r + 1];
     std::sort(a, b);
     std::uint64_t distinct = 0;
     for (Entry* p = a; p < b; ++p)
@@ -97,8 +100,8 @@ CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
 #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t c = cell_start[r];
-    const Entry* a = entries.data() + row_start[r];
-    const Entry* b = entries.data() + row_start[r + 1];
+    const Entry* a = entries.get() + row_start[r];
+    const Entry* b = entries.get() + row_start[r + 1];
     for (const Entry* p = a; p < b;) {
       const std::uint64_t sub = entry_sub(*p);
       const std::uint32_t i0 = entry_index(*p);
