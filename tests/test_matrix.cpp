@@ -578,6 +578,10 @@ TEST_F(MatrixBadInput, MalformedJsonRecordIsNamedOrSkipped) {
   MatrixOptions n = options_for(true);
   n.reader.weight_col = "";
   expect_error(error_of(dir.file("bad.ndjson"), n), {"bad.ndjson:3", "malformed JSON"});
+  // a stray closing brace: the array cannot be split into records, even with skipping
+  write_file(dir.file("stray.json"), "[{\"user\": {\"id\": \"a\"}, \"item\": \"x\", \"event\": \"v\", \"time\": 1}}\n]");
+  n.reader.skip_invalid = true;
+  expect_error(error_of(dir.file("stray.json"), n), {"stray.json:1", "malformed records array"});
   // a truncated array cannot be split into records: always an error
   write_file(dir.file("cut.json"), "[{\"user\": {\"id\": \"a\"}, \"item\": \"x\", \"event\": \"v\", \"time\": 1}, {\"user\": ");
   n.reader.skip_invalid = true;

@@ -314,6 +314,8 @@ class JsonEventReader final : public EventReader::Impl {
       const char* value_end = skip_value(p, end, line_);
       if (!value_end)
         throw InvalidInput(path, record_line, "record " + std::to_string(record_no_) + ": unterminated (truncated file?)");
+      if (value_end == p)  // a stray '}' or ',' where a record should start
+        throw InvalidInput(path, record_line, "record " + std::to_string(record_no_) + ": malformed records array");
       parse_record(chunk, p, static_cast<std::size_t>(value_end - p), record_line,
                    "record " + std::to_string(record_no_) + ": ");
       p = skip_ws(value_end, end, line_);
