@@ -3,9 +3,9 @@
  *
  * Per chunk from the EventReader: user/item/event strings -> provisional ids (first-seen
  * order, StringDictionary), the chunk aggregated on the backend (aggregate_events),
- * then merged into the running cell table by a linear merge of the two (row, event,
- * col)-sorted tables; provisional ids never change, so that order stays valid. Memory:
- * one chunk, the dictionaries and the distinct cells. At the end ids are renumbered in
+ * then merged with the earlier chunks' cells by linear merges of (row, event, col)-
+ * sorted tables (PartialMerger); provisional ids never change, so that order stays
+ * valid. Memory: one chunk, the dictionaries and about 1.5 x the distinct cells. At the end ids are renumbered in
  * byte order of their names and the cells re-sorted; attributes are resolved per user.
  */
 #include <parallel/algorithm>
@@ -70,6 +70,45 @@ CellTable merge_tables(const CellTable& a, const CellTable& b) {
   out.resize(k);
   return out;
 }
+
+// Chunk tables are merged like a binary counter (a table is merged with the previous one
+// while that one is at most twice its size), and the pending tables are folded into the
+// running table once they hold half as many cells as it: memory stays within about
+// 1.5 x the distinct cells plus a chunk, and every cell is merged O(log chunks) times
+// (merging each chunk into the running table directly costs O(cells) per chunk).
+class PartialMerger {
+ public:
+  void add(CellTable part) {
+    pending_cells_ += part.size();
+    pending_.push_back(std::move(part));
+    while (pending_.size() >= 2 && pending_[pending_.size() - 2].size() <= 2 * pending_.back().size()) {
+      CellTable merged = merge_tables(pending_[pending_.size() - 2], pending_.back());
+      pending_.pop_back();
+      pending_.back() = std::move(merged);
+    }
+    if (2 * pending_cells_ >= total_.size()) fold();
+  }
+  CellTable finish() {
+    fold();
+    return std::move(total_);
+  }
+
+ private:
+  void fold() {
+    if (pending_.empty()) return;
+    while (pending_.size() >= 2) {
+      CellTable merged = merge_tables(pending_[pending_.size() - 2], pending_.back());
+      pending_.pop_back();
+      pending_.back() = std::move(merged);
+    }
+    total_ = total_.size() == 0 ? std::move(pending_.back()) : merge_tables(total_, pending_.back());
+    pending_.clear();
+    pending_cells_ = 0;
+  }
+  CellTable total_;
+  std::vector<CellTable> pending_;
+  std::size_t pending_cells_ = 0;
+};
 
 // Names in byte order and old id -> new id.
 std::vector<std::string> sorted_names(const StringDictionary& dict, std::vector<std::uint32_t>& new_id) {
@@ -150,7 +189,7 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   AttributeCounts attrs;
   attrs.values.resize(n_attrs);
   attrs.per_user.resize(n_attrs);
-  CellTable cells;
+  PartialMerger merger;
   EventChunk chunk;
   std::vector<std::uint32_t> row, col;
   std::vector<std::uint16_t> event;
@@ -182,12 +221,12 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
     arrays.events = static_cast<std::uint32_t>(events.size());
     if (!fits(make_key_layout(arrays.rows, arrays.cols, arrays.events)))
       throw InvalidInput(path, 0, "too many users x items x event types for a 64-bit cell key");
-    CellTable part = aggregate_events(arrays, device);
-    cells = cells.size() == 0 ? std::move(part) : merge_tables(cells, part);
+    merger.add(aggregate_events(arrays, device));
     progress.add(reader.bytes_consumed() - reported);
     reported = reader.bytes_consumed();
   }
   progress.finish();
+  const CellTable cells = merger.finish();
   result.events_read = reader.records_read();
   result.events_skipped = reader.records_skipped();
   if (result.events_read == 0)

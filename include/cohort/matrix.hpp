@@ -3,9 +3,9 @@
  *
  * Pipeline (build_matrix): EventReader chunks -> string ids encoded to provisional
  * dense ids (first-seen order) on the host -> each chunk aggregated into cells on the
- * chosen backend (aggregate_events) -> merged into the running cell table (memory:
- * one chunk + the distinct cells + the dictionaries) -> at the end ids are renumbered
- * into their final order and the cells re-sorted.
+ * chosen backend (aggregate_events) -> merged with the earlier chunks' cells (memory:
+ * one chunk + about 1.5 x the distinct cells + the dictionaries) -> at the end ids
+ * are renumbered into their final order and the cells re-sorted.
  *
  * Id order (users.txt, items.txt, events.txt): sorted by byte value (memcmp order of
  * the UTF-8 bytes), so the result does not depend on the order of the log or the
