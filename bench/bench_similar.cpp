@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   bool no_peers = false;
   app.add_flag("--no-peers", no_peers, "Skip numpy/FAISS");
   CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // results appear as they are measured, even in a log
   config.peers = !no_peers;
   config.n = parse_list(n_list);
   config.d_sweep = parse_list(d_sweep);

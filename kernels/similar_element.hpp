@@ -2,13 +2,13 @@
  * similar_element.hpp: the per-element arithmetic of `cohort similar`, shared by the
  * CPU backend (g++) and the CUDA kernels (nvcc), so both produce the same bits.
  *
- *   normalize_row    x / ||x|| in float32: sum of squares in double in index order
- *                    (float*float is exact in double), one sqrt, one division per
- *                    element in double, one rounding to float. Every step is a
- *                    correctly rounded IEEE operation on host and device.
+ *   normalize_row    x / ||x|| in float32: sum of squares in double (dot_double; a
+ *                    float*float product is exact in double), one sqrt, one reciprocal,
+ *                    one product per element in double, one rounding to float. Every
+ *                    step is a correctly rounded IEEE operation on host and device.
  *   cosine_score     dot of two normalized rows: float products accumulated in double
- *                    in index order (exact products, so FMA contraction cannot change
- *                    the result), rounded once to float, clamped to [-1, 1].
+ *                    in dot_double's fixed order (exact products, so FMA contraction
+ *                    cannot change the result), rounded once to float, clamped to [-1, 1].
  *   ranks_before     the output order: score descending, then index ascending.
  *   candidate_window how far below the k-th best fast (GEMM) score a candidate may lie
  *                    and still be in the exact top k.
@@ -33,27 +33,39 @@
 
 namespace cohort {
 
-COHORT_HD inline double row_norm(const float* x, std::size_t d) {
-  double sum = 0.0;
-  for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-  return ::sqrt(sum);
+/// Sum of a[i] * b[i] in double in a fixed order: four interleaved partial sums
+/// (i mod 4), combined as (s0 + s1) + (s2 + s3). Four chains instead of one keep the
+/// adds pipelined; the order is the same on every backend.
+COHORT_HD inline double dot_double(const float* a, const float* b, std::size_t d) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::size_t i = 0;
+  for (; i + 4 <= d; i += 4) {
+    s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+    s1 += static_cast<double>(a[i + 1]) * static_cast<double>(b[i + 1]);
+    s2 += static_cast<double>(a[i + 2]) * static_cast<double>(b[i + 2]);
+    s3 += static_cast<double>(a[i + 3]) * static_cast<double>(b[i + 3]);
+  }
+  if (i < d) s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  if (i + 1 < d) s1 += static_cast<double>(a[i + 1]) * static_cast<double>(b[i + 1]);
+  if (i + 2 < d) s2 += static_cast<double>(a[i + 2]) * static_cast<double>(b[i + 2]);
+  return (s0 + s1) + (s2 + s3);
 }
 
-/// out = x / ||x|| (out may alias x). A zero row gives zeros (callers reject zero rows
-/// unless allow_zero).
+COHORT_HD inline double row_norm(const float* x, std::size_t d) { return ::sqrt(dot_double(x, x, d)); }
+
+/// out = x / ||x|| (out may alias x), as x[i] * (1 / ||x||) in double, rounded once to
+/// float. A zero row gives zeros (callers reject zero rows unless allow_zero).
 COHORT_HD inline void normalize_row(const float* x, std::size_t d, float* out) {
   const double norm = row_norm(x, d);
-  for (std::size_t i = 0; i < d; ++i)
-    out[i] = norm > 0.0 ? static_cast<float>(static_cast<double>(x[i]) / norm) : 0.0f;
+  const double inverse = norm > 0.0 ? 1.0 / norm : 0.0;
+  for (std::size_t i = 0; i < d; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) * inverse);
 }
 
 COHORT_HD inline float clamp_score(float s) { return s > 1.0f ? 1.0f : (s < -1.0f ? -1.0f : s); }
 
 /// Cosine of two normalized rows; bit-identical on every backend.
 COHORT_HD inline float cosine_score(const float* a, const float* b, std::size_t d) {
-  double sum = 0.0;
-  for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-  return clamp_score(static_cast<float>(sum));
+  return clamp_score(static_cast<float>(dot_double(a, b, d)));
 }
 
 /// True when (score_a, index_a) comes first: higher score, then smaller index.

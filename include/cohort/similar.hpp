@@ -12,6 +12,12 @@
  * cosine_score (products of floats accumulated in double in index order, rounded once
  * to float and clamped to [-1, 1]) and ordered by (score desc, index asc). The CPU and
  * CUDA backends therefore return the same indices and bit-identical scores.
+ *
+ * Memory: the CPU backend holds a normalized copy of the corpus (so 2x the corpus) plus
+ * per-thread B x C score blocks; the CUDA backend keeps device memory within
+ * SimilarOptions::gpu_memory (corpus chunks, a B x T score tile, candidate slots),
+ * streaming the corpus in chunks when it does not fit. Both hold the results
+ * (queries x k) on the host.
  */
 #pragma once
 
