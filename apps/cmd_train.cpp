@@ -113,6 +113,8 @@ void setup(CLI::App& app) {
   c->add_option("--valid-frac", opts.valid_frac, "fraction of rows held out for validation")->capture_default_str();
   c->add_option("--patience", opts.patience, "early stop after N epochs without improvement (0: off)")
       ->capture_default_str();
+  c->add_option("--resume", opts.resume,
+                 "continue training a model (DIR or model.ckpt) on --table; its columns and vocabularies are kept");
   c->add_flag("--impute-nan", opts.impute_nan, "replace NaN/empty continuous values with the training mean");
   c->add_option("--predict", predict_table, "predict the rows of this CSV with --model, write --out");
   c->add_option("--model", model_dir, "trained model directory (or model.ckpt) for --predict");

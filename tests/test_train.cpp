@@ -348,6 +348,34 @@ TEST(TrainCheckpoint, RoundTripReproducesPredictions) {
   EXPECT_THROW(load_checkpoint(dir.file("bad2.ckpt")), InvalidInput);
 }
 
+TEST(TrainCheckpoint, ResumeContinuesFromTheCheckpoint) {
+  TempDir dir;
+  const std::string table = dir.file("t.csv");
+  make_table(table, 1200, 33);
+  TrainOptions o = small_options(table);
+  o.epochs = 2;
+  o.lr = 3e-3;
+  const auto first = train(o);
+  save_checkpoint(first.model, dir.file("model.ckpt"));
+  TrainOptions r;
+  r.table = table;
+  r.target = "target";
+  r.resume = dir.file("model.ckpt");
+  r.epochs = 3, r.batch = 64, r.lr = 3e-3, r.device = Device::Cpu, r.progress = false, r.seed = 7;
+  const auto resumed = train(r);
+  EXPECT_EQ(resumed.model.config.vocabs, first.model.config.vocabs);
+  EXPECT_EQ(resumed.model.config.cont_mean, first.model.config.cont_mean);
+  EXPECT_EQ(resumed.model.params.size(), first.model.params.size());
+  // Same split (same seed): continuing beats where it stopped and starts near it.
+  EXPECT_LT(resumed.history.back().valid_loss, first.history.back().valid_loss);
+  EXPECT_LT(resumed.history.front().valid_loss, 2 * first.history.back().valid_loss);
+  // A table without the checkpoint's columns is InvalidInput.
+  testing::write_file(dir.file("other.csv"), "a,x,target\na,1,2\nb,2,3\n");
+  r.table = dir.file("other.csv");
+  r.batch = 1;
+  EXPECT_THROW(train(r), InvalidInput);
+}
+
 TEST(TrainPredict, UnseenCategoriesUseTheUnknownRow) {
   TempDir dir;
   const std::string table = dir.file("t.csv");

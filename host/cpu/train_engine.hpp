@@ -67,6 +67,8 @@ struct PreparedTable {
   TrainData data;
   std::vector<std::uint32_t> train_rows, valid_rows;
   std::vector<std::string> row_ids;
+  /// Resuming: the checkpoint's parameters and state (empty: initialise from the seed).
+  std::vector<float> init_params, init_state;
 };
 PreparedTable prepare_table(const TrainOptions& options);
 

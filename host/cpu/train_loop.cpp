@@ -42,7 +42,12 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   result.model.config = std::move(prepared.config);
   const auto& cfg = result.model.config;
   const TrainLayout layout = make_layout(cfg);
-  init_parameters(layout, o.seed, result.model.params, result.model.state);
+  if (prepared.init_params.empty()) {
+    init_parameters(layout, o.seed, result.model.params, result.model.state);
+  } else {  // resume: a fresh optimiser and one-cycle schedule from the loaded weights (fastai's fit_one_cycle)
+    result.model.params = std::move(prepared.init_params);
+    result.model.state = std::move(prepared.init_state);
+  }
 
   EngineArgs args;
   args.config = &cfg;

@@ -26,7 +26,7 @@ std::string trim(const std::string& s) {
 void check_options(const TrainOptions& o) {
   COHORT_EXPECTS(!o.table.empty(), "--table is required");
   COHORT_EXPECTS(!o.target.empty(), "--target is required");
-  COHORT_EXPECTS(!o.cat_cols.empty() || !o.cont_cols.empty() || (!o.id_col.empty() && o.embed_id),
+  COHORT_EXPECTS(!o.resume.empty() || !o.cat_cols.empty() || !o.cont_cols.empty() || (!o.id_col.empty() && o.embed_id),
                  "no input columns: give --cat-cols and/or --cont-cols");
   COHORT_EXPECTS(o.epochs >= 1, "--epochs must be at least 1");
   COHORT_EXPECTS(o.batch >= (o.batch_norm ? 2 : 1), "--batch must be at least 2 with batch norm");
@@ -67,7 +67,8 @@ std::vector<std::int32_t> build_vocab(const std::vector<std::string>& values, st
   return row_of;
 }
 
-std::vector<float> encode_targets(const TrainOptions& o, const RawTable& t, TrainModelConfig& config) {
+std::vector<float> encode_targets(const TrainOptions& o, const RawTable& t, TrainModelConfig& config,
+                                  bool fixed_classes) {
   std::vector<float> target(t.rows);
   std::vector<std::string> labels(t.rows);
   for (std::size_t r = 0; r < t.rows; ++r) {
@@ -85,6 +86,16 @@ std::vector<float> encode_targets(const TrainOptions& o, const RawTable& t, Trai
       target[r] = static_cast<float>(v);
     }
     config.n_out = 1;
+    return target;
+  }
+  if (fixed_classes) {  // resuming: the checkpoint's classes
+    for (std::size_t r = 0; r < t.rows; ++r) {
+      const auto it = std::lower_bound(config.classes.begin(), config.classes.end(), labels[r]);
+      if (it == config.classes.end() || *it != labels[r])
+        throw InvalidInput(t.path, t.lines[r], "target '" + o.target + "': label '" + labels[r] +
+                                                   "' is not one of the checkpoint's classes");
+      target[r] = static_cast<float>(it - config.classes.begin());
+    }
     return target;
   }
   std::set<std::string> distinct(labels.begin(), labels.end());
@@ -107,10 +118,57 @@ std::vector<float> encode_targets(const TrainOptions& o, const RawTable& t, Trai
   return target;
 }
 
+
+void split_rows(const TrainOptions& o, std::size_t N, PreparedTable& p) {
+  // Seeded split: the first round(frac*N) rows of a shuffle are the validation rows.
+  TrainRng split_rng(o.seed ^ 0x5B11700000000001ull);
+  const auto order = shuffled_indices(N, split_rng);
+  const auto n_valid = static_cast<std::size_t>(std::llround(o.valid_frac * static_cast<double>(N)));
+  p.valid_rows.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_valid));
+  p.train_rows.assign(order.begin() + static_cast<std::ptrdiff_t>(n_valid), order.end());
+  std::sort(p.valid_rows.begin(), p.valid_rows.end());
+  std::sort(p.train_rows.begin(), p.train_rows.end());
+  if (p.train_rows.size() < static_cast<std::size_t>(o.batch))
+    throw InvalidInput(o.table, 0, std::to_string(p.train_rows.size()) + " training rows, fewer than one batch (--batch " +
+                                       std::to_string(o.batch) + "); lower --batch or --valid-frac");
+}
+
+// Resuming: the checkpoint fixes the columns, vocabularies, statistics and classes.
+PreparedTable prepare_resume(const TrainOptions& o) {
+  TrainedModel model = load_checkpoint(o.resume);
+  PreparedTable p;
+  p.config = model.config;
+  auto& cfg = p.config;
+  TableSpec spec;
+  spec.path = o.table;
+  spec.cat_cols = cfg.cat_cols;
+  spec.cont_cols = cfg.cont_cols;
+  spec.target = o.target;
+  spec.id_col = cfg.id_col;
+  const RawTable t = read_table(spec);
+  for (std::size_t r = 0; r < t.rows; ++r)
+    for (std::size_t k = 0; k < cfg.cont_cols.size(); ++k) {
+      const double v = t.cont[r * cfg.cont_cols.size() + k];
+      if (!std::isfinite(v) && !(o.impute_nan && std::isnan(v)))
+        throw InvalidInput(t.path, t.lines[r], "column '" + cfg.cont_cols[k] + "': missing, NaN or infinite value");
+    }
+  split_rows(o, t.rows, p);
+  p.data = encode_for_predict(cfg, t);
+  TrainOptions task_options = o;
+  task_options.task = cfg.task;
+  p.data.target = encode_targets(task_options, t, cfg, cfg.task != TrainTask::Regression);
+  p.row_ids.resize(t.rows);
+  for (std::size_t r = 0; r < t.rows; ++r) p.row_ids[r] = t.ids.empty() ? std::to_string(r) : t.ids[r];
+  p.init_params = std::move(model.params);
+  p.init_state = std::move(model.state);
+  return p;
+}
+
 }  // namespace
 
 PreparedTable prepare_table(const TrainOptions& o) {
   check_options(o);
+  if (!o.resume.empty()) return prepare_resume(o);
   TableSpec spec;
   spec.path = o.table;
   spec.cat_cols = o.cat_cols;
@@ -135,21 +193,11 @@ PreparedTable prepare_table(const TrainOptions& o) {
   cfg.cat_cols = spec.cat_cols;
   cfg.cont_cols = spec.cont_cols;
 
-  // Seeded split: the first round(frac*N) rows of a shuffle are the validation rows.
-  TrainRng split_rng(o.seed ^ 0x5B11700000000001ull);
-  const auto order = shuffled_indices(N, split_rng);
-  const auto n_valid = static_cast<std::size_t>(std::llround(o.valid_frac * static_cast<double>(N)));
-  p.valid_rows.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_valid));
-  p.train_rows.assign(order.begin() + static_cast<std::ptrdiff_t>(n_valid), order.end());
-  std::sort(p.valid_rows.begin(), p.valid_rows.end());
-  std::sort(p.train_rows.begin(), p.train_rows.end());
-  if (p.train_rows.size() < static_cast<std::size_t>(o.batch))
-    throw InvalidInput(o.table, 0, std::to_string(p.train_rows.size()) + " training rows, fewer than one batch (--batch " +
-                                       std::to_string(o.batch) + "); lower --batch or --valid-frac");
+  split_rows(o, N, p);
 
   auto& d = p.data;
   d.rows = N, d.n_cat = C, d.n_cont = K;
-  d.target = encode_targets(o, t, cfg);
+  d.target = encode_targets(o, t, cfg, false);
   d.cats.resize(N * C);
   cfg.vocabs.resize(C);
   for (std::size_t c = 0; c < C; ++c) {

@@ -113,6 +113,11 @@ struct TrainOptions {
   double valid_frac = 0.2;
   int patience = 0;                       ///< 0: no early stopping
   bool impute_nan = false;
+  /// Checkpoint (file or directory) to continue from: its columns, vocabularies,
+  /// statistics, classes and weights are kept (cat/cont/id/task/layer options are
+  /// ignored); a new optimiser state and one-cycle schedule start, as fastai's
+  /// fit_one_cycle on a loaded learner does. Values unseen by the checkpoint map to row 0.
+  std::string resume;
   Device device = Device::Auto;
   int threads = 0;
   std::uint64_t seed = 42;
