@@ -352,6 +352,21 @@ TEST(SimilarCpu, CandidateFilterAndZeroVectors) {
   }
 }
 
+TEST(SimilarCpu, PowerOfTwoScalingChangesNothing) {
+  // Scaling a row by 2^e is exact, so its normalized row and every score stay bit-identical:
+  // huge and tiny magnitudes neither overflow nor lose precision in the double norm.
+  const std::size_t n = 400, d = 13;
+  const auto corpus = random_matrix(n, d, 808);
+  auto scaled = corpus;
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t i = 0; i < d; ++i) scaled[r * d + i] = std::ldexp(corpus[r * d + i], r % 2 ? 60 : -60);
+  std::vector<std::int64_t> rows = {0, 1, 77, 399};
+  auto options = cpu_options(25);
+  options.exclude_self = true;
+  expect_equal_topk(similar_rows(MatrixView{corpus.data(), n, d}, rows, options),
+                    similar_rows(MatrixView{scaled.data(), n, d}, rows, options), "scaled by 2^+-60");
+}
+
 TEST(SimilarCpu, EmptyInputsGiveEmptyOutputs) {
   const auto corpus = random_matrix(10, 3, 1);
   const TopK none = similar_rows(MatrixView{corpus.data(), 10, 3}, {}, cpu_options(4));
@@ -585,6 +600,20 @@ TEST(SimilarCli, ChampionsOfAnItem) {
   options.exclude_self = true;
   const TopK top = similar_rows(MatrixView{f.corpus.data(), f.n, f.d}, {11, 12}, options);
   for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(rows[i][2], f.ids[static_cast<std::size_t>(top.index(i / 3, i % 3))]);
+  // The default matrix is the first per-event one (a.sum.mtx sorts first but is derived);
+  // --champions-event picks another: here user3 leads item b.
+  Csr other = m;
+  other.values = {2, 1, 5, 5, 50, 9};
+  write_mtx(f.dir.file("m/a.sum.mtx"), other, true);
+  write_mtx(f.dir.file("m/zz.mtx"), other, true);
+  result = testing::run_cli(f.base() + " --champions-of b --matrix " + f.dir.file("m") + " --k 1 --out " +
+                            f.dir.file("c1.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(f.read_csv(f.dir.file("c1.csv")).at(0).at(0), users[1]);
+  result = testing::run_cli(f.base() + " --champions-of b --matrix " + f.dir.file("m") +
+                            " --champions-event zz --k 1 --out " + f.dir.file("c2.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(f.read_csv(f.dir.file("c2.csv")).at(0).at(0), users[3]);
   result = testing::run_cli(f.base() + " --champions-of zzz --matrix " + f.dir.file("m") + " --out " + f.dir.file("x.csv"));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("zzz"), std::string::npos) << result.output;
