@@ -154,8 +154,8 @@ PolygonSet random_polygons(Rng& rng, int count, double scale, double ox, double 
     s.end_feature("f" + std::to_string(i));
   }
   // One polygon spanning the whole extent with many vertices (thousands of cells).
-  s.add_ring(radial_ring(rng, ox + scale / 2, oy + scale / 2, 0.3 * scale, 0.6 * scale, 1500, false).x,
-             radial_ring(rng, ox + scale / 2, oy + scale / 2, 0.3 * scale, 0.6 * scale, 1500, false).y);
+  const Ring big = radial_ring(rng, ox + scale / 2, oy + scale / 2, 0.3 * scale, 0.6 * scale, 1500, false);
+  s.add_ring(big.x, big.y);
   s.end_polygon();
   s.end_feature("big");
   return s;

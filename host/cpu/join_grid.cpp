@@ -177,6 +177,9 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   grid.x0 = min_x - pad;
   grid.y0 = min_y - pad;
   const double wx = (max_x + pad) - grid.x0, wy = (max_y + pad) - grid.y0;
+  COHORT_EXPECTS(std::isfinite(wx) && std::isfinite(wy) && wx > 0 && wy > 0,
+                 "join: polygon coordinates span too large a range for double precision");
+  COHORT_EXPECTS(nf < (std::size_t(1) << 32), "join: at most 2^32 - 1 polygons");
   // Resolution: at least 4 cells per edge, and cells small enough that the median
   // feature's bounding box covers about 16 of them, so most points see an empty or a
   // fully-inside cell; at most 2^22 cells (32 MiB of offsets).
