@@ -743,5 +743,38 @@ TEST(MatrixCli, RoundTripAndErrors) {
   EXPECT_FALSE(testing::fs::exists(dir.file("out2/users.txt")));
 }
 
+TEST(MatrixCli, GeneratorEventsAndJoinPairsWithUserFrom) {
+  TempDir dir;
+  // the generator's event log as is: user_id,category,event,timestamp,amount (empty for views)
+  const auto gen = testing::run_cli("generate --size tiny --seed 3 -q --out " + dir.file("world"));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  const auto m = testing::run_cli("matrix --events " + dir.file("world/events.csv") +
+                                  " --user-col user_id --item-col category --event-col event --time-col timestamp"
+                                  " --weight-col amount --conversion purchase/view -q --device cpu --out " +
+                                  dir.file("m"));
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const auto lines = read_lines(dir.file("world/events.csv"));
+  long long total = 0;
+  for (const auto& event : read_lines(dir.file("m/events.txt"))) {
+    const Csr counts = read_mtx(dir.file("m/" + event + ".mtx"));
+    for (const double v : counts.values) total += static_cast<long long>(v);
+    EXPECT_EQ(read_mtx(dir.file("m/" + event + ".first.mtx")).nnz(), counts.nnz());
+  }
+  EXPECT_EQ(total, static_cast<long long>(lines.size()) - 1);
+  EXPECT_TRUE(testing::fs::exists(dir.file("m/conversion.mtx")));
+  // a join's output: point ids mapped to users through the pings file
+  write_file(dir.file("pairs.csv"), "point_id,polygon_id\np1,s2\np2,s1\np3,s2\n");
+  write_file(dir.file("pings.csv"), "ping_id,user_id\np1,bob\np2,alice\np3,bob\n");
+  const auto j = testing::run_cli("matrix --events " + dir.file("pairs.csv") + " --user-col point_id --item-col polygon_id" +
+                                  " --user-from " + dir.file("pings.csv") +
+                                  " --user-from-key ping_id --user-from-col user_id -q --device cpu --out " + dir.file("v"));
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  EXPECT_EQ(read_lines(dir.file("v/users.txt")), (std::vector<std::string>{"alice", "bob"}));
+  const Csr visits = read_mtx(dir.file("v/counts.mtx"));
+  EXPECT_EQ(visits.at(0, 0), 1.0);
+  EXPECT_EQ(visits.at(1, 1), 2.0);
+  EXPECT_EQ(visits.nnz(), 2u);
+}
+
 }  // namespace
 }  // namespace cohort
