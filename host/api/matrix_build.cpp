@@ -110,6 +110,21 @@ class PartialMerger {
   std::size_t pending_cells_ = 0;
 };
 
+// Ids of a chunk's strings: parallel hashing and read-only lookups, then the misses
+// inserted sequentially in record order, so ids are exactly first-seen order.
+void encode_column(StringDictionary& dict, const StringColumn& column, std::uint32_t* ids,
+                   std::vector<std::uint64_t>& hashes) {
+  const std::size_t n = column.size();
+  hashes.resize(n);
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < n; ++i) {
+    hashes[i] = StringDictionary::hash(column[i]);
+    ids[i] = dict.find(column[i], hashes[i]);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (ids[i] == StringDictionary::kMissing) ids[i] = dict.encode(column[i], hashes[i]);
+}
+
 // Names in byte order and old id -> new id.
 std::vector<std::string> sorted_names(const StringDictionary& dict, std::vector<std::uint32_t>& new_id) {
   std::vector<std::uint32_t> order(dict.size());
@@ -193,6 +208,8 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   EventChunk chunk;
   std::vector<std::uint32_t> row, col;
   std::vector<std::uint16_t> event;
+  std::vector<std::uint32_t> event32;
+  std::vector<std::uint64_t> hashes;
   Progress progress("matrix " + path, reader.bytes_total(), "bytes");
   std::uint64_t reported = 0;
   while (reader.next(chunk)) {
@@ -200,12 +217,13 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
     row.resize(n);
     col.resize(n);
     event.resize(n);
+    event32.resize(n);
+    encode_column(users, chunk.user, row.data(), hashes);
+    encode_column(items, chunk.item, col.data(), hashes);
+    encode_column(events, chunk.event, event32.data(), hashes);
     for (std::size_t i = 0; i < n; ++i) {
-      row[i] = users.encode(chunk.user[i]);
-      col[i] = items.encode(chunk.item[i]);
-      const std::uint32_t e = events.encode(chunk.event[i]);
-      if (e > 0xffff) throw InvalidInput(path, 0, "more than 65536 event types");
-      event[i] = static_cast<std::uint16_t>(e);
+      if (event32[i] > 0xffff) throw InvalidInput(path, 0, "more than 65536 event types");
+      event[i] = static_cast<std::uint16_t>(event32[i]);
     }
     for (std::size_t c = 0; c < n_attrs; ++c)
       for (std::size_t i = 0; i < n; ++i) attrs.add(c, row[i], chunk.attrs[c][i]);

@@ -1,6 +1,8 @@
 /*
  * string_dictionary.hpp: string -> dense id (0, 1, 2, ... in first-seen order), with
- * string_view lookups (no allocation per lookup) and names kept in a stable arena.
+ * string_view lookups (no allocation per lookup) and names kept in a stable arena;
+ * find() is read-only, so a chunk can be looked up in parallel and only the misses
+ * inserted in order afterwards (same ids as inserting one by one).
  * Open addressing, linear probing, FNV-1a-style 64-bit hash.
  */
 #pragma once
@@ -18,8 +20,21 @@ class StringDictionary {
  public:
   StringDictionary() : slots_(1024, kEmpty) {}
 
-  std::uint32_t encode(std::string_view s) {
-    const std::uint64_t h = hash(s);
+  static constexpr std::uint32_t kMissing = 0xffffffffu;
+
+  std::uint32_t encode(std::string_view s) { return encode(s, hash(s)); }
+
+  /// Id of s, or kMissing; const, so many threads may look up at once (no inserts then).
+  std::uint32_t find(std::string_view s, std::uint64_t h) const {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask; slots_[i] != kEmpty; i = (i + 1) & mask) {
+      const std::uint32_t id = slots_[i];
+      if (hashes_[id] == h && names_[id] == s) return id;
+    }
+    return kMissing;
+  }
+
+  std::uint32_t encode(std::string_view s, std::uint64_t h) {
     std::size_t mask = slots_.size() - 1, i = h & mask;
     while (slots_[i] != kEmpty) {
       const std::uint32_t id = slots_[i];
@@ -39,6 +54,8 @@ class StringDictionary {
 
  private:
   static constexpr std::uint32_t kEmpty = 0xffffffffu;
+
+ public:
   static std::uint64_t hash(std::string_view s) {
     std::uint64_t h = 1469598103934665603ull;
     std::size_t i = 0;
@@ -52,6 +69,8 @@ class StringDictionary {
     h ^= h >> 32;
     return h * 0x9E3779B97F4A7C15ull;
   }
+
+ private:
   std::string_view store(std::string_view s) {
     if (s.size() > block_left_) {
       const std::size_t size = std::max<std::size_t>(s.size(), 1 << 20);
