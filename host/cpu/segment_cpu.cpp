@@ -26,6 +26,9 @@ std::size_t block_rows(std::size_t n, std::size_t width) {
   return std::max<std::size_t>(256, std::min<std::size_t>(n, (std::size_t(1) << 20) / std::max<std::size_t>(width, 1)));
 }
 
+// Below this many rows a loop runs on one thread: a parallel region costs more.
+constexpr std::int64_t kParallelRows = 16384;
+
 // Fixed row chunks for deterministic sums: at most 64, at least 8192 rows each.
 std::size_t chunk_rows(std::size_t n) { return std::max<std::size_t>(8192, (n + 63) / 64); }
 
@@ -33,7 +36,7 @@ class CpuSteps final : public KMeansSteps {
  public:
   CpuSteps(const float* x, std::size_t n, std::size_t d) : x_(x), n_(n), d_(d), x_norm2_(n) {
     openblas_set_num_threads(cpu_threads());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) x_norm2_[i] = squared_norm(x_ + i * d_, d_);
   }
   std::size_t rows() const override { return n_; }
@@ -43,7 +46,7 @@ class CpuSteps final : public KMeansSteps {
     closest_.assign(n_, 0.0f);
     const float c_norm2 = squared_norm(center, d_);
     dots_for(center, 1, trial_dots_);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
       closest_[i] = expanded_distance(x_norm2_[i], c_norm2, trial_dots_[i]);
     return sum_in_chunks([&](std::size_t i) { return static_cast<double>(closest_[i]); });
@@ -65,7 +68,7 @@ class CpuSteps final : public KMeansSteps {
     dots_for(candidates, t, trial_dots_);  // n x t
     std::vector<float> c_norm2(t);
     for (int j = 0; j < t; ++j) c_norm2[j] = squared_norm(candidates + j * d_, d_);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
       for (int j = 0; j < t; ++j) {
         float& value = trial_dots_[i * t + j];
@@ -77,7 +80,7 @@ class CpuSteps final : public KMeansSteps {
   }
 
   void pp_accept(int j) override {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) closest_[i] = trial_dots_[i * trial_t_ + j];
   }
 
@@ -96,7 +99,7 @@ class CpuSteps final : public KMeansSteps {
       const std::size_t rows = std::min(block, n_ - first_row);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, static_cast<int>(d_), 1.0f,
                   x_ + first_row * d_, static_cast<int>(d_), centroids, static_cast<int>(d_), 0.0f, dots_.data(), k);
-#pragma omp parallel for schedule(static) reduction(+ : changed)
+#pragma omp parallel for schedule(static) reduction(+ : changed) if (static_cast<std::int64_t>(rows) > kParallelRows)
       for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
         const std::size_t i = first_row + r;
         float unused;
@@ -115,7 +118,7 @@ class CpuSteps final : public KMeansSteps {
     const std::size_t chunks = (n_ + chunk - 1) / chunk;
     std::vector<double> partial(chunks * k * d_, 0.0);
     std::vector<std::int64_t> partial_counts(chunks * k, 0);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
     for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
       double* s = partial.data() + c * k * d_;
       std::int64_t* counted = partial_counts.data() + c * k;
@@ -157,7 +160,7 @@ class CpuSteps final : public KMeansSteps {
     const std::size_t chunk = chunk_rows(n_);
     const std::size_t chunks = (n_ + chunk - 1) / chunk;
     std::vector<double> partial(chunks, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
     for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
       double s = 0.0;
       for (std::size_t i = c * chunk; i < std::min(n_, (c + 1) * chunk); ++i) s += term(i);

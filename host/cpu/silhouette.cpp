@@ -48,7 +48,7 @@ double silhouette_cosine(const float* x, std::size_t n, std::size_t d, const std
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(count), k, static_cast<int>(d), 1.0,
                 rows.data(), static_cast<int>(d), sums.data(), static_cast<int>(d), 0.0, dots.data(), k);
     double block_total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : block_total)
+#pragma omp parallel for schedule(static) reduction(+ : block_total) if (count * k > 65536)
     for (std::int64_t r = 0; r < static_cast<std::int64_t>(count); ++r) {
       const int own = labels[first + r];
       const double* dot = dots.data() + r * k;
@@ -92,7 +92,7 @@ double silhouette_euclidean(const float* x_in, std::size_t n, std::size_t d, con
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols),
                   static_cast<int>(d), 1.0f, x.data() + r0 * d, static_cast<int>(d), x.data() + c0 * d,
                   static_cast<int>(d), 0.0f, dots.data(), static_cast<int>(cols));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
       for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
         const std::size_t i = r0 + r;
         double* acc = per_cluster.data() + r * k;
@@ -108,7 +108,7 @@ double silhouette_euclidean(const float* x_in, std::size_t n, std::size_t d, con
       }
     }
     double block_total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : block_total)
+#pragma omp parallel for schedule(static) reduction(+ : block_total) if (rows * k > 65536)
     for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
       const int own = labels[r0 + r];
       if (counts[own] < 2) continue;

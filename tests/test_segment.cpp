@@ -1,0 +1,648 @@
+/*
+ * test_segment.cpp: k-means, silhouette, model selection, profiles and the CLI.
+ *
+ * References: a brute-force double-precision Lloyd (same stop rule and empty-cluster
+ * rule), an O(N^2) double silhouette. Tolerances:
+ *  - labels and iteration counts: exact (blobs separated by >> their spread, so float
+ *    and double distances order the centroids the same way);
+ *  - centroids 1e-4 absolute on data of magnitude ~10 (float means vs double means);
+ *  - inertia 1e-5 relative (float centroids; sums in double);
+ *  - silhouette 1e-5 absolute (Euclidean: float GEMM distances, cancellation-prone pairs
+ *    recomputed exactly; cosine: float unit rows vs double normalisation).
+ * Every random case prints its seed on failure.
+ */
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/error.hpp"
+#include "cohort/metrics.hpp"
+#include "cohort/npy.hpp"
+#include "cohort/segment.hpp"
+#include "cohort/sparse.hpp"
+#include "kernels/segment_element.hpp"
+#include "tests/test_util.hpp"
+
+namespace cohort {
+namespace {
+
+using testing::TempDir;
+
+// ---- data ----
+
+struct Rng {  // splitmix64 + Box-Muller: the same numbers on every platform
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double normal() {
+    const double u = uniform() + 1e-300, v = uniform();
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
+  }
+};
+
+struct Blobs {
+  std::size_t n = 0, d = 0;
+  int k = 0;
+  std::vector<float> x;
+  std::vector<std::int32_t> truth;
+  std::vector<std::size_t> first_of;  // a row of each blob
+};
+
+// k blobs with centres uniform in a box (half-width 10, grown when crowded), at least
+// 10 * spread apart: a 5-sigma margin on each side of every boundary.
+Blobs make_blobs(std::size_t n, std::size_t d, int k, double spread, std::uint64_t seed) {
+  Rng rng{seed};
+  std::vector<double> centers;
+  double half_width = 10.0;
+  for (int attempt = 1; static_cast<int>(centers.size() / d) < k; ++attempt) {
+    if (attempt % 1000 == 0) half_width *= 1.5;
+    std::vector<double> c(d);
+    for (auto& v : c) v = half_width * (2.0 * rng.uniform() - 1.0);
+    bool far = true;
+    for (std::size_t j = 0; j < centers.size() / d && far; ++j) {
+      double dist2 = 0.0;
+      for (std::size_t e = 0; e < d; ++e) dist2 += (c[e] - centers[j * d + e]) * (c[e] - centers[j * d + e]);
+      far = std::sqrt(dist2) > 10.0 * spread;
+    }
+    if (far) centers.insert(centers.end(), c.begin(), c.end());
+  }
+  Blobs b;
+  b.n = n, b.d = d, b.k = k;
+  b.x.resize(n * d);
+  b.truth.resize(n);
+  b.first_of.assign(k, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % k);
+    b.truth[i] = c;
+    if (b.first_of[c] == n) b.first_of[c] = i;
+    for (std::size_t e = 0; e < d; ++e) b.x[i * d + e] = static_cast<float>(centers[c * d + e] + spread * rng.normal());
+  }
+  return b;
+}
+
+std::vector<float> random_matrix(std::size_t n, std::size_t d, std::uint64_t seed) {
+  Rng rng{seed};
+  std::vector<float> x(n * d);
+  for (auto& v : x) v = static_cast<float>(rng.normal());
+  return x;
+}
+
+// ---- references ----
+
+struct Reference {
+  std::vector<std::int32_t> labels;
+  std::vector<double> centroids;
+  double inertia = 0.0;
+  int iterations = 0;
+};
+
+// Lloyd in double with the library's rules: ties to the smaller centroid, stop when no
+// label changes or at max_iter (tol = 0), empty cluster -> farthest row.
+Reference reference_lloyd(const std::vector<float>& x, std::size_t n, std::size_t d, const std::vector<float>& init,
+                          int k, int max_iter) {
+  Reference r;
+  r.centroids.assign(init.begin(), init.end());
+  std::vector<double> distance(n);
+  auto dist2 = [&](std::size_t i, int j) {
+    double s = 0.0;
+    for (std::size_t e = 0; e < d; ++e) s += (x[i * d + e] - r.centroids[j * d + e]) * (x[i * d + e] - r.centroids[j * d + e]);
+    return s;
+  };
+  for (int iteration = 0;; ++iteration) {
+    std::vector<std::int32_t> labels(n);
+    r.inertia = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      int best = 0;
+      double best_value = dist2(i, 0);
+      for (int j = 1; j < k; ++j)
+        if (dist2(i, j) < best_value) best_value = dist2(i, j), best = j;
+      labels[i] = best;
+      distance[i] = best_value;
+      r.inertia += best_value;
+    }
+    const bool same = labels == r.labels;
+    r.labels = labels;
+    if ((iteration > 0 && same) || r.iterations >= max_iter) break;
+    std::vector<double> sums(k * d, 0.0);
+    std::vector<std::int64_t> counts(k, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      ++counts[labels[i]];
+      for (std::size_t e = 0; e < d; ++e) sums[labels[i] * d + e] += x[i * d + e];
+    }
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return distance[a] > distance[b]; });
+    std::size_t next_far = 0;
+    for (int j = 0; j < k; ++j) {
+      for (std::size_t e = 0; e < d; ++e)
+        r.centroids[j * d + e] = counts[j] ? sums[j * d + e] / static_cast<double>(counts[j])
+                                           : static_cast<double>(x[order[next_far] * d + e]);
+      if (!counts[j]) ++next_far;
+    }
+    ++r.iterations;
+  }
+  return r;
+}
+
+double brute_silhouette(const std::vector<float>& x, std::size_t n, std::size_t d, const std::vector<std::int32_t>& labels,
+                        int k, bool cosine) {
+  std::vector<double> rows(x.begin(), x.end());
+  if (cosine)
+    for (std::size_t i = 0; i < n; ++i) {
+      double norm = 0.0;
+      for (std::size_t e = 0; e < d; ++e) norm += rows[i * d + e] * rows[i * d + e];
+      for (std::size_t e = 0; e < d; ++e) rows[i * d + e] /= std::sqrt(norm);
+    }
+  std::vector<std::int64_t> counts(k, 0);
+  for (auto l : labels) ++counts[l];
+  double total = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<double> sum(k, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      double value = 0.0;
+      if (cosine) {
+        for (std::size_t e = 0; e < d; ++e) value += rows[i * d + e] * rows[j * d + e];
+        value = 1.0 - value;
+      } else {
+        for (std::size_t e = 0; e < d; ++e) value += (rows[i * d + e] - rows[j * d + e]) * (rows[i * d + e] - rows[j * d + e]);
+        value = std::sqrt(value);
+      }
+      sum[labels[j]] += value;
+    }
+    const int own = labels[i];
+    if (counts[own] < 2) continue;
+    const double a = sum[own] / static_cast<double>(counts[own] - 1);
+    double b = std::numeric_limits<double>::infinity();
+    for (int c = 0; c < k; ++c)
+      if (c != own && counts[c] > 0) b = std::min(b, sum[c] / static_cast<double>(counts[c]));
+    total += (b - a) / std::max(a, b);
+  }
+  return total / static_cast<double>(n);
+}
+
+SegmentOptions cpu_options(int k) {
+  SegmentOptions o;
+  o.device = Device::Cpu;
+  o.k = k;
+  return o;
+}
+
+// ---- element ----
+
+TEST(SegmentElement, NearestCentroidTiesGoToTheSmallerIndex) {
+  const float dots[3] = {0.0f, 0.0f, 0.0f};
+  const float norms[3] = {4.0f, 4.0f, 4.0f};
+  float distance = -1.0f;
+  EXPECT_EQ(segment::nearest_centroid(0.0f, dots, norms, 3, &distance), 0);
+  EXPECT_EQ(distance, 4.0f);
+  const float dots2[3] = {1.0f, 2.0f, 2.0f};  // distances 1 + 4 - 2, 1 + 4 - 4 (twice)
+  EXPECT_EQ(segment::nearest_centroid(1.0f, dots2, norms, 3, &distance), 1);
+  EXPECT_EQ(distance, 1.0f);
+}
+
+TEST(SegmentElement, ExpandedDistanceIsClampedAtZero) {
+  EXPECT_EQ(segment::expanded_distance(1.0f, 1.0f, 1.0000001f), 0.0f);
+  EXPECT_EQ(segment::expanded_distance(2.0f, 3.0f, 1.0f), 3.0f);
+  const float v[3] = {3.0f, 0.0f, 4.0f};
+  EXPECT_DOUBLE_EQ(segment::inverse_norm(v, 3), 0.2);
+  const float zero[2] = {0.0f, 0.0f};
+  EXPECT_EQ(segment::inverse_norm(zero, 2), 0.0);
+}
+
+// ---- k-means vs the double reference ----
+
+struct Case {
+  std::size_t n, d;
+  int k;
+  std::uint64_t seed;
+};
+
+TEST(SegmentKMeans, LabelsMatchDoubleReferenceFromTheSameInit) {
+  const Case cases[] = {{1, 1, 1, 1}, {3, 2, 2, 2}, {200, 3, 4, 3}, {1000, 17, 8, 4}, {3000, 64, 16, 5}, {2500, 33, 5, 6}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " k=" + std::to_string(c.k) +
+                 " seed=" + std::to_string(c.seed));
+    const Blobs b = make_blobs(c.n, c.d, c.k, 0.5, c.seed);
+    // Start from one row of each blob, shifted by the next row: Lloyd has to move.
+    std::vector<float> init(c.k * c.d);
+    for (int j = 0; j < c.k; ++j)
+      for (std::size_t e = 0; e < c.d; ++e)
+        init[j * c.d + e] = b.x[b.first_of[j] * c.d + e] + 0.3f * b.x[((b.first_of[j] + 1) % c.n) * c.d + e] / 10.0f;
+    SegmentOptions o = cpu_options(c.k);
+    o.initial_centroids = init;
+    o.tol = 0.0;
+    const KMeansResult got = kmeans(b.x.data(), c.n, c.d, o);
+    const Reference want = reference_lloyd(b.x, c.n, c.d, init, c.k, o.max_iter);
+    ASSERT_EQ(got.labels, want.labels);
+    EXPECT_EQ(got.iterations, want.iterations);
+    EXPECT_NEAR(got.inertia, want.inertia, 1e-5 * want.inertia + 1e-9);
+    for (std::size_t e = 0; e < got.centroids.size(); ++e) ASSERT_NEAR(got.centroids[e], want.centroids[e], 1e-4);
+    EXPECT_GE(adjusted_rand_index(got.labels, b.truth), 0.999);
+  }
+}
+
+TEST(SegmentKMeans, EmptyClusterIsReseededWithTheFarthestRow) {
+  const std::uint64_t seed = 11;
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const Blobs b = make_blobs(600, 4, 3, 0.5, seed);
+  // Centroid 1 starts far from everything, so it is empty after the first assignment.
+  std::vector<float> init(3 * 4);
+  for (std::size_t e = 0; e < 4; ++e) {
+    init[0 * 4 + e] = b.x[b.first_of[0] * 4 + e];
+    init[1 * 4 + e] = 1000.0f;
+    init[2 * 4 + e] = b.x[b.first_of[1] * 4 + e];
+  }
+  SegmentOptions o = cpu_options(3);
+  o.initial_centroids = init;
+  o.tol = 0.0;
+  const KMeansResult got = kmeans(b.x.data(), b.n, b.d, o);
+  const Reference want = reference_lloyd(b.x, b.n, b.d, init, 3, o.max_iter);
+  ASSERT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.iterations, want.iterations);
+  EXPECT_GE(adjusted_rand_index(got.labels, b.truth), 0.999);  // the re-seeded centroid found the third blob
+}
+
+TEST(SegmentKMeans, TiesGoToTheSmallerCentroid) {
+  // Integer coordinates: every distance is exact in float; (0,0), (0,2), (0,-2) are
+  // equidistant from both centroids.
+  const std::vector<float> x = {0, 0, 2, 0, -2, 0, 0, 2, 0, -2};
+  SegmentOptions o = cpu_options(2);
+  o.initial_centroids = {2, 0, -2, 0};
+  o.max_iter = 1;
+  const KMeansResult got = kmeans(x.data(), 5, 2, o);
+  const Reference want = reference_lloyd(x, 5, 2, o.initial_centroids, 2, 1);
+  EXPECT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.labels, (std::vector<std::int32_t>{0, 0, 1, 0, 0}));
+  EXPECT_FLOAT_EQ(got.centroids[0], 0.5f);
+}
+
+TEST(SegmentKMeans, InertiaDecreasesMonotonically) {
+  for (std::uint64_t seed : {21u, 22u, 23u}) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const auto x = random_matrix(3000, 8, seed);  // no structure: many iterations
+    SegmentOptions o = cpu_options(12);
+    o.seed = seed;
+    o.tol = 0.0;
+    const KMeansResult r = kmeans(x.data(), 3000, 8, o);
+    ASSERT_GE(r.inertia_history.size(), 3u);
+    for (std::size_t i = 1; i < r.inertia_history.size(); ++i)
+      EXPECT_LE(r.inertia_history[i], r.inertia_history[i - 1] * (1 + 1e-6)) << "E-step " << i;
+    EXPECT_EQ(r.inertia, r.inertia_history.back());
+  }
+}
+
+TEST(SegmentKMeans, RecoversPlantedSegments) {
+  for (std::uint64_t seed : {31u, 32u}) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const Blobs b = make_blobs(4000, 16, 6, 1.0, seed);
+    SegmentOptions o = cpu_options(6);
+    o.seed = seed;
+    o.n_init = 3;
+    const KMeansResult r = kmeans(b.x.data(), b.n, b.d, o);
+    EXPECT_GE(adjusted_rand_index(r.labels, b.truth), 0.9);
+    EXPECT_TRUE(r.converged);
+    o.metric = Metric::Cosine;  // blobs far from the origin are distinct directions too
+    const KMeansResult rc = kmeans(b.x.data(), b.n, b.d, o);
+    EXPECT_GE(adjusted_rand_index(rc.labels, b.truth), 0.9);
+    for (int j = 0; j < 6; ++j) {
+      double norm2 = 0.0;
+      for (std::size_t e = 0; e < b.d; ++e) norm2 += rc.centroids[j * b.d + e] * rc.centroids[j * b.d + e];
+      EXPECT_NEAR(norm2, 1.0, 1e-5) << "spherical centroids are unit vectors";
+    }
+  }
+}
+
+TEST(SegmentKMeans, DeterministicForASeedAndAnyThreadCount) {
+  const auto x = random_matrix(40000, 10, 41);
+  SegmentOptions o = cpu_options(7);
+  o.seed = 41;
+  o.n_init = 2;
+  const int threads = cpu_threads();
+  set_cpu_threads(1);
+  const KMeansResult one = kmeans(x.data(), 40000, 10, o);
+  set_cpu_threads(2);
+  const KMeansResult two = kmeans(x.data(), 40000, 10, o);
+  const KMeansResult again = kmeans(x.data(), 40000, 10, o);
+  set_cpu_threads(threads);
+  EXPECT_EQ(one.labels, two.labels);
+  EXPECT_EQ(one.inertia, two.inertia);
+  EXPECT_EQ(two.labels, again.labels);
+  EXPECT_EQ(two.centroids, again.centroids);
+  o.seed = 42;
+  const KMeansResult other = kmeans(x.data(), 40000, 10, o);
+  EXPECT_NE(other.centroids, two.centroids);
+}
+
+TEST(SegmentKMeans, MoreRestartsNeverRaiseInertia) {
+  const auto x = random_matrix(2000, 6, 51);
+  SegmentOptions o = cpu_options(9);
+  o.seed = 51;
+  const double single = kmeans(x.data(), 2000, 6, o).inertia;
+  o.n_init = 4;
+  EXPECT_LE(kmeans(x.data(), 2000, 6, o).inertia, single);  // restart 0 is the single run
+}
+
+TEST(SegmentKMeans, BadInputsAreRejected) {
+  auto x = random_matrix(10, 3, 61);
+  EXPECT_THROW(kmeans(x.data(), 10, 3, cpu_options(0)), InvalidInput);
+  try {
+    kmeans(x.data(), 10, 3, cpu_options(11));
+    FAIL() << "k > N accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("larger than the number of vectors"), std::string::npos) << e.what();
+  }
+  x[7 * 3 + 2] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    kmeans(x.data(), 10, 3, cpu_options(2), "emb.npy");
+    FAIL() << "NaN accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("emb.npy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("row 7"), std::string::npos) << e.what();
+  }
+  x[7 * 3 + 2] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(kmeans(x.data(), 10, 3, cpu_options(2)), InvalidInput);
+  x[7 * 3 + 2] = 1.0f;
+  SegmentOptions cosine = cpu_options(2);
+  cosine.metric = Metric::Cosine;
+  std::fill(x.begin() + 4 * 3, x.begin() + 5 * 3, 0.0f);
+  try {
+    kmeans(x.data(), 10, 3, cosine);
+    FAIL() << "zero row accepted for cosine";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("row 4"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(kmeans(x.data(), 10, 3, cpu_options(2)));  // fine for Euclidean
+  SegmentOptions wrong = cpu_options(2);
+  wrong.initial_centroids = {1, 2, 3};
+  EXPECT_THROW(kmeans(x.data(), 10, 3, wrong), InvalidInput);
+  EXPECT_THROW(kmeans(x.data(), 0, 3, cpu_options(1)), InvalidInput);
+  EXPECT_THROW(parse_metric("manhattan"), InvalidInput);
+  EXPECT_THROW(select_k(x.data(), 10, 3, 1, 3, cpu_options(2)), InvalidInput);
+  EXPECT_THROW(select_k(x.data(), 10, 3, 4, 3, cpu_options(2)), InvalidInput);
+}
+
+TEST(SegmentKMeans, KEqualsNGivesZeroInertia) {
+  const auto x = random_matrix(7, 3, 71);
+  const KMeansResult r = kmeans(x.data(), 7, 3, cpu_options(7));
+  EXPECT_NEAR(r.inertia, 0.0, 1e-12);
+  std::vector<std::int32_t> sorted = r.labels;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()) - sorted.begin(), 7);
+}
+
+// ---- silhouette ----
+
+TEST(SegmentSilhouette, EuclideanMatchesBruteForce) {
+  for (std::uint64_t seed : {81u, 82u, 83u}) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const std::size_t n = 300, d = 5;
+    const int k = 5;
+    auto x = random_matrix(n, d, seed);
+    for (std::size_t e = 0; e < d; ++e) x[e] += 50.0f;  // an outlier far from the mean
+    Rng rng{seed};
+    std::vector<std::int32_t> labels(n);
+    for (auto& l : labels) l = static_cast<std::int32_t>(rng.next() % 3);
+    labels[5] = 3;  // a singleton cluster (s = 0); cluster 4 stays empty
+    const double want = brute_silhouette(x, n, d, labels, k, false);
+    const SilhouetteResult got = silhouette(x.data(), n, d, labels.data(), k, Metric::Euclidean);
+    EXPECT_NEAR(got.score, want, 1e-5);
+    EXPECT_FALSE(got.sampled);
+    EXPECT_EQ(got.sample_size, n);
+  }
+  // Well-separated blobs: high silhouette, and it still agrees.
+  const Blobs b = make_blobs(400, 3, 4, 0.5, 84);
+  EXPECT_NEAR(silhouette(b.x.data(), b.n, b.d, b.truth.data(), 4, Metric::Euclidean).score,
+              brute_silhouette(b.x, b.n, b.d, b.truth, 4, false), 1e-5);
+}
+
+TEST(SegmentSilhouette, CosineExactFormulaMatchesBruteForce) {
+  for (std::uint64_t seed : {91u, 92u}) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const std::size_t n = 257, d = 7;
+    const int k = 6;
+    const auto x = random_matrix(n, d, seed);
+    Rng rng{seed};
+    std::vector<std::int32_t> labels(n);
+    for (auto& l : labels) l = static_cast<std::int32_t>(rng.next() % 4);
+    labels[0] = 4;  // singleton; 5 empty
+    const double want = brute_silhouette(x, n, d, labels, k, true);
+    EXPECT_NEAR(silhouette(x.data(), n, d, labels.data(), k, Metric::Cosine).score, want, 1e-6);
+  }
+}
+
+TEST(SegmentSilhouette, SampledBeyondMaxExactWithAStatedSize) {
+  const Blobs b = make_blobs(900, 4, 3, 1.0, 101);
+  SilhouetteOptions o;
+  o.max_exact = 300;
+  o.seed = 5;
+  const SilhouetteResult sampled = silhouette(b.x.data(), b.n, b.d, b.truth.data(), 3, Metric::Euclidean, o);
+  EXPECT_TRUE(sampled.sampled);
+  EXPECT_EQ(sampled.sample_size, 300u);
+  const double exact = brute_silhouette(b.x, b.n, b.d, b.truth, 3, false);
+  EXPECT_NEAR(sampled.score, exact, 0.05);
+  EXPECT_EQ(silhouette(b.x.data(), b.n, b.d, b.truth.data(), 3, Metric::Euclidean, o).score, sampled.score);
+  o.max_exact = 900;
+  EXPECT_FALSE(silhouette(b.x.data(), b.n, b.d, b.truth.data(), 3, Metric::Euclidean, o).sampled);
+}
+
+// ---- model selection ----
+
+TEST(SegmentModelSelection, PicksThePlantedK) {
+  for (int planted : {3, 5}) {
+    SCOPED_TRACE("planted k=" + std::to_string(planted));
+    const Blobs b = make_blobs(1500, 8, planted, 0.7, 110 + planted);
+    SegmentOptions o = cpu_options(2);
+    o.n_init = 2;
+    const ModelSelection s = select_k(b.x.data(), b.n, b.d, 2, 7, o);
+    ASSERT_EQ(s.rows.size(), 6u);
+    EXPECT_EQ(s.best_k, planted);
+    EXPECT_EQ(s.best.k, planted);
+    EXPECT_GE(adjusted_rand_index(s.best.labels, b.truth), 0.9);
+    for (std::size_t i = 1; i < s.rows.size(); ++i) EXPECT_EQ(s.rows[i].k, s.rows[i - 1].k + 1);
+    o.metric = Metric::Cosine;
+    EXPECT_EQ(select_k(b.x.data(), b.n, b.d, 2, 7, o).best_k, planted);
+  }
+}
+
+// ---- profiles ----
+
+TEST(SegmentProfiles, JoinsAMatrixDirectory) {
+  TempDir dir;
+  const std::string m = dir.file("matrix");
+  ensure_directory(m);
+  write_lines(m + "/users.txt", {"u1", "u2", "u3", "u4"});
+  write_lines(m + "/items.txt", {"shoes", "books", "toys"});
+  // view counts: u1 shoes 4, u2 shoes 6 books 1, u3 books 5, u4 toys 2 books 1
+  Csr views;
+  views.rows = 4, views.cols = 3;
+  views.indptr = {0, 1, 3, 4, 6};
+  views.indices = {0, 0, 1, 1, 1, 2};
+  views.values = {4, 6, 1, 5, 1, 2};
+  write_mtx(m + "/view.mtx", views, true);
+  Csr purchases;
+  purchases.rows = 4, purchases.cols = 3;
+  purchases.indptr = {0, 1, 1, 2, 2};
+  purchases.indices = {0, 1};
+  purchases.values = {2, 1};
+  write_mtx(m + "/purchase.mtx", purchases, true);
+  write_mtx(m + "/view.sum.mtx", views, true);  // not a count matrix: ignored
+  testing::write_file(m + "/attributes.csv", "user_id,city\nu1,Oslo\nu2,Oslo\nu3,Rome\nu4,Rome\n");
+  // Segment 0 = {u1, u2}, segment 1 = {u3, u4, x9 (not in the matrix)}.
+  const std::vector<std::string> ids = {"u1", "u3", "u2", "u4", "x9"};
+  const std::vector<std::int32_t> labels = {0, 1, 0, 1, 1};
+  ProfileOptions po;
+  po.min_item_count = 1.0;
+  const SegmentProfiles p = profile_segments(ids, labels, 2, m, po);
+  ASSERT_EQ(p.events, (std::vector<std::string>{"purchase", "view"}));
+  ASSERT_EQ(p.segments.size(), 2u);
+  EXPECT_EQ(p.segments[0].size, 2u);
+  EXPECT_EQ(p.segments[1].size, 3u);
+  EXPECT_DOUBLE_EQ(p.segments[1].share, 0.6);
+  EXPECT_EQ(p.segments[1].matched_users, 2u);
+  EXPECT_DOUBLE_EQ(p.segments[0].event_totals[1], 11.0);  // views of u1 + u2
+  EXPECT_DOUBLE_EQ(p.segments[0].event_per_user[1], 5.5);
+  EXPECT_DOUBLE_EQ(p.segments[1].event_totals[0], 1.0);
+  ASSERT_TRUE(p.has_conversion);
+  EXPECT_DOUBLE_EQ(p.segments[0].conversion, 2.0 / 11.0);
+  EXPECT_DOUBLE_EQ(p.segments[1].conversion, 1.0 / 8.0);
+  // Population (all events): shoes 12, books 8, toys 2 of 22. Segment 0: shoes 12, books 1 of 13.
+  ASSERT_FALSE(p.segments[0].top_items.empty());
+  EXPECT_EQ(p.segments[0].top_items[0].first, "shoes");
+  EXPECT_NEAR(p.segments[0].top_items[0].second, (12.0 / 13.0) / (12.0 / 22.0), 1e-12);
+  EXPECT_EQ(p.segments[1].top_items[0].first, "toys");  // 2/9 vs 2/22
+  ASSERT_EQ(p.attributes, (std::vector<std::string>{"city"}));
+  EXPECT_EQ(p.segments[0].attribute_modes[0].first, "Oslo");
+  EXPECT_DOUBLE_EQ(p.segments[0].attribute_modes[0].second, 1.0);
+  EXPECT_EQ(p.segments[1].attribute_modes[0].first, "Rome");
+  write_profiles_csv(dir.file("profiles.csv"), p);
+  const std::string csv = testing::read_file(dir.file("profiles.csv"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "segment,size,share,matched_users,purchase_total,purchase_per_user,view_total,view_per_user,conversion,"
+            "top_items,city_mode,city_mode_share");
+  EXPECT_NE(format_profiles(p).find("Oslo"), std::string::npos);
+}
+
+TEST(SegmentProfiles, BadMatrixShapeNamesTheFile) {
+  TempDir dir;
+  write_lines(dir.file("users.txt"), {"a", "b"});
+  write_lines(dir.file("items.txt"), {"i"});
+  Csr wrong;
+  wrong.rows = 3, wrong.cols = 1;
+  wrong.indptr = {0, 0, 0, 0};
+  write_mtx(dir.file("view.mtx"), wrong, true);
+  try {
+    profile_segments({"a", "b"}, {0, 1}, 2, dir.path().string());
+    FAIL() << "shape mismatch accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("view.mtx"), std::string::npos) << e.what();
+  }
+}
+
+// ---- CLI ----
+
+TEST(SegmentCli, RoundTrip) {
+  TempDir dir;
+  const Blobs b = make_blobs(300, 4, 3, 0.5, 121);
+  write_npy(dir.file("x.npy"), b.x.data(), {b.n, b.d});
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < b.n; ++i) ids.push_back("user" + std::to_string(i));
+  write_lines(dir.file("ids.txt"), ids);
+  const auto run = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --ids " + dir.file("ids.txt") +
+                                    " --k-range 2:5 --device cpu --out " + dir.file("out"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("best silhouette"), std::string::npos) << run.output;
+  const auto labels = read_lines(dir.file("out/labels.csv"));
+  ASSERT_EQ(labels.size(), b.n + 1);
+  EXPECT_EQ(labels[0], "id,segment");
+  EXPECT_EQ(labels[1].substr(0, 6), "user0,");
+  std::vector<std::int32_t> got;
+  for (std::size_t i = 1; i < labels.size(); ++i) got.push_back(std::stoi(labels[i].substr(labels[i].find(',') + 1)));
+  EXPECT_GE(adjusted_rand_index(got, b.truth), 0.99);
+  const auto centroids = read_npy<float>(dir.file("out/centroids.npy"));
+  EXPECT_EQ(centroids.shape, (std::vector<std::size_t>{3, 4}));
+  const auto selection = read_lines(dir.file("out/model_selection.csv"));
+  ASSERT_EQ(selection.size(), 5u);
+  EXPECT_EQ(selection[0], "k,silhouette,inertia,iterations");
+  EXPECT_EQ(read_lines(dir.file("out/profiles.csv")).size(), 4u);
+
+  const auto single = testing::run_cli("segment --embeddings " + dir.file("x.npy") +
+                                       " --k 2 --metric cosine --silhouette-max-exact 100 --quiet --out " +
+                                       dir.file("out2"));
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  EXPECT_EQ(read_lines(dir.file("out2/labels.csv"))[1].substr(0, 2), "0,");  // row numbers as ids
+
+  const auto sampled = testing::run_cli("segment --embeddings " + dir.file("x.npy") +
+                                        " --k 3 --silhouette-max-exact 100 --device cpu --out " + dir.file("out3"));
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
+  EXPECT_NE(sampled.output.find("sampled: 100 of 300 rows"), std::string::npos) << sampled.output;
+  EXPECT_EQ(read_lines(dir.file("out3/model_selection.csv"))[0], "k,silhouette,inertia,iterations,silhouette_sample_size");
+
+  const auto too_many = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 301 --out " + dir.file("bad"));
+  EXPECT_NE(too_many.exit_code, 0);
+  EXPECT_NE(too_many.output.find("error:"), std::string::npos) << too_many.output;
+  const auto both = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 3 --k-range 2:4 --out " +
+                                     dir.file("bad"));
+  EXPECT_NE(both.exit_code, 0);
+  write_lines(dir.file("short_ids.txt"), {"a", "b"});
+  const auto short_ids = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --ids " +
+                                          dir.file("short_ids.txt") + " --k 3 --out " + dir.file("bad"));
+  EXPECT_NE(short_ids.exit_code, 0);
+  EXPECT_NE(short_ids.output.find("error:"), std::string::npos) << short_ids.output;
+}
+
+// ---- CUDA vs CPU ----
+
+TEST(SegmentCuda, SameLabelsAsCpuFromTheSameInit) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  const Case cases[] = {{1, 1, 1, 1}, {5, 3, 2, 2}, {1000, 17, 8, 4}, {20000, 64, 32, 5}, {70000, 64, 16, 6}};
+  for (const Case& c : cases) {
+    for (const Metric metric : {Metric::Euclidean, Metric::Cosine}) {
+      SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " k=" + std::to_string(c.k) +
+                   " seed=" + std::to_string(c.seed) + " metric=" + metric_name(metric));
+      const Blobs b = make_blobs(c.n, c.d, c.k, 0.5, c.seed);
+      std::vector<float> init(c.k * c.d);
+      for (int j = 0; j < c.k; ++j)
+        for (std::size_t e = 0; e < c.d; ++e) init[j * c.d + e] = b.x[b.first_of[j] * c.d + e];
+      SegmentOptions o = cpu_options(c.k);
+      o.metric = metric;
+      o.initial_centroids = init;
+      const KMeansResult cpu = kmeans(b.x.data(), c.n, c.d, o);
+      o.device = Device::Cuda;
+      const KMeansResult gpu = kmeans(b.x.data(), c.n, c.d, o);
+      EXPECT_EQ(gpu.labels, cpu.labels);
+      EXPECT_EQ(gpu.iterations, cpu.iterations);
+      EXPECT_NEAR(gpu.inertia, cpu.inertia, 1e-4 * cpu.inertia + 1e-9);
+      for (std::size_t e = 0; e < cpu.centroids.size(); ++e) ASSERT_NEAR(gpu.centroids[e], cpu.centroids[e], 1e-4);
+    }
+  }
+  // k-means++ on the device: same quality as on the host.
+  const Blobs b = make_blobs(20000, 16, 10, 1.0, 7);
+  SegmentOptions o = cpu_options(10);
+  o.device = Device::Cuda;
+  o.n_init = 2;
+  const KMeansResult gpu = kmeans(b.x.data(), b.n, b.d, o);
+  EXPECT_GE(adjusted_rand_index(gpu.labels, b.truth), 0.9);
+  // Empty-cluster re-seeding on the device.
+  std::vector<float> init(10 * 16, 1000.0f);
+  for (int j = 0; j < 9; ++j)
+    for (std::size_t e = 0; e < 16; ++e) init[j * 16 + e] = b.x[b.first_of[j] * 16 + e];
+  o.initial_centroids = init;
+  const KMeansResult gpu_empty = kmeans(b.x.data(), b.n, b.d, o);
+  o.device = Device::Cpu;
+  const KMeansResult cpu_empty = kmeans(b.x.data(), b.n, b.d, o);
+  EXPECT_EQ(gpu_empty.labels, cpu_empty.labels);
+}
+
+}  // namespace
+}  // namespace cohort
