@@ -362,6 +362,36 @@ TEST(JoinGrid, VerticesAndPointsOnCellLines) {
   }
 }
 
+// One very detailed polygon spanning the extent among small ones: the automatic grid must
+// stay within its memory bound (edge references per edge) and still be exact.
+TEST(JoinGrid, DetailedPolygonKeepsMemoryBounded) {
+  Rng rng(71);
+  PolygonSet s;
+  Ring big;  // a wiggly coastline-like outline: short edges, 200k vertices
+  for (int k = 0; k < 200000; ++k) {
+    const double t = 2 * kPi * k / 200000;
+    const double r = 0.35 + 0.1 * std::sin(7 * t) + 0.03 * std::sin(331 * t) + uniform(rng, 0, 1e-4);
+    big.x.push_back(0.5 + r * std::cos(t));
+    big.y.push_back(0.5 + r * std::sin(t));
+  }
+  s.add_ring(big.x, big.y);
+  s.end_polygon();
+  s.end_feature("detailed");
+  for (int i = 0; i < 300; ++i) {
+    const double cx = uniform(rng, 0, 1), cy = uniform(rng, 0, 1), r = 0.002;
+    s.add_ring({cx - r, cx + r, cx + r, cx - r}, {cy - r, cy - r, cy + r, cy + r});
+    s.end_polygon();
+    s.end_feature("s" + std::to_string(i));
+  }
+  const JoinGrid grid = build_join_grid(s);
+  const double edges = 200000.0 + 300 * 2;
+  EXPECT_LT(static_cast<double>(grid.edges.size() / 4), 64 * edges + (1 << 20)) << grid.cols << "x" << grid.rows;
+  std::vector<double> x, y;
+  random_points(rng, s, grid, 1.0, 0, 0, 400, x, y);
+  expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
+              "seed 71");
+}
+
 TEST(JoinGrid, EmptyAndTinyInputs) {
   const PolygonSet s = squares_ab();
   const JoinGrid grid = build_join_grid(s);

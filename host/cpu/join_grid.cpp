@@ -184,6 +184,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   // feature's bounding box covers about 16 of them, so most points see an empty or a
   // fully-inside cell; at most 2^22 cells (32 MiB of offsets).
   std::vector<double> box_areas;
+  double width_vertices = 0;  // sum over features of bbox width * vertices
   for (std::size_t f = 0; f < nf; ++f) {
     const auto v0 = polygons.ring_offsets[polygons.polygon_ring_offsets[polygons.feature_polygon_offsets[f]]];
     const auto v1 = polygons.ring_offsets[polygons.polygon_ring_offsets[polygons.feature_polygon_offsets[f + 1]]];
@@ -193,6 +194,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
     const auto [y_lo, y_hi] = std::minmax_element(polygons.y.begin() + static_cast<std::ptrdiff_t>(v0),
                                                   polygons.y.begin() + static_cast<std::ptrdiff_t>(v1));
     box_areas.push_back((*x_hi - *x_lo) * (*y_hi - *y_lo));
+    width_vertices += (*x_hi - *x_lo) * static_cast<double>(v1 - v0);
   }
   std::nth_element(box_areas.begin(), box_areas.begin() + static_cast<std::ptrdiff_t>(box_areas.size() / 2),
                    box_areas.end());
@@ -208,6 +210,19 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   std::int64_t rows = std::llround(target / static_cast<double>(cols));
   rows = std::min<std::int64_t>(std::max<std::int64_t>(rows, 1), 1 << 20);
   while (cols * rows > (std::int64_t(1) << 28)) (cols > rows ? cols : rows) /= 2;
+  // Memory bound: an edge ending inside a row is listed in the cells left of it within
+  // its feature's box, about vertices * box width in cells per feature. Coarsen the
+  // automatic grid when that would exceed ~64 references per edge (one huge detailed
+  // polygon among small ones); an explicit cell count is obeyed.
+  if (cells <= 0) {
+    const double budget = 64.0 * static_cast<double>(edge_count) + double(1 << 20);
+    const double refs = width_vertices * static_cast<double>(cols) / wx;
+    if (refs > budget) {
+      const double k = refs / budget;
+      cols = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(cols) / k));
+      rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(rows) / k));
+    }
+  }
   grid.cols = static_cast<std::int32_t>(cols);
   grid.rows = static_cast<std::int32_t>(rows);
   grid.inv_w = static_cast<double>(cols) / wx;
