@@ -53,6 +53,7 @@ struct EngineArgs {
   const std::vector<float>* state = nullptr;
   double dropout = 0.0;
   std::uint64_t seed = 0;
+  bool tf32 = false;  ///< CUDA only
 };
 
 using EngineFactory = std::function<std::unique_ptr<TrainEngine>(const EngineArgs&)>;

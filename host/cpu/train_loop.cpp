@@ -57,6 +57,7 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   args.state = &result.model.state;
   args.dropout = o.dropout;
   args.seed = o.seed;
+  args.tf32 = o.tf32;
   auto engine = factory(args);
 
   const std::size_t B = static_cast<std::size_t>(o.batch);

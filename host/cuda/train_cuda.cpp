@@ -1,7 +1,7 @@
 /*
  * train_cuda.cpp: the CUDA engine of `cohort train`. The encoded table lives on the
  * device; each step uploads the batch's row numbers, gathers, runs the network with
- * cuBLAS SGEMMs (FP32, no TF32) and the kernels of kernels/train.cu, then one fused
+ * cuBLAS SGEMMs (FP32; TF32 tensor cores when asked) and the kernels of kernels/train.cu, then one fused
  * AdamW over the flat buffer [params | grads | m | v]. The loss (one double) is read
  * back each step for the divergence check. Same layout and math as the CPU engine.
  */
@@ -33,7 +33,7 @@ class CudaEngine final : public train_detail::TrainEngine {
   explicit CudaEngine(const train_detail::EngineArgs& a)
       : cfg_(*a.config), L_(*a.layout), dropout_(a.dropout), seed_(a.seed), blas_(stream_.get()) {
     cudaStream_t s = stream_.get();
-    COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));
+    COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const auto& d = *a.data;
     cats_ = DeviceBuffer<std::int32_t>(d.cats.size(), s);
     cats_.copy_from_host(d.cats.data(), d.cats.size(), s);
