@@ -1,5 +1,5 @@
 /*
- * gen_manifest.cpp: manifest.json, the world's parameters and ground truth in one place:
+ * manifest.cpp: manifest.json, the world's parameters and ground truth in one place:
  * seed, size, counts, time window, extent, segment proportions / rhythms / category
  * affinities, store shapes and designed pairs, and every file (rows, bytes, whether it is
  * ground truth). No timings or thread counts, so it is byte-identical for a seed too.
@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "cohort/atomic_file.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort::gen {
 namespace {

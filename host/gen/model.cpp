@@ -1,5 +1,5 @@
-/* gen_model.cpp: the world's fixed parameters (see gen_model.hpp) and its weekly rhythms. */
-#include "host/gen_model.hpp"
+/* model.cpp: the world's fixed parameters (see model.hpp) and its weekly rhythms. */
+#include "host/gen/model.hpp"
 
 #include <initializer_list>
 #include <utility>

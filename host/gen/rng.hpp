@@ -1,5 +1,5 @@
 /*
- * gen_rng.hpp: the generator's random numbers, written here so every library and thread
+ * rng.hpp: the generator's random numbers, written here so every library and thread
  * count gives the same stream (std:: distributions differ between standard libraries).
  *
  * GenRng is splitmix64: a 64-bit counter advanced by a constant and hashed. Each work

@@ -1,5 +1,5 @@
-/* gen_rng.cpp: Vose's alias method (deterministic: fixed scan order, no std:: distributions). */
-#include "host/gen_rng.hpp"
+/* rng.cpp: Vose's alias method (deterministic: fixed scan order, no std:: distributions). */
+#include "host/gen/rng.hpp"
 
 namespace cohort::gen {
 

@@ -1,5 +1,5 @@
 /*
- * gen_pings.cpp: GPS pings (ping_id,user_id,lon,lat,timestamp), time-ordered.
+ * pings.cpp: GPS pings (ping_id,user_id,lon,lat,timestamp), time-ordered.
  *
  * For a ping in hour h (local hour-of-week w = h mod 168): segment s ~ A_s (shop_s[w] +
  * background_s[w]) with A_s the segment's total ping activity; the user ~ activity within s.
@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "host/gen_format.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_schedule.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/schedule.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort::gen {
 namespace {

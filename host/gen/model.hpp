@@ -1,5 +1,5 @@
 /*
- * gen_model.hpp: the fixed parameters of the synthetic world (the "ground truth" that the
+ * model.hpp: the fixed parameters of the synthetic world (the "ground truth" that the
  * manifest states): six latent segments with their proportions, attribute distributions,
  * home neighbourhoods, category affinities and weekly rhythms.
  *

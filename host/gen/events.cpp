@@ -1,5 +1,5 @@
 /*
- * gen_events.cpp: the event log (user_id,category,event,timestamp,amount).
+ * events.cpp: the event log (user_id,category,event,timestamp,amount).
  *
  * For an event in hour h (hour-of-week w): segment s ~ E_s online_s[w] with E_s the
  * segment's total event activity; user ~ event activity within s; category ~ the
@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "host/gen_format.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_schedule.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/schedule.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort::gen {
 

@@ -1,5 +1,5 @@
 /*
- * gen_world.hpp: the generator's shared state and its steps. generate_world (generate.cpp)
+ * world.hpp: the generator's shared state and its steps. generate_world (generate.cpp)
  * runs them in order: stores -> customers -> pings -> events -> truth counts -> manifest.
  * Each step writes its files atomically and reports them as GeneratedFile entries.
  */
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "cohort/generate.hpp"
-#include "host/gen_rng.hpp"
-#include "host/gen_stores.hpp"
+#include "host/gen/rng.hpp"
+#include "host/gen/stores.hpp"
 
 namespace cohort::gen {
 

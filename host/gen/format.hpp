@@ -1,5 +1,5 @@
 /*
- * gen_format.hpp: fast, locale-free number formatting for the generator's text files.
+ * format.hpp: fast, locale-free number formatting for the generator's text files.
  * Values are rounded to fixed-point integers first (e.g. 1e-7 degrees, cents), then printed
  * with integer arithmetic, so the text is identical on every platform and much faster
  * than printf.

@@ -1,5 +1,5 @@
 /*
- * gen_stores.hpp: store polygons of the synthetic city and a grid index to test points
+ * stores.hpp: store polygons of the synthetic city and a grid index to test points
  * against them.
  *
  * Stores sit in "lots" (0.005 x 0.004 degree cells, about 430 x 445 m), one slot per lot,

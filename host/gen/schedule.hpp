@@ -1,5 +1,5 @@
 /*
- * gen_schedule.hpp: how pings and events are cut into work units and written in order.
+ * schedule.hpp: how pings and events are cut into work units and written in order.
  *
  * The window's 672 hours each get a share of the records proportional to a weight (largest
  * remainder rounding, so the total is exact), and an hour with more than kUnitRecords

@@ -1,5 +1,5 @@
 /*
- * gen_customers.cpp: customers with a latent segment and attributes drawn from it;
+ * customers.cpp: customers with a latent segment and attributes drawn from it;
  * writes customers.csv and truth_segments.csv.
  *
  * Customer i uses its own stream (seed, Customers, i), so blocks of customers are made in
@@ -15,9 +15,9 @@
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/backend.hpp"
-#include "host/gen_format.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort::gen {
 namespace {

@@ -1,5 +1,5 @@
 /*
- * gen_store_shapes.cpp: lays out the city's stores (see gen_stores.hpp).
+ * store_shapes.cpp: lays out the city's stores (see stores.hpp).
  *
  * 1. The slot sequence: the first nine slots cover every shape (so even the tiny world has
  *    convex, concave, holed, multi-part, overlapping and edge-sharing stores), then shapes
@@ -14,10 +14,10 @@
 #include <numeric>
 
 #include "cohort/error.hpp"
-#include "host/gen_format.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_rng.hpp"
-#include "host/gen_stores.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/rng.hpp"
+#include "host/gen/stores.hpp"
 
 namespace cohort::gen {
 namespace {

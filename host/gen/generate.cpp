@@ -1,6 +1,6 @@
 /*
  * generate.cpp: `cohort generate` entry points: size parsing and the order of the steps
- * (see gen_world.hpp). The world's randomness comes only from options.seed.
+ * (see world.hpp). The world's randomness comes only from options.seed.
  */
 #include "cohort/generate.hpp"
 
@@ -12,8 +12,8 @@
 #include "cohort/atomic_file.hpp"
 #include "cohort/error.hpp"
 #include "cohort/progress.hpp"
-#include "host/gen_format.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort {
 

@@ -1,13 +1,13 @@
 /*
- * gen_store_files.cpp: builds the stores with their index and choice tables, and writes
+ * store_files.cpp: builds the stores with their index and choice tables, and writes
  * stores.csv (store_id,name,category,wkt) and stores.geojson (one Feature per line).
  */
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
-#include "host/gen_format.hpp"
-#include "host/gen_model.hpp"
-#include "host/gen_world.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/model.hpp"
+#include "host/gen/world.hpp"
 
 namespace cohort::gen {
 namespace {

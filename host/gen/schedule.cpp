@@ -1,5 +1,5 @@
-/* gen_schedule.cpp: records per hour by largest remainder, hours split into units. */
-#include "host/gen_schedule.hpp"
+/* schedule.cpp: records per hour by largest remainder, hours split into units. */
+#include "host/gen/schedule.hpp"
 
 #include <cmath>
 #include <numeric>

@@ -1,5 +1,5 @@
 /*
- * gen_store_geometry.cpp: point-vs-store tests for the generator, the grid index over the
+ * store_geometry.cpp: point-vs-store tests for the generator, the grid index over the
  * stores, and the WKT / GeoJSON text of a store.
  *
  * The index is a uniform grid (lot-sized cells) over kWorldExtent; each cell lists the
@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "host/gen_format.hpp"
-#include "host/gen_stores.hpp"
+#include "host/gen/format.hpp"
+#include "host/gen/stores.hpp"
 
 namespace cohort::gen {
 namespace {
