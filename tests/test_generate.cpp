@@ -25,8 +25,8 @@
 #include "cohort/error.hpp"
 #include "cohort/generate.hpp"
 #include "cohort/progress.hpp"
-#include "host/gen_rng.hpp"
-#include "host/gen_schedule.hpp"
+#include "host/gen/rng.hpp"
+#include "host/gen/schedule.hpp"
 #include "tests/test_util.hpp"
 
 namespace cohort {
