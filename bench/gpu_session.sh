@@ -4,13 +4,16 @@
 # CUDA tests once under compute-sanitizer, then every benchmark. Logs go to $OUT when
 # set (the device tool brings them back), else to ./gpu-logs.
 # Prepare on the dev machine first with bench/gpu_prepare.sh, then through the device
-# tool: command "bash bench/gpu_session.sh", carry [".gpu"].
+# tool (each call may run 10 minutes, so two calls while the machine stays warm):
+#   bash bench/gpu_session.sh check    build, tests, compute-sanitizer   carry [".gpu"]
+#   bash bench/gpu_session.sh bench    the benchmarks (reuses build-gpu)  carry [".gpu"]
+# With no argument it does both (for machines without a per-call limit).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 logs="${OUT:-$root/gpu-logs}"
 mkdir -p "$logs"
 cd "$root"
-exec > >(tee "$logs/session.log") 2>&1
+exec > >(tee -a "$logs/session.log") 2>&1
 
 # Dependencies carried as .deb files, unpacked into a private prefix (never into /).
 prefix=/tmp/cohort-deps
@@ -24,7 +27,9 @@ export PATH="/usr/local/cuda/bin:$PATH"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
 
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+what="${1:-all}"
 
+if [ "$what" = check ] || [ "$what" = all ]; then
 step build
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DCOHORT_CUDA_LINEINFO=ON \
@@ -42,17 +47,22 @@ compute-sanitizer --tool memcheck --error-exitcode 9 \
   build-gpu/tests/cohort_tests --gtest_filter='*Cuda*:*Gpu*:*CUDA*' 2>&1 | tail -n 40
 echo "sanitizer exit code: ${PIPESTATUS[0]}"
 
+fi
+
+if [ "$what" = bench ] || [ "$what" = all ]; then
+[ -x build-gpu/cohort ] || { echo "error: build-gpu is missing: run the check step first" >&2; exit 1; }
 step benchmarks
 # Sizes for an H100/H200; the Python peers are not installed there (no registry access),
 # so each benchmark's CPU backend is the peer measured in the same run.
 run_bench() {
   local name="$1"; shift
   step "$name $*"
-  timeout 280 "build-gpu/bench/$name" "$@" 2>&1 | tee "$logs/$name.txt" | tail -n 40
+  timeout 110 "build-gpu/bench/$name" "$@" 2>&1 | tee "$logs/$name.txt" | tail -n 40
 }
 run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 --peer 0
 run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_similar --device both --n 1e4,1e5,1e6 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
+fi
 step done
