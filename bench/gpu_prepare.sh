@@ -6,7 +6,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mkdir -p "$root/.gpu/debs"
-grep -qx '/.gpu/' "$root/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$root/.git/info/exclude"
+mkdir -p "$root/.git/info"
+grep -qx "/.gpu/" "$root/.git/info/exclude" 2>/dev/null || echo "/.gpu/" >> "$root/.git/info/exclude"
 cd "$root/.gpu/debs"
 apt-get update -qq
 apt-get download libcli11-dev libsimdjson-dev libsimdjson14 libopenblas-dev libopenblas0 \

@@ -20,8 +20,10 @@ prefix=/tmp/cohort-deps
 if [ -d .gpu/debs ]; then
   for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
   export CMAKE_PREFIX_PATH="$prefix/usr"
-  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}"
-  export CPLUS_INCLUDE_PATH="$prefix/usr/include:${CPLUS_INCLUDE_PATH:-}"
+  blas_dir="$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread"  # dpkg -x makes no alternatives links
+  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$blas_dir:${LD_LIBRARY_PATH:-}"
+  export CPLUS_INCLUDE_PATH="$prefix/usr/include:$prefix/usr/include/x86_64-linux-gnu/openblas-pthread:${CPLUS_INCLUDE_PATH:-}"
+  blas_flag="-DBLAS_LIBRARIES=$blas_dir/libopenblas.so"
 fi
 export PATH="/usr/local/cuda/bin:$PATH"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
@@ -33,8 +35,7 @@ if [ "$what" = check ] || [ "$what" = all ]; then
 step build
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DCOHORT_CUDA_LINEINFO=ON \
-  -DBLAS_LIBRARIES="$(ls "$prefix"/usr/lib/x86_64-linux-gnu/libopenblas.so* 2>/dev/null | head -n1)" \
-  || exit 1
+  ${blas_flag:-} || exit 1
 cmake --build build-gpu -j "$(nproc)" || exit 1
 build-gpu/cohort info | tee "$logs/info.txt"
 
