@@ -36,7 +36,9 @@ inline JoinGridView host_view(const JoinGrid& g) {
                       g.edges.data()};
 }
 
-constexpr std::uint32_t kJoinParityBit = 0x80000000u;
+constexpr std::uint32_t kJoinParityBit = 0x80000000u;  ///< base parity
+constexpr std::uint32_t kJoinLeftBit = 0x40000000u;    ///< entry counts non-crossing spanning edges
+constexpr std::uint32_t kJoinCountMask = 0x3fffffffu;  ///< explicit edge count
 
 /// True when the ray from (px, py) towards +x crosses the canonical edge e.
 COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
@@ -45,6 +47,12 @@ COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
   const double left = (hx - lx) * (py - ly);
   const double right = (px - lx) * (hy - ly);
   return left - right > 0.0;
+}
+
+/// The edge spans py but does not cross the ray: the complement the left-mode entries
+/// count (spanning edges come in even numbers, so its parity equals the crossings').
+COHORT_HD inline bool join_ray_spans_not_crosses(const double* e, double px, double py) {
+  return e[1] <= py && py < e[3] && !join_ray_crosses(e, px, py);
 }
 
 /// Fractional cell coordinate along one axis (monotone non-decreasing in v).
@@ -68,9 +76,13 @@ COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, doub
   for (std::uint64_t k = begin; k < end; ++k) {
     const JoinCellEntry entry = g.entries[k];
     bool inside = (entry.count_parity & kJoinParityBit) != 0;
-    const std::uint32_t count = entry.count_parity & ~kJoinParityBit;
+    const std::uint32_t count = entry.count_parity & kJoinCountMask;
     const double* e = g.edges + 4 * entry.edge_begin;
-    for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_crosses(e, px, py);
+    if (entry.count_parity & kJoinLeftBit) {
+      for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_spans_not_crosses(e, px, py);
+    } else {
+      for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_crosses(e, px, py);
+    }
     if (inside) {
       emit(entry.feature);
       ++found;

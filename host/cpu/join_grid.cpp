@@ -10,7 +10,9 @@
  *   3. cells left of ca (inside f's column range): a point there has the edge strictly on
  *      its right. If the edge spans the whole band it always crosses the ray -> toggle the
  *      cell's base parity; if it ends inside the band the crossing depends on py ->
- *      explicit. Cells right of cb never cross it.
+ *      explicit. Cells right of cb never cross it. Cells in the left half of f's range
+ *      use the mirror image (count spanning edges that do not cross, same parity), so an
+ *      edge is listed only between where it passes and the nearer side of f's box.
  * Cells outside f's range see every edge on one side, where crossings come in pairs
  * (closed rings), so f is outside there and is not stored. tol (1e-9 of a cell plus 1e-12
  * of the largest coordinate) is far above the rounding error of the crossing test, so a
@@ -106,14 +108,27 @@ FeatureCells build_feature(const std::vector<Edge>& edges, const Axis& ax, const
   const std::size_t local = static_cast<std::size_t>(rows * cols);
   std::vector<std::uint8_t> parity(local, 0);
   std::vector<std::uint32_t> count(local + 1, 0);
-  auto first_explicit = [&](const Span& s) { return s.full ? s.ca : c_lo; };
+  // Cells after the middle column count crossings right of the point; cells up to it
+  // count spanning edges that do not cross (kJoinLeftBit), i.e. edges on their left: for
+  // every py the spanning edges come in an even number, so both parities agree, and an
+  // edge is listed only in cells between it and the nearer side of the feature's box.
+  const std::int64_t mid = c_lo + (cols - 1) / 2;
+  auto toggle = [&](std::size_t row, std::int64_t a, std::int64_t b) {  // XOR difference on [a, b]
+    if (a > b) return;
+    parity[row + static_cast<std::size_t>(a - c_lo)] ^= 1;
+    if (b + 1 <= c_hi) parity[row + static_cast<std::size_t>(b + 1 - c_lo)] ^= 1;
+  };
+  auto for_explicit = [&](const Span& s, auto&& visit) {
+    for (std::int64_t c = s.ca, end = std::min(mid, s.full ? s.cb : c_hi); c <= end; ++c) visit(c);  // left mode
+    for (std::int64_t c = std::max(mid + 1, s.full ? s.ca : c_lo); c <= s.cb; ++c) visit(c);       // right mode
+  };
   for (const Span& s : spans) {
     const std::size_t row = static_cast<std::size_t>((s.row - r_lo) * cols);
-    if (s.full && s.ca > c_lo) {  // toggle cells [c_lo, ca): XOR difference along the row
-      parity[row] ^= 1;
-      if (s.ca - c_lo < cols) parity[row + static_cast<std::size_t>(s.ca - c_lo)] ^= 1;
+    if (s.full) {
+      toggle(row, s.cb + 1, mid);                      // left of these cells: spans, never crosses
+      toggle(row, mid + 1, std::min(s.ca - 1, c_hi));  // right of these cells: always crosses
     }
-    for (std::int64_t c = first_explicit(s); c <= s.cb; ++c) ++count[row + static_cast<std::size_t>(c - c_lo)];
+    for_explicit(s, [&](std::int64_t c) { ++count[row + static_cast<std::size_t>(c - c_lo)]; });
   }
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 1; c < cols; ++c) {
@@ -128,16 +143,16 @@ FeatureCells build_feature(const std::vector<Edge>& edges, const Axis& ax, const
     std::vector<std::uint64_t> pos(start.begin(), start.end() - 1);
     for (const Span& s : spans) {
       const std::size_t row = static_cast<std::size_t>((s.row - r_lo) * cols);
-      for (std::int64_t c = first_explicit(s); c <= s.cb; ++c) slot[pos[row + static_cast<std::size_t>(c - c_lo)]++] = s.edge;
+      for_explicit(s, [&](std::int64_t c) { slot[pos[row + static_cast<std::size_t>(c - c_lo)]++] = s.edge; });
     }
   }
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < cols; ++c) {
       const std::size_t i = static_cast<std::size_t>(r * cols + c);
       if (count[i] == 0 && !parity[i]) continue;
-      COHORT_EXPECTS(count[i] < kJoinParityBit, "join grid: too many edges in one cell; use more cells");
+      COHORT_EXPECTS(count[i] < kJoinLeftBit, "join grid: too many edges in one cell; use more cells");
       out.cell.push_back(static_cast<std::uint64_t>((r + r_lo) * ax.n + (c + c_lo)));
-      out.count_parity.push_back(count[i] | (parity[i] ? kJoinParityBit : 0u));
+      out.count_parity.push_back(count[i] | (parity[i] ? kJoinParityBit : 0u) | (c + c_lo <= mid ? kJoinLeftBit : 0u));
       for (std::uint64_t k = start[i]; k < start[i + 1]; ++k) out.edges.push_back(edges[slot[k]]);
       out.edge_offsets.push_back(out.edges.size());
     }
@@ -265,7 +280,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   std::uint64_t edge_pos = 0;
   for (std::size_t k = 0; k < n_entries; ++k) {
     grid.entries[k].edge_begin = edge_pos;
-    edge_pos += grid.entries[k].count_parity & ~kJoinParityBit;
+    edge_pos += grid.entries[k].count_parity & kJoinCountMask;
   }
   grid.edges.resize(4 * total_edges);
 #pragma omp parallel for schedule(static)

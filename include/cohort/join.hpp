@@ -52,8 +52,10 @@
 
 namespace cohort {
 
-/// One feature's state in one cell: parity in bit 31 of count_parity, the number of
-/// explicit edges in the low 31 bits; those edges are grid.edges[4*edge_begin ...].
+/// One feature's state in one cell: base parity in bit 31 of count_parity, bit 30 set
+/// when the entry counts spanning edges that do not cross the ray (same parity as the
+/// crossings), the number of explicit edges in the low 30 bits; those edges are
+/// grid.edges[4*edge_begin ...].
 struct JoinCellEntry {
   std::uint32_t feature;
   std::uint32_t count_parity;
@@ -141,6 +143,9 @@ struct JoinSummary {
 };
 
 /// Reads, joins in chunks and writes atomically; nothing is written when it throws.
+/// Host memory is bounded by the chunk size for CSV output; .npy output keeps all pairs
+/// in memory until the end (its header needs the count). Point ids: the id column's
+/// bytes (CSV), else the 0-based record number.
 JoinSummary join_files(const JoinFileOptions& options);
 
 }  // namespace cohort
