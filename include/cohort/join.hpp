@@ -37,6 +37,8 @@
  * starting in the cell is listed explicitly (edges are clipped to rows and columns with
  * a conservative tolerance and monotone cell arithmetic), so the result equals the
  * brute-force test over all edges for every point, including points on cell borders.
+ * Cells in the left half of a feature's box use the mirror image (edges on their left
+ * that span py without crossing: the same parity, since spanning edges come in pairs).
  * Points outside the grid cost O(1).
  */
 #pragma once
