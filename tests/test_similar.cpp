@@ -186,6 +186,7 @@ TEST(SimilarCpu, MatchesReferencesOverShapes) {
   const std::vector<Shape> shapes = {
       {1, 1, 1, 1},     {5, 1, 3, 5},      {17, 1, 4, 6},    {3, 7, 10, 3},   {40, 3, 1, 9},    {64, 8, 5, 10},
       {100, 16, 100, 7}, {257, 33, 12, 20}, {500, 64, 50, 33}, {1000, 9, 1, 40}, {1200, 32, 200, 5}, {2100, 17, 7, 70},
+      {20000, 8, 16384, 2},
   };
   std::uint64_t seed = 1000;
   for (const auto& s : shapes) {
