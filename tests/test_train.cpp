@@ -195,6 +195,65 @@ TEST(TrainElement, SplitRngIsSeeded) {
   for (std::uint32_t i = 0; i < 100; ++i) EXPECT_EQ(sorted[i], i);
 }
 
+// The float CPU engine (flat buffer, gathers, fused AdamW, decay mask) against a plain
+// double-precision loop over the same batches: agreement to float rounding.
+TEST(TrainElement, CpuEngineMatchesDoubleReferenceSteps) {
+  TrainModelConfig cfg;
+  cfg.layers = {6, 5};
+  cfg.cat_cols = {"a", "b"};
+  cfg.vocabs = {{"#na#", "x", "y", "z"}, {"#na#", "u", "v"}};
+  cfg.emb_dims = {3, 2};
+  cfg.cont_cols = {"c"};
+  const TrainLayout L = make_layout(cfg);
+  std::vector<float> params, state;
+  init_parameters(L, 77, params, state);
+  TrainData data;
+  data.rows = 40, data.n_cat = 2, data.n_cont = 1;
+  std::mt19937_64 rng(77);
+  std::normal_distribution<float> normal;
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    data.cats.push_back(static_cast<std::int32_t>(rng() % 4));
+    data.cats.push_back(static_cast<std::int32_t>(rng() % 3));
+    data.cont.push_back(normal(rng));
+    data.target.push_back(static_cast<float>(data.cats[r * 2]) + 0.5f * data.cont[r]);
+  }
+  EngineArgs args;
+  args.config = &cfg, args.layout = &L, args.data = &data, args.params = &params, args.state = &state;
+  auto engine = make_cpu_engine(args);
+  std::vector<double> p(params.begin(), params.end()), m(L.n_params), v(L.n_params), g(L.n_params);
+  std::vector<double> st(state.begin(), state.end());
+  NetBuffers<double> buf;
+  for (std::uint64_t step = 0; step < 6; ++step) {
+    std::vector<std::uint32_t> rows(8);
+    for (auto& r : rows) r = static_cast<std::uint32_t>(rng() % data.rows);
+    StepParams sp;
+    sp.step = step;
+    const double lr = 0.01 * double(step + 1), mom = 0.9, t = double(step + 1);
+    sp.adam = {float(lr), float(mom), 0.99f, 1e-5f, float(1 - lr * 0.1), float(1 - std::pow(mom, t)),
+               float(1 - std::pow(0.99, t))};
+    const double loss = engine->train_step(rows.data(), rows.size(), sp);
+    std::vector<std::int32_t> cats;
+    std::vector<double> cont, target;
+    for (auto r : rows) {
+      cats.push_back(data.cats[r * 2]), cats.push_back(data.cats[r * 2 + 1]);
+      cont.push_back(data.cont[r]), target.push_back(data.target[r]);
+    }
+    BatchContext ctx{true, 0, step, 0.0};
+    net_forward(L, p.data(), st.data(), cats.data(), cont.data(), rows.size(), ctx, buf);
+    const double ref_loss = net_loss(cfg, target.data(), rows.size(), buf, true);
+    net_backward(L, p.data(), cats.data(), rows.size(), ctx, buf, g.data());
+    for (std::size_t i = 0; i < L.n_params; ++i) el::adamw_update(&p[i], g[i], &m[i], &v[i], sp.adam, i < L.n_decay);
+    EXPECT_NEAR(loss, ref_loss, 1e-5 * (1 + std::fabs(ref_loss))) << "step " << step;
+  }
+  std::vector<float> got, got_state;
+  engine->read_back(got, got_state);
+  for (std::size_t i = 0; i < L.n_params; ++i) EXPECT_NEAR(got[i], p[i], 2e-5) << "parameter " << i;
+  for (std::size_t i = 0; i < L.n_state; ++i) EXPECT_NEAR(got_state[i], st[i], 2e-5) << "state " << i;
+  // Decay applies to embeddings and Linear weights only: [0, n_decay) ends at the head's weights.
+  EXPECT_EQ(L.n_decay, L.w.back() + L.dims[L.dims.size() - 2] * L.n_out);
+  EXPECT_GT(L.n_params, L.n_decay);
+}
+
 // ---- synthetic tables ---------------------------------------------------------------
 /// target = f(a) + g(b) + 0.8*x - 0.3*y + noise; ids repeat every `users` rows.
 void make_table(const std::string& path, std::size_t rows, std::uint64_t seed, std::size_t users = 0) {
