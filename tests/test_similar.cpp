@@ -696,7 +696,7 @@ TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
     options.query_batch = 4;
     compare(view, rows, options, "chunks k=" + std::to_string(k));
     options.chunk_rows = 0;
-    options.gpu_memory = std::size_t(4) << 20;  // small budget
+    options.gpu_memory = std::size_t(512) << 10;  // 512 KiB: two streamed corpus chunks, 1-3 queries a batch
     options.exclude_self = true;
     options.allowed.assign(n, 1);
     for (std::size_t j = 0; j < n; j += 5) options.allowed[j] = 0;
