@@ -324,10 +324,11 @@ TEST(SegmentKMeans, RecoversPlantedSegments) {
 }
 
 TEST(SegmentKMeans, DeterministicForASeedAndAnyThreadCount) {
-  const auto x = random_matrix(40000, 10, 41);
+  const auto x = random_matrix(40000, 10, 41);  // above the size where loops go parallel
   SegmentOptions o = cpu_options(7);
   o.seed = 41;
   o.n_init = 2;
+  o.max_iter = 15;
   const int threads = cpu_threads();
   set_cpu_threads(1);
   const KMeansResult one = kmeans(x.data(), 40000, 10, o);

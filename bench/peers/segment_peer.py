@@ -24,6 +24,8 @@ def prepare(argv):
     args = p.parse_args(argv)
     x = np.ascontiguousarray(np.load(args.npy).astype(np.float32, copy=False))
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    import faiss  # noqa: F401  (imports are not timed)
+    import sklearn.cluster  # noqa: F401
     return {"args": args, "x": x, "threads": threads}
 
 

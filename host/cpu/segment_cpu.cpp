@@ -1,8 +1,10 @@
 /*
  * segment_cpu.cpp: the CPU k-means backend and the drivers shared by both backends.
  *
- * CpuSteps: x.c for a block of rows is one cblas_sgemm (block x d) * (d x k); an OpenMP
- * loop then takes the argmin per row with the shared nearest_centroid. Cluster sums are
+ * CpuSteps: OpenMP threads take blocks of rows; for each, x.c is one single-threaded
+ * cblas_sgemm (block x d) * (d x k) and the argmin per row is the shared
+ * nearest_centroid (faiss's layout: OpenMP outside, sequential BLAS inside, which avoids
+ * OpenBLAS's own pthreads fighting the OpenMP team for the cores). Cluster sums are
  * accumulated in double over fixed row chunks (independent of the thread count) and
  * the chunks are added in order, so the result is the same with any --threads.
  * kmeanspp_init and run_lloyd only talk to KMeansSteps (see segment_cpu.hpp).
@@ -21,10 +23,8 @@
 namespace cohort::segment {
 namespace {
 
-// Rows per GEMM block: keeps the block x k dot matrix near 4 MiB.
-std::size_t block_rows(std::size_t n, std::size_t width) {
-  return std::max<std::size_t>(256, std::min<std::size_t>(n, (std::size_t(1) << 20) / std::max<std::size_t>(width, 1)));
-}
+// Rows per GEMM block: each thread multiplies its own blocks with single-threaded BLAS.
+constexpr std::size_t kBlockRows = 512;
 
 // Below this many rows a loop runs on one thread: a parallel region costs more.
 constexpr std::int64_t kParallelRows = 16384;
@@ -35,7 +35,6 @@ std::size_t chunk_rows(std::size_t n) { return std::max<std::size_t>(8192, (n + 
 class CpuSteps final : public KMeansSteps {
  public:
   CpuSteps(const float* x, std::size_t n, std::size_t d) : x_(x), n_(n), d_(d), x_norm2_(n) {
-    openblas_set_num_threads(cpu_threads());
 #pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) x_norm2_[i] = squared_norm(x_ + i * d_, d_);
   }
@@ -92,21 +91,26 @@ class CpuSteps final : public KMeansSteps {
     distance_.resize(n_);
     std::vector<float> c_norm2(k);
     for (int j = 0; j < k; ++j) c_norm2[j] = squared_norm(centroids + j * d_, d_);
-    const std::size_t block = block_rows(n_, static_cast<std::size_t>(k));
-    dots_.resize(block * k);
+    // Row blocks in parallel, each one single-threaded sgemm into a per-thread buffer.
+    const std::size_t block = kBlockRows;
+    const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
     std::size_t changed = 0;
-    for (std::size_t first_row = 0; first_row < n_; first_row += block) {
-      const std::size_t rows = std::min(block, n_ - first_row);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, static_cast<int>(d_), 1.0f,
-                  x_ + first_row * d_, static_cast<int>(d_), centroids, static_cast<int>(d_), 0.0f, dots_.data(), k);
-#pragma omp parallel for schedule(static) reduction(+ : changed) if (static_cast<std::int64_t>(rows) > kParallelRows)
-      for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
-        const std::size_t i = first_row + r;
-        float unused;
-        const std::int32_t label = nearest_centroid(x_norm2_[i], dots_.data() + r * k, c_norm2.data(), k, &unused);
-        if (first || label != labels_[i]) ++changed;
-        labels_[i] = label;
-        distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
+#pragma omp parallel reduction(+ : changed) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
+    {
+      std::vector<float> dots(block * k);
+#pragma omp for schedule(dynamic, 4)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, static_cast<int>(d_), 1.0f,
+                    x_ + first_row * d_, static_cast<int>(d_), centroids, static_cast<int>(d_), 0.0f, dots.data(), k);
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t i = first_row + r;
+          float unused;
+          const std::int32_t label = nearest_centroid(x_norm2_[i], dots.data() + r * k, c_norm2.data(), k, &unused);
+          if (first || label != labels_[i]) ++changed;
+          labels_[i] = label;
+          distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
+        }
       }
     }
     *inertia = sum_in_chunks([&](std::size_t i) { return inertia_term(distance_[i], spherical); });
@@ -147,9 +151,10 @@ class CpuSteps final : public KMeansSteps {
   // out (n x t) = x * points^T, blocked.
   void dots_for(const float* points, int t, std::vector<float>& out) {
     out.resize(n_ * t);
-    const std::size_t block = block_rows(n_, static_cast<std::size_t>(t));
-    for (std::size_t first = 0; first < n_; first += block) {
-      const std::size_t rows = std::min(block, n_ - first);
+    const std::int64_t blocks = static_cast<std::int64_t>((n_ + kBlockRows - 1) / kBlockRows);
+#pragma omp parallel for schedule(dynamic, 4) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::size_t first = b * kBlockRows, rows = std::min(kBlockRows, n_ - first);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), t, static_cast<int>(d_), 1.0f,
                   x_ + first * d_, static_cast<int>(d_), points, static_cast<int>(d_), 0.0f, out.data() + first * t, t);
     }
@@ -169,9 +174,10 @@ class CpuSteps final : public KMeansSteps {
     return std::accumulate(partial.begin(), partial.end(), 0.0);
   }
 
+  SingleThreadedBlas blas_;
   const float* x_;
   std::size_t n_, d_;
-  std::vector<float> x_norm2_, closest_, trial_dots_, dots_;
+  std::vector<float> x_norm2_, closest_, trial_dots_;
   std::vector<double> cumulative_, distance_;
   std::vector<std::int32_t> labels_;
   int trial_t_ = 0;
@@ -187,6 +193,9 @@ double centroid_shift(const std::vector<float>& a, const std::vector<float>& b) 
 }
 
 }  // namespace
+
+SingleThreadedBlas::SingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(previous_); }
 
 std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d) {
   return std::make_unique<CpuSteps>(x, n, d);

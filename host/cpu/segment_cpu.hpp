@@ -86,6 +86,19 @@ class SplitMix64 {
   std::uint64_t state_;
 };
 
+/// Makes OpenBLAS single-threaded for a scope (callers parallelise with OpenMP) and
+/// restores the previous thread count after.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas();
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
 /// Silhouette on the host (both metrics). x is already unit-normalised for Cosine.
 SilhouetteResult silhouette_cpu(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels, int k,
                                 Metric metric, const SilhouetteOptions& options);

@@ -80,48 +80,55 @@ double silhouette_euclidean(const float* x_in, std::size_t n, std::size_t d, con
   std::vector<std::int64_t> counts(k, 0);
   for (std::size_t i = 0; i < n; ++i) ++counts[labels[i]];
 
-  const std::size_t row_block = 512, col_block = 4096;
-  std::vector<float> dots(row_block * col_block);
-  std::vector<double> per_cluster(row_block * k);
-  double total = 0.0;
-  for (std::size_t r0 = 0; r0 < n; r0 += row_block) {
-    const std::size_t rows = std::min(row_block, n - r0);
-    std::fill(per_cluster.begin(), per_cluster.end(), 0.0);
-    for (std::size_t c0 = 0; c0 < n; c0 += col_block) {
-      const std::size_t cols = std::min(col_block, n - c0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols),
-                  static_cast<int>(d), 1.0f, x.data() + r0 * d, static_cast<int>(d), x.data() + c0 * d,
-                  static_cast<int>(d), 0.0f, dots.data(), static_cast<int>(cols));
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
-      for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
-        const std::size_t i = r0 + r;
-        double* acc = per_cluster.data() + r * k;
-        const float* dot = dots.data() + r * cols;
-        for (std::size_t c = 0; c < cols; ++c) {
-          const std::size_t j = c0 + c;
-          if (j == i) continue;
-          double dist2 = expanded_distance(norm2[i], norm2[j], dot[c]);
-          if (dist2 < 1e-2f * (norm2[i] + norm2[j]))  // cancellation-prone: recompute exactly
-            dist2 = exact_squared_distance(x.data() + i * d, x.data() + j * d, d);
-          acc[labels[j]] += std::sqrt(dist2);
+  // Threads take blocks of rows; each multiplies its block by every column block with
+  // single-threaded sgemm and accumulates per (row, cluster) distance sums.
+  const std::size_t row_block = 256, col_block = 2048;
+  const std::int64_t blocks = static_cast<std::int64_t>((n + row_block - 1) / row_block);
+  SingleThreadedBlas blas;
+  std::vector<double> block_totals(blocks, 0.0);
+#pragma omp parallel if (n > 2048)
+  {
+    std::vector<float> dots(row_block * col_block);
+    std::vector<double> per_cluster(row_block * k);
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t block = 0; block < blocks; ++block) {
+      const std::size_t r0 = block * row_block, rows = std::min(row_block, n - r0);
+      std::fill(per_cluster.begin(), per_cluster.end(), 0.0);
+      for (std::size_t c0 = 0; c0 < n; c0 += col_block) {
+        const std::size_t cols = std::min(col_block, n - c0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols),
+                    static_cast<int>(d), 1.0f, x.data() + r0 * d, static_cast<int>(d), x.data() + c0 * d,
+                    static_cast<int>(d), 0.0f, dots.data(), static_cast<int>(cols));
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t i = r0 + r;
+          double* acc = per_cluster.data() + r * k;
+          const float* dot = dots.data() + r * cols;
+          for (std::size_t c = 0; c < cols; ++c) {
+            const std::size_t j = c0 + c;
+            if (j == i) continue;
+            double dist2 = expanded_distance(norm2[i], norm2[j], dot[c]);
+            if (dist2 < 1e-2f * (norm2[i] + norm2[j]))  // cancellation-prone: recompute exactly
+              dist2 = exact_squared_distance(x.data() + i * d, x.data() + j * d, d);
+            acc[labels[j]] += std::sqrt(dist2);
+          }
         }
       }
+      double sum = 0.0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        const int own = labels[r0 + r];
+        if (counts[own] < 2) continue;
+        const double* acc = per_cluster.data() + r * k;
+        const double a = acc[own] / static_cast<double>(counts[own] - 1);
+        double b = std::numeric_limits<double>::infinity();
+        for (int c = 0; c < k; ++c)
+          if (c != own && counts[c] > 0) b = std::min(b, acc[c] / static_cast<double>(counts[c]));
+        if (std::isinf(b)) continue;
+        sum += silhouette_value(a, b);
+      }
+      block_totals[block] = sum;
     }
-    double block_total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : block_total) if (rows * k > 65536)
-    for (std::int64_t r = 0; r < static_cast<std::int64_t>(rows); ++r) {
-      const int own = labels[r0 + r];
-      if (counts[own] < 2) continue;
-      const double* acc = per_cluster.data() + r * k;
-      const double a = acc[own] / static_cast<double>(counts[own] - 1);
-      double b = std::numeric_limits<double>::infinity();
-      for (int c = 0; c < k; ++c)
-        if (c != own && counts[c] > 0) b = std::min(b, acc[c] / static_cast<double>(counts[c]));
-      if (std::isinf(b)) continue;
-      block_total += silhouette_value(a, b);
-    }
-    total += block_total;
   }
+  const double total = std::accumulate(block_totals.begin(), block_totals.end(), 0.0);
   return total / static_cast<double>(n);
 }
 
