@@ -587,7 +587,7 @@ TEST(TrainCli, TrainExportPredictRoundTrip) {
 TEST(TrainGenerate, UserVectorsSeparateTruthSegments) {
   TempDir dir;
   const auto gen = testing::run_cli("generate --size small --quiet --out " + dir.file("w"));
-  if (gen.exit_code != 0) GTEST_SKIP() << "cohort generate unavailable: " << gen.output;
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
   TrainOptions o;
   o.table = dir.file("w/customers.csv");
   o.target = "spend";
