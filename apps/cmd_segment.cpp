@@ -50,10 +50,9 @@ void write_model_selection(const std::string& path, const ModelSelection& select
   bool sampled = false;
   for (const auto& row : selection.rows) sampled = sampled || row.sampled;
   AtomicFile out(path);
-  out.write(sampled ? "k,silhouette,inertia,iterations,silhouette_sample_size\n" : "k,silhouette,inertia,iterations\n");
+  out.write(sampled ? "k,silhouette,inertia,silhouette_sample_size\n" : "k,silhouette,inertia\n");
   for (const auto& row : selection.rows) {
-    std::string line = std::to_string(row.k) + "," + number(row.silhouette) + "," + number(row.inertia) + "," +
-                       std::to_string(row.iterations);
+    std::string line = std::to_string(row.k) + "," + number(row.silhouette) + "," + number(row.inertia);
     if (sampled) line += "," + std::to_string(row.silhouette_sample_size);
     out.write(line + "\n");
   }

@@ -574,7 +574,7 @@ TEST(SegmentCli, RoundTrip) {
   EXPECT_EQ(centroids.shape, (std::vector<std::size_t>{3, 4}));
   const auto selection = read_lines(dir.file("out/model_selection.csv"));
   ASSERT_EQ(selection.size(), 5u);
-  EXPECT_EQ(selection[0], "k,silhouette,inertia,iterations");
+  EXPECT_EQ(selection[0], "k,silhouette,inertia");
   EXPECT_EQ(read_lines(dir.file("out/profiles.csv")).size(), 4u);
 
   const auto single = testing::run_cli("segment --embeddings " + dir.file("x.npy") +
@@ -587,7 +587,7 @@ TEST(SegmentCli, RoundTrip) {
                                         " --k 3 --silhouette-max-exact 100 --device cpu --out " + dir.file("out3"));
   ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
   EXPECT_NE(sampled.output.find("sampled: 100 of 300 rows"), std::string::npos) << sampled.output;
-  EXPECT_EQ(read_lines(dir.file("out3/model_selection.csv"))[0], "k,silhouette,inertia,iterations,silhouette_sample_size");
+  EXPECT_EQ(read_lines(dir.file("out3/model_selection.csv"))[0], "k,silhouette,inertia,silhouette_sample_size");
 
   const auto too_many = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 301 --out " + dir.file("bad"));
   EXPECT_NE(too_many.exit_code, 0);

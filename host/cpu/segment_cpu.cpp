@@ -43,12 +43,8 @@ class CpuSteps final : public KMeansSteps {
 
   double pp_start(const float* center) override {
     closest_.assign(n_, 0.0f);
-    const float c_norm2 = squared_norm(center, d_);
-    dots_for(center, 1, trial_dots_);
-#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
-      closest_[i] = expanded_distance(x_norm2_[i], c_norm2, trial_dots_[i]);
-    return sum_in_chunks([&](std::size_t i) { return static_cast<double>(closest_[i]); });
+    trial_t_ = 1;
+    return trial(center, 1, true)[0];
   }
 
   void pp_sample(const std::vector<double>& thresholds, std::vector<std::int64_t>& rows) override {
@@ -64,18 +60,7 @@ class CpuSteps final : public KMeansSteps {
 
   void pp_trial(const float* candidates, int t, std::vector<double>& potentials) override {
     trial_t_ = t;
-    dots_for(candidates, t, trial_dots_);  // n x t
-    std::vector<float> c_norm2(t);
-    for (int j = 0; j < t; ++j) c_norm2[j] = squared_norm(candidates + j * d_, d_);
-#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
-      for (int j = 0; j < t; ++j) {
-        float& value = trial_dots_[i * t + j];
-        value = std::min(closest_[i], expanded_distance(x_norm2_[i], c_norm2[j], value));
-      }
-    potentials.assign(t, 0.0);
-    for (int j = 0; j < t; ++j)
-      potentials[j] = sum_in_chunks([&](std::size_t i) { return static_cast<double>(trial_dots_[i * t + j]); });
+    potentials = trial(candidates, t, false);
   }
 
   void pp_accept(int j) override {
@@ -95,6 +80,7 @@ class CpuSteps final : public KMeansSteps {
     const std::size_t block = kBlockRows;
     const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
     std::size_t changed = 0;
+    std::vector<double> block_inertia(blocks, 0.0);
 #pragma omp parallel reduction(+ : changed) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
     {
       std::vector<float> dots(block * k);
@@ -110,10 +96,11 @@ class CpuSteps final : public KMeansSteps {
           if (first || label != labels_[i]) ++changed;
           labels_[i] = label;
           distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
+          block_inertia[b] += inertia_term(distance_[i], spherical);
         }
       }
     }
-    *inertia = sum_in_chunks([&](std::size_t i) { return inertia_term(distance_[i], spherical); });
+    *inertia = std::accumulate(block_inertia.begin(), block_inertia.end(), 0.0);  // block order
     return first ? n_ : changed;
   }
 
@@ -149,29 +136,39 @@ class CpuSteps final : public KMeansSteps {
 
  private:
   // out (n x t) = x * points^T, blocked.
-  void dots_for(const float* points, int t, std::vector<float>& out) {
-    out.resize(n_ * t);
+  // One parallel pass: trial_dots_ (n x t) = min(closest, distance to each point) (or
+  // the distance itself when start), and each point's potential, summed per block and
+  // then over blocks in order (the same value with any thread count).
+  std::vector<double> trial(const float* points, int t, bool start) {
+    trial_dots_.resize(n_ * t);
+    std::vector<float> p_norm2(t);
+    for (int j = 0; j < t; ++j) p_norm2[j] = squared_norm(points + j * d_, d_);
     const std::int64_t blocks = static_cast<std::int64_t>((n_ + kBlockRows - 1) / kBlockRows);
+    std::vector<double> partial(blocks * t, 0.0);
 #pragma omp parallel for schedule(dynamic, 4) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::size_t first = b * kBlockRows, rows = std::min(kBlockRows, n_ - first);
+      float* out = trial_dots_.data() + first * t;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), t, static_cast<int>(d_), 1.0f,
-                  x_ + first * d_, static_cast<int>(d_), points, static_cast<int>(d_), 0.0f, out.data() + first * t, t);
+                  x_ + first * d_, static_cast<int>(d_), points, static_cast<int>(d_), 0.0f, out, t);
+      double* sums = partial.data() + b * t;
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = first + r;
+        for (int j = 0; j < t; ++j) {
+          float value = expanded_distance(x_norm2_[i], p_norm2[j], out[r * t + j]);
+          if (start)
+            closest_[i] = value;
+          else
+            value = std::min(closest_[i], value);
+          out[r * t + j] = value;
+          sums[j] += value;
+        }
+      }
     }
-  }
-
-  template <typename Term>
-  double sum_in_chunks(Term term) const {
-    const std::size_t chunk = chunk_rows(n_);
-    const std::size_t chunks = (n_ + chunk - 1) / chunk;
-    std::vector<double> partial(chunks, 0.0);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
-      double s = 0.0;
-      for (std::size_t i = c * chunk; i < std::min(n_, (c + 1) * chunk); ++i) s += term(i);
-      partial[c] = s;
-    }
-    return std::accumulate(partial.begin(), partial.end(), 0.0);
+    std::vector<double> potentials(t, 0.0);
+    for (std::int64_t b = 0; b < blocks; ++b)
+      for (int j = 0; j < t; ++j) potentials[j] += partial[b * t + j];
+    return potentials;
   }
 
   SingleThreadedBlas blas_;

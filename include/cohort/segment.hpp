@@ -83,7 +83,7 @@ struct SilhouetteResult {
   bool sampled = false;
 };
 
-/// Mean silhouette (scikit-learn's definition: s = (b - a) / max(a, b), 0 for a row alone
+/// Mean silhouette, computed on the host for either device (scikit-learn's definition: s = (b - a) / max(a, b), 0 for a row alone
 /// in its cluster). Euclidean: distances, not squared. Cosine: distance 1 - cos, exact in
 /// O(N k d) from per-cluster sums of unit vectors for any N.
 SilhouetteResult silhouette(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels, int k,
