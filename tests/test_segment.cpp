@@ -589,6 +589,30 @@ TEST(SegmentCli, RoundTrip) {
   EXPECT_NE(sampled.output.find("sampled: 100 of 300 rows"), std::string::npos) << sampled.output;
   EXPECT_EQ(read_lines(dir.file("out3/model_selection.csv"))[0], "k,silhouette,inertia,silhouette_sample_size");
 
+  // --matrix: profiles joined with a matrix directory whose users are the ids.
+  const std::string m = dir.file("matrix");
+  ensure_directory(m);
+  write_lines(m + "/users.txt", ids);
+  write_lines(m + "/items.txt", {"a", "b"});
+  Csr views;
+  views.rows = static_cast<std::int64_t>(b.n), views.cols = 2;
+  views.indptr.assign(1, 0);
+  for (std::size_t i = 0; i < b.n; ++i) {  // blob 0 views item a, the others item b
+    views.indices.push_back(b.truth[i] == 0 ? 0 : 1);
+    views.values.push_back(2);
+    views.indptr.push_back(static_cast<std::int64_t>(i + 1));
+  }
+  write_mtx(m + "/view.mtx", views, true);
+  const auto joined = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --ids " + dir.file("ids.txt") +
+                                       " --k 3 --device cpu --matrix " + m + " --out " + dir.file("out4"));
+  ASSERT_EQ(joined.exit_code, 0) << joined.output;
+  const auto profile_lines = read_lines(dir.file("out4/profiles.csv"));
+  ASSERT_EQ(profile_lines.size(), 4u);
+  EXPECT_EQ(profile_lines[0], "segment,size,share,matched_users,view_total,view_per_user,top_items");
+  for (std::size_t s = 1; s < profile_lines.size(); ++s)
+    EXPECT_NE(profile_lines[s].find(",100,200,2.000000,"), std::string::npos) << profile_lines[s];
+  EXPECT_NE(joined.output.find("view/user"), std::string::npos) << joined.output;
+
   const auto too_many = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 301 --out " + dir.file("bad"));
   EXPECT_NE(too_many.exit_code, 0);
   EXPECT_NE(too_many.output.find("error:"), std::string::npos) << too_many.output;
