@@ -7,6 +7,7 @@
  */
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cohort/demo.hpp"
@@ -27,13 +28,19 @@ TEST(Demo, TinyWorldEndToEndRecoversTheTruth) {
   const DemoReport report = run_demo(options);
   set_verbosity(Verbosity::Normal);
 
-  ASSERT_EQ(report.stages.size(), 6u);
+  // generate, then the pipeline: join, matrix, vectors, train, segment, similar, analysis, report.
+  ASSERT_EQ(report.stages.size(), 9u);
+  std::vector<std::string> names;
+  for (const auto& stage : report.stages) names.push_back(stage.name);
+  for (const char* stage : {"generate", "join", "matrix", "vectors", "segment", "similar"})
+    EXPECT_NE(std::find(names.begin(), names.end(), stage), names.end()) << stage;
   EXPECT_GT(report.stores, 0u);
   EXPECT_EQ(report.stores_exact, report.stores);
   EXPECT_GE(report.segment_ari, 0.5);
   EXPECT_GE(report.lookalike_precision, 2 * report.random_precision);
   for (const char* file : {"visits.csv", "store_counts.csv", "matrix/users.txt", "matrix/items.txt", "user_vectors.npy",
-                           "segments/labels.csv", "segments/profiles.csv", "lookalikes.csv"})
+                           "segments/labels.csv", "segments/profiles.csv", "lookalikes.csv",
+                           "manifest.json", "pipeline.json", "report.html"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("demo/") + file)) << file;
   const std::string summary = format_demo_report(report);
   EXPECT_NE(summary.find("ground truth"), std::string::npos);

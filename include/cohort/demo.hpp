@@ -1,13 +1,11 @@
 /*
  * demo.hpp: `cohort demo`, the whole job on a generated world, scored against its truth.
  *
- * Stages (each timed; artifacts in DemoOptions::out_dir):
- *   generate  world/                  a synthetic city (cohort generate)
- *   join      visits.csv, store_counts.csv   GPS pings -> store polygons
- *   matrix    matrix/                 user x category matrices from the event log
- *   vectors   user_vectors.npy, user_ids.txt  each user's category shares (views + purchases)
- *   segment   segments/               k-means (cosine) over k = 2..10, best silhouette, profiles
- *   similar   lookalikes.csv          top-10 look-alikes of sampled users
+ * generate  world/                  a synthetic city (cohort generate; skipped when world/
+ *                                   already holds the same seed and size)
+ * then DIR/pipeline.json, a config for that world (demo_pipeline_config), and
+ * run_pipeline on it (see pipeline.hpp): join, matrix, vectors, train, segment
+ * (cosine, k = 2..10), similar (top 10 of 200 users), analysis, report.html.
  * Ground-truth scores: per-store ping counts against the generator's truth (exact
  * match expected), adjusted Rand index of the segments against the latent segments,
  * and the share of look-alikes that share the query's latent segment.
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "cohort/backend.hpp"
+#include "cohort/pipeline.hpp"
 
 namespace cohort {
 
@@ -28,12 +27,15 @@ struct DemoOptions {
   std::uint64_t seed = 42;
   Device device = Device::Auto;
   int lookalike_queries = 200;
+  bool train = true;   ///< include the train stage (the report's loss curves)
+  bool force = false;  ///< rerun every stage
 };
 
 struct DemoStage {
   std::string name;
   double seconds = 0.0;
   std::string detail;
+  bool skipped = false;
 };
 
 struct DemoReport {
@@ -44,7 +46,12 @@ struct DemoReport {
   double lookalike_precision = 0.0;  ///< same-segment share of the look-alikes
   double random_precision = 0.0;     ///< what random look-alikes would score
   Device device = Device::Cpu;
+  PipelineConfig config;  ///< the config that ran
 };
+
+/// The pipeline config for a generated world in world_dir (what `cohort demo` writes to
+/// DIR/pipeline.json).
+PipelineConfig demo_pipeline_config(const std::string& world_dir, const DemoOptions& options);
 
 /// Runs every stage; throws (naming the stage) when one fails.
 DemoReport run_demo(const DemoOptions& options);

@@ -1,0 +1,261 @@
+/*
+ * pipeline_analysis.cpp: the analyst's three questions, answered from the artifacts
+ * into DIR/analysis/ (every file CSV, written atomically):
+ *
+ * (1) attraction
+ *   segment_store_lift.csv     segment,store_id,visits,expected,lift: in-store pings of the
+ *                              segment's users at the store; expected = row total x column
+ *                              total / all visits (independence); lift = visits / expected
+ *   segment_category_lift.csv  segment,category,interactions,expected,lift: the same over
+ *                              the event matrix (all event types)
+ *   category_covariance.csv    category_a,category_b,covariance,correlation of users'
+ *                              category shares (user_vectors.npy), sample covariance (n - 1)
+ * (2) consistency
+ *   segment_consistency.csv    segment,members,mean_distance,mean_entropy_bits,
+ *                              entropy_of_mean_bits,top_category,top_share: mean Euclidean
+ *                              distance of members' share vectors to the segment's mean
+ *                              share vector (0 = all alike), mean Shannon entropy of the
+ *                              members' shares and the entropy of the mean
+ * (3) seasonality (hour of week: 0 = Monday 00:00 local, see pipeline.hpp)
+ *   seasonality_store.csv      store_id,visits,peak_hour,peak_label,h000..h167
+ *   seasonality_segment.csv    segment,visits,peak_hour,peak_label,h000..h167
+ *   peak_hours.csv             kind,id,rank,hour_of_week,label,visits,share: the 3 busiest
+ *                              hours of each store and segment
+ * A visit is one (point, store) pair of visits.csv; its user and time come from the
+ * points file; users without a segment count for the stores but no segment.
+ */
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <unordered_map>
+
+#include "cohort/atomic_file.hpp"
+#include "cohort/csv.hpp"
+#include "cohort/error.hpp"
+#include "cohort/npy.hpp"
+#include "host/api/pipeline_internal.hpp"
+
+namespace cohort::detail {
+namespace {
+
+constexpr int kHours = 168;
+
+std::string num(double x) {
+  if (!std::isfinite(x)) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", x);
+  return text;
+}
+
+double entropy_bits(const float* p, std::size_t n) {
+  double h = 0.0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] > 0) h -= static_cast<double>(p[i]) * std::log2(static_cast<double>(p[i]));
+  return h;
+}
+
+// Writes a lift table in long form.
+void write_lift(const std::string& path, const char* column, const std::vector<std::string>& names,
+                const std::vector<double>& counts, int segments) {
+  const std::size_t cols = names.size();
+  std::vector<double> rows(static_cast<std::size_t>(segments), 0.0), col_totals(cols, 0.0);
+  double total = 0.0;
+  for (int s = 0; s < segments; ++s)
+    for (std::size_t j = 0; j < cols; ++j) {
+      const double v = counts[static_cast<std::size_t>(s) * cols + j];
+      rows[static_cast<std::size_t>(s)] += v;
+      col_totals[j] += v;
+      total += v;
+    }
+  AtomicFile file(path);
+  file.write(std::string("segment,") + column + ",visits,expected,lift\n");
+  for (int s = 0; s < segments; ++s)
+    for (std::size_t j = 0; j < cols; ++j) {
+      const double v = counts[static_cast<std::size_t>(s) * cols + j];
+      const double expected = total > 0 ? rows[static_cast<std::size_t>(s)] * col_totals[j] / total : 0.0;
+      file.write(std::to_string(s) + "," + csv_escape(names[j]) + "," + num(v) + "," + num(expected) + "," +
+                 (expected > 0 ? num(v / expected) : std::string()) + "\n");
+    }
+  file.commit();
+}
+
+void write_seasonality(const std::string& path, const char* column, const std::vector<std::string>& names,
+                       const std::vector<double>& hours, const char* kind, std::string& peaks) {
+  AtomicFile file(path);
+  file.write(std::string(column) + ",visits,peak_hour,peak_label");
+  for (int h = 0; h < kHours; ++h) {
+    char text[8];
+    std::snprintf(text, sizeof text, ",h%03d", h);
+    file.write(text);
+  }
+  file.write("\n");
+  for (std::size_t r = 0; r < names.size(); ++r) {
+    const double* row = hours.data() + r * kHours;
+    const double total = std::accumulate(row, row + kHours, 0.0);
+    std::vector<int> order(kHours);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return row[a] > row[b]; });
+    const bool any = total > 0;
+    file.write(csv_escape(names[r]) + "," + num(total) + "," + (any ? std::to_string(order[0]) : "") + "," +
+               (any ? hour_of_week_label(order[0]) : ""));
+    for (int h = 0; h < kHours; ++h) file.write("," + num(row[h]));
+    file.write("\n");
+    for (int rank = 0; any && rank < 3; ++rank)
+      peaks += std::string(kind) + "," + csv_escape(names[r]) + "," + std::to_string(rank + 1) + "," +
+               std::to_string(order[static_cast<std::size_t>(rank)]) + "," +
+               hour_of_week_label(order[static_cast<std::size_t>(rank)]) + "," + num(row[order[static_cast<std::size_t>(rank)]]) +
+               "," + num(row[order[static_cast<std::size_t>(rank)]] / total) + "\n";
+  }
+  file.commit();
+}
+
+}  // namespace
+
+std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
+  const std::string dir = out + "analysis/";
+  ensure_directory(dir);
+
+  // Segments.
+  const auto labels = read_csv_columns(out + "segments/labels.csv", {"id", "segment"});
+  std::unordered_map<std::string, int> segment_of;
+  int segments = 0;
+  for (std::size_t i = 0; i < labels[0].size(); ++i) {
+    const int s = std::stoi(labels[1][i]);
+    segment_of[labels[0][i]] = s;
+    segments = std::max(segments, s + 1);
+  }
+  std::vector<std::string> segment_names;
+  for (int s = 0; s < segments; ++s) segment_names.push_back(std::to_string(s));
+
+  // Stores in feature order, and the visits.
+  const auto stores = read_csv_columns(out + "store_counts.csv", {"polygon_id"})[0];
+  std::unordered_map<std::string, std::size_t> store_index;
+  for (std::size_t j = 0; j < stores.size(); ++j) store_index.emplace(stores[j], j);
+  std::unordered_map<std::string, std::size_t> point_slot;  // visited point id -> slot
+  std::vector<std::vector<std::uint32_t>> slot_stores;
+  {
+    const auto visits = read_csv_columns(out + "visits.csv", {"point_id", "polygon_id"});
+    for (std::size_t i = 0; i < visits[0].size(); ++i) {
+      const auto store = store_index.find(visits[1][i]);
+      if (store == store_index.end()) throw InvalidInput(out + "visits.csv", i + 2, "unknown store '" + visits[1][i] + "'");
+      const auto [it, added] = point_slot.emplace(visits[0][i], slot_stores.size());
+      if (added) slot_stores.emplace_back();
+      slot_stores[it->second].push_back(static_cast<std::uint32_t>(store->second));
+    }
+  }
+
+  // Users and times of the visited points, streamed from the points file.
+  std::vector<double> seg_store(static_cast<std::size_t>(segments) * stores.size(), 0.0);
+  std::vector<double> store_hours(stores.size() * kHours, 0.0), seg_hours(static_cast<std::size_t>(segments) * kHours, 0.0);
+  {
+    CsvReader reader(c.points);
+    const std::size_t id = reader.column(c.point_id_column), user = reader.column(c.point_user_column),
+                      time = reader.column(c.point_time_column);
+    CsvChunk chunk;
+    std::string key;
+    while (reader.next(chunk))
+      for (std::size_t r = 0; r < chunk.rows(); ++r) {
+        key.assign(chunk.field(r, id));
+        const auto slot = point_slot.find(key);
+        if (slot == point_slot.end()) continue;
+        const double t = chunk.number(r, time);
+        if (!std::isfinite(t)) throw InvalidInput(c.points, chunk.line(r), "time is not a number");
+        const int hour = hour_of_week(t, c.utc_offset_hours);
+        const auto seg = segment_of.find(std::string(chunk.field(r, user)));
+        for (const std::uint32_t j : slot_stores[slot->second]) {
+          store_hours[j * kHours + static_cast<std::size_t>(hour)] += 1.0;
+          if (seg == segment_of.end()) continue;
+          const auto s = static_cast<std::size_t>(seg->second);
+          seg_store[s * stores.size() + j] += 1.0;
+          seg_hours[s * kHours + static_cast<std::size_t>(hour)] += 1.0;
+        }
+      }
+  }
+  write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
+  std::string peaks = "kind,id,rank,hour_of_week,label,visits,share\n";
+  write_seasonality(dir + "seasonality_store.csv", "store_id", stores, store_hours, "store", peaks);
+  write_seasonality(dir + "seasonality_segment.csv", "segment", segment_names, seg_hours, "segment", peaks);
+  write_text_file(dir + "peak_hours.csv", peaks);
+
+  // Categories: lift from the event matrix, covariance and consistency from the shares.
+  const auto users = read_lines(out + "matrix/users.txt");
+  const auto items = read_lines(out + "matrix/items.txt");
+  const std::size_t d = items.size();
+  const auto counts = interaction_counts(out + "matrix", users.size(), d);
+  std::vector<double> seg_items(static_cast<std::size_t>(segments) * d, 0.0);
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    const auto seg = segment_of.find(users[u]);
+    if (seg == segment_of.end()) continue;
+    for (std::size_t i = 0; i < d; ++i) seg_items[static_cast<std::size_t>(seg->second) * d + i] += counts[u * d + i];
+  }
+  write_lift(dir + "segment_category_lift.csv", "category", items, seg_items, segments);
+
+  const NpyArray<float> shares = read_npy<float>(out + "user_vectors.npy");
+  const auto ids = read_lines(out + "user_ids.txt");
+  const std::size_t n = shares.rows();
+  COHORT_EXPECTS(shares.cols() == d && ids.size() == n, out + "user_vectors.npy: shape differs from items.txt/user_ids.txt");
+  std::vector<double> mean(d, 0.0), cov(d * d, 0.0);
+  for (std::size_t u = 0; u < n; ++u)
+    for (std::size_t i = 0; i < d; ++i) mean[i] += shares.data[u * d + i];
+  for (auto& m : mean) m /= static_cast<double>(std::max<std::size_t>(n, 1));
+  for (std::size_t u = 0; u < n; ++u)
+    for (std::size_t a = 0; a < d; ++a) {
+      const double da = shares.data[u * d + a] - mean[a];
+      for (std::size_t b = 0; b < d; ++b) cov[a * d + b] += da * (shares.data[u * d + b] - mean[b]);
+    }
+  {
+    AtomicFile file(dir + "category_covariance.csv");
+    file.write("category_a,category_b,covariance,correlation\n");
+    for (std::size_t a = 0; a < d; ++a)
+      for (std::size_t b = 0; b < d; ++b) {
+        const double denom = n > 1 ? static_cast<double>(n - 1) : 1.0;
+        const double cv = cov[a * d + b] / denom, va = cov[a * d + a] / denom, vb = cov[b * d + b] / denom;
+        file.write(csv_escape(items[a]) + "," + csv_escape(items[b]) + "," + num(cv) + "," +
+                   (va > 0 && vb > 0 ? num(cv / std::sqrt(va * vb)) : std::string()) + "\n");
+      }
+    file.commit();
+  }
+
+  std::vector<double> seg_mean(static_cast<std::size_t>(segments) * d, 0.0), members(static_cast<std::size_t>(segments), 0.0),
+      distance(static_cast<std::size_t>(segments), 0.0), entropy(static_cast<std::size_t>(segments), 0.0);
+  std::vector<int> row_segment(n, -1);
+  for (std::size_t u = 0; u < n; ++u) {
+    const auto seg = segment_of.find(ids[u]);
+    if (seg == segment_of.end()) continue;
+    const auto s = static_cast<std::size_t>(row_segment[u] = seg->second);
+    members[s] += 1.0;
+    entropy[s] += entropy_bits(shares.data.data() + u * d, d);
+    for (std::size_t i = 0; i < d; ++i) seg_mean[s * d + i] += shares.data[u * d + i];
+  }
+  for (std::size_t s = 0; s < members.size(); ++s)
+    for (std::size_t i = 0; i < d; ++i) seg_mean[s * d + i] /= std::max(members[s], 1.0);
+  for (std::size_t u = 0; u < n; ++u) {
+    if (row_segment[u] < 0) continue;
+    const auto s = static_cast<std::size_t>(row_segment[u]);
+    double sq = 0.0;
+    for (std::size_t i = 0; i < d; ++i) {
+      const double diff = shares.data[u * d + i] - seg_mean[s * d + i];
+      sq += diff * diff;
+    }
+    distance[s] += std::sqrt(sq);
+  }
+  AtomicFile file(dir + "segment_consistency.csv");
+  file.write("segment,members,mean_distance,mean_entropy_bits,entropy_of_mean_bits,top_category,top_share\n");
+  for (std::size_t s = 0; s < members.size(); ++s) {
+    const double m = std::max(members[s], 1.0);
+    std::vector<float> mean_shares(seg_mean.begin() + static_cast<std::ptrdiff_t>(s * d),
+                                   seg_mean.begin() + static_cast<std::ptrdiff_t>((s + 1) * d));
+    const auto top = static_cast<std::size_t>(std::max_element(mean_shares.begin(), mean_shares.end()) - mean_shares.begin());
+    file.write(std::to_string(s) + "," + num(members[s]) + "," + num(distance[s] / m) + "," + num(entropy[s] / m) + "," +
+               num(entropy_bits(mean_shares.data(), d)) + "," + (d ? csv_escape(items[top]) : "") + "," +
+               (d ? num(mean_shares[top]) : "") + "\n");
+  }
+  file.commit();
+  char text[160];
+  std::snprintf(text, sizeof text, "%zu visited points, %d segments x %zu stores x %zu categories, 168 hours of week",
+                point_slot.size(), segments, stores.size(), d);
+  return text;
+}
+
+}  // namespace cohort::detail

@@ -1,0 +1,339 @@
+/*
+ * test_pipeline.cpp: `cohort pipeline` and `cohort demo` on tiny generated worlds (CPU).
+ *   - the config: the example parses, round-trips through pipeline_config_json, and an
+ *     unknown key / missing input / wrong type is an error naming it;
+ *   - the demo end to end: manifest ground-truth scores against thresholds (join exact;
+ *     ARI >= 0.5 and look-alike precision >= 2x random, as in test_demo.cpp), the analysis
+ *     files consistent with the visits, the report's elements;
+ *   - skip-unchanged: a second run skips every stage, --force reruns them, changing the
+ *     events reruns matrix and its dependents but not join;
+ *   - a corrupted events file fails naming the stage and leaves it (and what follows)
+ *     unrecorded in the manifest;
+ *   - hour of week on known instants; the CLI; a headless-Chromium screenshot when
+ *     chromium is installed (skipped visibly otherwise).
+ */
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <numeric>
+
+#include "cohort/demo.hpp"
+#include "cohort/error.hpp"
+#include "cohort/generate.hpp"
+#include "cohort/pipeline.hpp"
+#include "cohort/progress.hpp"
+#include "host/api/pipeline_internal.hpp"
+#include "tests/test_util.hpp"
+
+namespace cohort {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct QuietScope {
+  QuietScope() { set_verbosity(Verbosity::Quiet); }
+  ~QuietScope() { set_verbosity(Verbosity::Normal); }
+};
+
+// A tiny world in dir/world plus the example config copied to dir/pipeline.json.
+std::string tiny_world_with_config(const testing::TempDir& dir) {
+  GenerateOptions g;
+  g.size = "tiny";
+  g.out_dir = dir.file("world");
+  g.seed = 7;
+  generate_world(g);
+  const std::string config = dir.file("pipeline.json");
+  testing::write_file(config, testing::read_file(std::string(COHORT_TEST_DATA_DIR) + "/pipeline_example.json"));
+  return config;
+}
+
+// stage name -> status of DIR/manifest.json's records.
+std::map<std::string, std::string> manifest_stages(const std::string& path) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_FALSE(parser.load(path).get(root)) << path;
+  std::map<std::string, std::string> stages;
+  simdjson::dom::array list;
+  if (root["stages"].get_array().get(list)) return stages;
+  for (simdjson::dom::element s : list) {
+    std::string_view name, status;
+    EXPECT_FALSE(s["name"].get_string().get(name));
+    EXPECT_FALSE(s["status"].get_string().get(status));
+    stages[std::string(name)] = std::string(status);
+  }
+  return stages;
+}
+
+std::map<std::string, bool> skipped(const PipelineReport& report) {
+  std::map<std::string, bool> out;
+  for (const auto& s : report.stages) out[s.name] = s.skipped;
+  return out;
+}
+
+const std::vector<std::string> kStages = {"join", "matrix", "vectors", "train", "segment", "similar", "analysis", "report"};
+
+TEST(PipelineConfig, ExampleParsesAndRoundTrips) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  const std::string path = tiny_world_with_config(dir);
+  const PipelineConfig c = read_pipeline_config(path);
+  EXPECT_EQ(c.points, dir.file("world/pings.csv"));
+  EXPECT_EQ(c.truth_dir, dir.file("world"));
+  EXPECT_TRUE(c.train);
+  EXPECT_EQ(c.train_layers, (std::vector<int>{32, 16}));
+  EXPECT_EQ(c.k_max, 8);
+  EXPECT_EQ(c.similar_queries, 100);
+  EXPECT_DOUBLE_EQ(c.utc_offset_hours, -7.0);
+  const std::string json = pipeline_config_json(c);
+  const PipelineConfig again = parse_pipeline_config(json, "", "again");
+  EXPECT_EQ(pipeline_config_json(again), json);
+}
+
+TEST(PipelineConfig, ErrorsNameTheKeyOrFile) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  const std::string path = tiny_world_with_config(dir);
+  const std::string text = testing::read_file(path);
+  auto error_of = [&](const std::string& json) {
+    try {
+      parse_pipeline_config(json, dir.path().string(), "cfg.json");
+    } catch (const InvalidInput& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string bad = text;
+  bad.replace(bad.find("\"k_min\""), 7, "\"kmin\"");
+  EXPECT_NE(error_of(bad).find("steps.segment.kmin"), std::string::npos) << error_of(bad);
+  EXPECT_NE(error_of(bad).find("unknown key"), std::string::npos);
+  bad = text;
+  bad.replace(bad.find("world/events.csv"), 16, "world/nothere.csv");
+  EXPECT_NE(error_of(bad).find("nothere.csv' does not exist"), std::string::npos) << error_of(bad);
+  EXPECT_NE(error_of(bad).find("inputs.events.path"), std::string::npos) << error_of(bad);
+  bad = text;
+  bad.replace(bad.find("\"k\": 10"), 7, "\"k\": \"ten\"");
+  EXPECT_NE(error_of(bad).find("steps.similar.k"), std::string::npos) << error_of(bad);
+  EXPECT_NE(error_of("{\"inputs\": {}}").find("inputs.polygons.path': missing"), std::string::npos);
+  EXPECT_NE(error_of("{not json").find("cfg.json: malformed JSON"), std::string::npos) << error_of("{not json");
+}
+
+TEST(PipelineAnalysis, HourOfWeek) {
+  // The generator's window starts Monday 2024-03-04 00:00 at UTC-7.
+  EXPECT_EQ(detail::hour_of_week(static_cast<double>(kWindowStart), -7), 0);
+  EXPECT_EQ(detail::hour_of_week(static_cast<double>(kWindowStart) + 3599, -7), 0);
+  EXPECT_EQ(detail::hour_of_week(static_cast<double>(kWindowStart) + 86400 + 5 * 3600, -7), 29);
+  EXPECT_EQ(detail::hour_of_week(static_cast<double>(kWindowStart) - 1, -7), 167);  // Sunday 23:59
+  EXPECT_EQ(detail::hour_of_week(static_cast<double>(kWindowStart), 0), 7);         // 07:00 UTC
+  EXPECT_EQ(detail::hour_of_week(-1.0, 0), 3 * 24 - 1);                             // Wed 1969-12-31 23:59
+  EXPECT_EQ(detail::hour_of_week_label(29), "Tue 05:00");
+}
+
+TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  DemoOptions options;
+  options.out_dir = dir.file("demo");
+  options.size = "tiny";
+  options.device = Device::Cpu;
+  const DemoReport report = run_demo(options);
+  ASSERT_EQ(report.stages.size(), 1 + kStages.size());
+  const std::string out = dir.file("demo/");
+
+  // Ground truth, from the manifest.
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest;
+  ASSERT_FALSE(parser.load(out + "manifest.json").get(manifest));
+  EXPECT_EQ(std::string(manifest["cohort_version"].get_string().value()), COHORT_VERSION);
+  EXPECT_EQ(std::string(manifest["device"].get_string().value()), "cpu");
+  simdjson::dom::element truth;
+  ASSERT_FALSE(manifest["ground_truth"].get(truth));
+  const auto stores = truth["join_stores"].get_int64().value();
+  EXPECT_GT(stores, 0);
+  EXPECT_EQ(truth["join_stores_exact"].get_int64().value(), stores);
+  EXPECT_GE(truth["segment_ari"].get_double().value(), 0.5);
+  EXPECT_GE(truth["lookalike_precision"].get_double().value(), 2 * truth["lookalike_random_precision"].get_double().value());
+  simdjson::dom::array per_store, stage_list;
+  ASSERT_FALSE(truth["join_per_store"].get_array().get(per_store));
+  EXPECT_EQ(per_store.size(), static_cast<std::size_t>(stores));
+  const auto stages = manifest_stages(out + "manifest.json");
+  for (const auto& name : kStages) EXPECT_EQ(stages.count(name) ? stages.at(name) : "absent", "complete") << name;
+  ASSERT_FALSE(manifest["stages"].get_array().get(stage_list));
+  for (simdjson::dom::element s : stage_list) {
+    double seconds = -1;
+    simdjson::dom::array outputs;
+    EXPECT_FALSE(s["seconds"].get_double().get(seconds));
+    EXPECT_GE(seconds, 0.0);
+    ASSERT_FALSE(s["outputs"].get_array().get(outputs));
+    EXPECT_GT(outputs.size(), 0u);
+  }
+
+  // The analysis agrees with the visits: every visit of a labelled user counted once.
+  for (const char* file : {"segment_store_lift.csv", "segment_category_lift.csv", "category_covariance.csv",
+                           "segment_consistency.csv", "seasonality_store.csv", "seasonality_segment.csv", "peak_hours.csv"})
+    EXPECT_TRUE(fs::exists(out + "analysis/" + file)) << file;
+  const auto visits = detail::read_csv_columns(out + "visits.csv", {"point_id"})[0];
+  const auto lift = detail::read_csv_columns(out + "analysis/segment_store_lift.csv", {"visits", "expected"});
+  double observed = 0, expected = 0;
+  for (std::size_t i = 0; i < lift[0].size(); ++i) observed += std::stod(lift[0][i]), expected += std::stod(lift[1][i]);
+  // Visits of users without events (hence no segment) are left out of the lift.
+  EXPECT_LE(observed, static_cast<double>(visits.size()));
+  EXPECT_GE(observed, 0.9 * static_cast<double>(visits.size()));
+  EXPECT_NEAR(expected, observed, 1e-6 * observed);
+  const auto season = detail::read_csv_columns(out + "analysis/seasonality_store.csv", {"visits"})[0];
+  double seasonal = 0;
+  for (const auto& v : season) seasonal += std::stod(v);
+  EXPECT_EQ(seasonal, static_cast<double>(visits.size()));
+  const auto correlation = detail::read_csv_columns(out + "analysis/category_covariance.csv",
+                                                    {"category_a", "category_b", "correlation"});
+  for (std::size_t i = 0; i < correlation[0].size(); ++i)
+    if (correlation[0][i] == correlation[1][i]) {
+      EXPECT_NEAR(std::stod(correlation[2][i]), 1.0, 1e-9);
+    }
+
+  // The report: self-contained, with its sections.
+  const std::string html = testing::read_file(out + "report.html");
+  for (const char* element : {"<svg id=\"map\"", "class=store", "<circle", "id=\"heatmap-store-lift\"",
+                              "id=\"heatmap-category-lift\"", "id=\"heatmap-correlation\"", "id=\"heatmap-season-segment\"",
+                              "id=\"heatmap-season-store\"", "id=\"loss-curves\"", "<polyline", "id=stage-table",
+                              "id=lookalike-table", "id=\"segment-sizes\"", "Ground truth", "longitude", "hour of week",
+                              "segment 0"})
+    EXPECT_NE(html.find(element), std::string::npos) << element;
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_EQ(html.find("NaN"), std::string::npos);
+  EXPECT_EQ(html.find("nan\""), std::string::npos);
+}
+
+TEST(PipelineSkip, UnchangedSkipsForceRerunsChangedInputRerunsDependents) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  const PipelineConfig c = read_pipeline_config(tiny_world_with_config(dir));
+  PipelineOptions options;
+  options.out_dir = dir.file("out");
+  options.device = Device::Cpu;
+  for (const auto& [name, was_skipped] : skipped(run_pipeline(c, options))) EXPECT_FALSE(was_skipped) << name;
+  const auto again = run_pipeline(c, options);
+  ASSERT_EQ(again.stages.size(), kStages.size());
+  for (const auto& [name, was_skipped] : skipped(again)) EXPECT_TRUE(was_skipped) << name;
+  EXPECT_TRUE(again.truth.available);  // still scored from the artifacts
+
+  options.force = true;
+  for (const auto& [name, was_skipped] : skipped(run_pipeline(c, options))) EXPECT_FALSE(was_skipped) << name;
+  options.force = false;
+
+  // One more event (a purchase of an existing user): matrix and everything downstream of it rerun.
+  const std::string events = c.events;
+  const auto rows = detail::read_csv_columns(events, {"user_id"})[0];
+  testing::write_file(events, testing::read_file(events) + rows[0] + ",Books,purchase," +
+                                  std::to_string(kWindowStart + 100) + ",12.50\n");
+  auto changed = skipped(run_pipeline(c, options));
+  EXPECT_TRUE(changed["join"]);
+  EXPECT_TRUE(changed["train"]);  // the customers table did not change
+  for (const char* name : {"matrix", "vectors", "segment", "similar", "analysis", "report"}) EXPECT_FALSE(changed[name]) << name;
+
+  // A parameter change reruns only its stage (and those whose inputs it changes).
+  PipelineConfig fewer = c;
+  fewer.similar_k = 5;
+  changed = skipped(run_pipeline(fewer, options));
+  for (const char* name : {"join", "matrix", "vectors", "train", "segment"}) EXPECT_TRUE(changed[name]) << name;
+  for (const char* name : {"similar", "report"}) EXPECT_FALSE(changed[name]) << name;
+
+  // A damaged output is noticed and remade.
+  testing::write_file(dir.file("out/lookalikes.csv"), "query_id,rank,id,score\n");
+  changed = skipped(run_pipeline(fewer, options));
+  EXPECT_FALSE(changed["similar"]);
+  EXPECT_TRUE(changed["segment"]);
+}
+
+TEST(PipelineBroken, CorruptEventsFailNamingTheStageAndLeaveNothingComplete) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  const PipelineConfig c = read_pipeline_config(tiny_world_with_config(dir));
+  PipelineOptions options;
+  options.out_dir = dir.file("out");
+  options.device = Device::Cpu;
+  run_pipeline(c, options);
+  // A ragged row in the middle of the event log.
+  std::string text = testing::read_file(c.events);
+  const std::size_t middle = text.find('\n', text.size() / 2);
+  text.insert(middle + 1, "u_broken,Books\n");
+  testing::write_file(c.events, text);
+  std::string message;
+  try {
+    run_pipeline(c, options);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("pipeline stage 'matrix' failed"), std::string::npos) << message;
+  EXPECT_NE(message.find("events.csv"), std::string::npos) << message;
+  const auto stages = manifest_stages(dir.file("out/manifest.json"));
+  EXPECT_EQ(stages.count("join"), 1u);  // it ran before, on unchanged inputs
+  for (const char* name : {"matrix", "vectors", "segment", "similar", "analysis", "report"})
+    EXPECT_EQ(stages.count(name), 0u) << name << " still listed after the failure";
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest;
+  ASSERT_FALSE(parser.load(dir.file("out/manifest.json")).get(manifest));
+  EXPECT_EQ(std::string(manifest["failed"]["stage"].get_string().value()), "matrix");
+
+  // Fresh output directory, same broken input: nothing after join is ever recorded.
+  options.out_dir = dir.file("fresh");
+  EXPECT_THROW(run_pipeline(c, options), Error);
+  const auto fresh = manifest_stages(dir.file("fresh/manifest.json"));
+  for (const auto& [name, status] : fresh) EXPECT_EQ(name, "join") << name << " " << status;
+}
+
+TEST(PipelineCli, RunsVerboseAndFailsCleanly) {
+  testing::TempDir dir;
+  const std::string config = [&] {
+    QuietScope quiet;
+    return tiny_world_with_config(dir);
+  }();
+  auto result = testing::run_cli("pipeline " + config + " --out " + dir.file("out") + " --device cpu --verbose");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("config that ran:"), std::string::npos);
+  EXPECT_NE(result.output.find("\"utc_offset_hours\": -7"), std::string::npos);
+  EXPECT_NE(result.output.find("ground truth: join counts exact"), std::string::npos) << result.output;
+  result = testing::run_cli("pipeline " + config + " --out " + dir.file("out") + " --device cpu --quiet");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("skipped"), std::string::npos) << result.output;
+  testing::write_file(dir.file("bad.json"), "{\"inputs\": {\"polygon\": {}}}");
+  result = testing::run_cli("pipeline " + dir.file("bad.json") + " --out " + dir.file("bad"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("error: "), std::string::npos);
+  EXPECT_NE(result.output.find("inputs.polygon': unknown key"), std::string::npos) << result.output;
+}
+
+TEST(PipelineReport, ChromiumScreenshot) {
+  std::string chromium;
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"})
+    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) {
+      chromium = name;
+      break;
+    }
+  if (chromium.empty()) GTEST_SKIP() << "chromium not installed: no rendering check (apt-get install chromium)";
+  testing::TempDir dir;
+  QuietScope quiet;
+  DemoOptions options;
+  options.out_dir = dir.file("demo");
+  options.size = "tiny";
+  options.device = Device::Cpu;
+  run_demo(options);
+  // Kept as a test artifact beside the build (tests/ working directory) for a person to look at.
+  const std::string png = fs::absolute("pipeline_report.png").string();
+  fs::remove(png);
+  const std::string command = chromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                              "--window-size=1300,4000 --screenshot=" + png + " file://" + dir.file("demo/report.html") +
+                              " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ASSERT_TRUE(fs::exists(png)) << command;
+  EXPECT_GT(fs::file_size(png), 50000u) << "a blank page compresses to a few kB";
+  const std::string bytes = testing::read_file(png);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+}
+
+}  // namespace
+}  // namespace cohort
