@@ -25,6 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Optional: chromium renders report.html in one test (skipped visibly without it). Best
+# effort, so an offline machine still builds.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -z "${COHORT_NO_CHROMIUM:-}" ]; then
+  echo "installing (optional): chromium"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+    echo "warning: chromium not installed; the report screenshot test will be skipped" >&2
+fi
+
 # shellcheck disable=SC2086
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${COHORT_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "$(nproc)"

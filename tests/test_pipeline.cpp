@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <regex>
 
 #include "cohort/demo.hpp"
 #include "cohort/error.hpp"
@@ -195,13 +196,16 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
 
   // The report: self-contained, with its sections.
   const std::string html = testing::read_file(out + "report.html");
-  for (const char* element : {"<svg id=\"map\"", "class=store", "<circle", "id=\"heatmap-store-lift\"",
+  for (const char* element : {"<svg id=\"map\"", "class=\"store\"", "<circle", "id=\"heatmap-store-lift\"",
                               "id=\"heatmap-category-lift\"", "id=\"heatmap-correlation\"", "id=\"heatmap-season-segment\"",
-                              "id=\"heatmap-season-store\"", "id=\"loss-curves\"", "<polyline", "id=stage-table",
-                              "id=lookalike-table", "id=\"segment-sizes\"", "Ground truth", "longitude", "hour of week",
+                              "id=\"heatmap-season-store\"", "id=\"loss-curves\"", "<polyline", "id=\"stage-table\"",
+                              "id=\"lookalike-table\"", "id=\"segment-sizes\"", "Ground truth", "longitude", "hour of week",
                               "segment 0"})
     EXPECT_NE(html.find(element), std::string::npos) << element;
   EXPECT_EQ(html.find("<script"), std::string::npos);
+  // Unquoted attribute values break SVG in HTML ("class=x/>" swallows the '/').
+  std::smatch unquoted;
+  EXPECT_FALSE(std::regex_search(html, unquoted, std::regex("<[^>]* [a-z-]+=[^\"]"))) << unquoted.str();
   EXPECT_EQ(html.find("src="), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);
   EXPECT_EQ(html.find("NaN"), std::string::npos);

@@ -115,7 +115,7 @@ std::string html_table(const Table& t, std::size_t max_rows = 50) {
     h += "</tr>";
   }
   h += "</table>";
-  if (t.rows.size() > max_rows) h += "<p class=note>first " + std::to_string(max_rows) + " of " + std::to_string(t.rows.size()) + " rows</p>";
+  if (t.rows.size() > max_rows) h += "<p class=\"note\">first " + std::to_string(max_rows) + " of " + std::to_string(t.rows.size()) + " rows</p>";
   return h;
 }
 
@@ -135,13 +135,13 @@ std::string heatmap_svg(const Heatmap& m) {
   const double left = 90, top = 34, bottom = 70;
   const double width = left + m.cell_w * static_cast<double>(m.col_names.size()) + 20;
   const double height = top + m.cell_h * static_cast<double>(m.row_names.size()) + bottom;
-  std::string s = "<svg id=\"" + m.id + "\" class=heatmap xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+  std::string s = "<svg id=\"" + m.id + "\" class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
                   f("%.0f", std::max(width, 420.0)) + "\" height=\"" + f("%.0f", height) + "\">";
-  s += "<text x=\"4\" y=\"16\" class=charttitle>" + esc(m.title) + "</text>";
+  s += "<text x=\"4\" y=\"16\" class=\"charttitle\">" + esc(m.title) + "</text>";
   for (std::size_t r = 0; r < m.row_names.size(); ++r) {
     const double y = top + m.cell_h * static_cast<double>(r);
     s += "<text x=\"" + f("%.0f", left - 4) + "\" y=\"" + f("%.1f", y + m.cell_h * 0.75) +
-         "\" text-anchor=\"end\" class=tick>" + esc(m.row_names[r]) + "</text>";
+         "\" text-anchor=\"end\" class=\"tick\">" + esc(m.row_names[r]) + "</text>";
     for (std::size_t c = 0; c < m.col_names.size(); ++c) {
       const double v = m.values[r * m.col_names.size() + c];
       const double x = left + m.cell_w * static_cast<double>(c);
@@ -150,26 +150,26 @@ std::string heatmap_svg(const Heatmap& m) {
            " / " + esc(m.col_names[c]) + ": " + (std::isfinite(v) ? f("%.3g", v) : std::string("n/a")) + "</title></rect>";
       if (m.numbers && std::isfinite(v))
         s += "<text x=\"" + f("%.1f", x + m.cell_w / 2) + "\" y=\"" + f("%.1f", y + m.cell_h * 0.7) +
-             "\" text-anchor=\"middle\" class=cell>" + f("%.2g", v) + "</text>";
+             "\" text-anchor=\"middle\" class=\"cell\">" + f("%.2g", v) + "</text>";
     }
   }
   const double axis_y = top + m.cell_h * static_cast<double>(m.row_names.size());
   for (std::size_t c = 0; c < m.col_names.size(); c += m.label_step) {
     const double x = left + m.cell_w * (static_cast<double>(c) + 0.5);
     s += "<text transform=\"translate(" + f("%.1f", x) + "," + f("%.1f", axis_y + 6) +
-         ") rotate(60)\" class=tick>" + esc(m.col_names[c]) + "</text>";
+         ") rotate(60)\" class=\"tick\">" + esc(m.col_names[c]) + "</text>";
   }
-  s += "<text x=\"" + f("%.0f", left) + "\" y=\"" + f("%.0f", height - 4) + "\" class=axis>" + esc(m.x_label) + "</text>";
+  s += "<text x=\"" + f("%.0f", left) + "\" y=\"" + f("%.0f", height - 4) + "\" class=\"axis\">" + esc(m.x_label) + "</text>";
   s += "<text transform=\"translate(12," + f("%.0f", top + m.cell_h * static_cast<double>(m.row_names.size()) / 2) +
-       ") rotate(-90)\" text-anchor=\"middle\" class=axis>" + esc(m.y_label) + "</text>";
+       ") rotate(-90)\" text-anchor=\"middle\" class=\"axis\">" + esc(m.y_label) + "</text>";
   // Legend bar.
   const double lx = std::max(width, 420.0) - 190, ly = 8;
   for (int i = 0; i < 20; ++i)
     s += "<rect x=\"" + f("%.0f", lx + 6 * i) + "\" y=\"" + f("%.0f", ly) + "\" width=\"6\" height=\"10\" fill=\"" +
          m.legend_color(i / 19.0) + "\"/>";
-  s += "<text x=\"" + f("%.0f", lx - 3) + "\" y=\"" + f("%.0f", ly + 9) + "\" text-anchor=\"end\" class=tick>" +
+  s += "<text x=\"" + f("%.0f", lx - 3) + "\" y=\"" + f("%.0f", ly + 9) + "\" text-anchor=\"end\" class=\"tick\">" +
        esc(m.legend_low) + "</text>";
-  s += "<text x=\"" + f("%.0f", lx + 123) + "\" y=\"" + f("%.0f", ly + 9) + "\" class=tick>" + esc(m.legend_high) + "</text>";
+  s += "<text x=\"" + f("%.0f", lx + 123) + "\" y=\"" + f("%.0f", ly + 9) + "\" class=\"tick\">" + esc(m.legend_high) + "</text>";
   return s + "</svg>";
 }
 
@@ -177,7 +177,7 @@ std::string heatmap_svg(const Heatmap& m) {
 std::string line_chart(const std::string& id, const std::string& title, const std::string& x_label,
                        const std::string& y_label, const std::vector<std::string>& names,
                        const std::vector<std::vector<double>>& series) {
-  const double w = 520, h = 280, left = 60, right = 130, top = 30, bottom = 45;
+  const double w = 560, h = 280, left = 78, right = 130, top = 30, bottom = 45;
   double lo = INFINITY, hi = -INFINITY;
   std::size_t n = 0;
   for (const auto& ys : series) {
@@ -193,23 +193,23 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   auto py = [&](double y) { return top + (h - top - bottom) * (1 - (y - lo) / (hi - lo)); };
   std::string s = "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + f("%.0f", w) +
                   "\" height=\"" + f("%.0f", h) + "\">";
-  s += "<text x=\"4\" y=\"16\" class=charttitle>" + esc(title) + "</text>";
+  s += "<text x=\"4\" y=\"16\" class=\"charttitle\">" + esc(title) + "</text>";
   s += "<line x1=\"" + f("%.0f", left) + "\" y1=\"" + f("%.0f", h - bottom) + "\" x2=\"" + f("%.0f", w - right) +
-       "\" y2=\"" + f("%.0f", h - bottom) + "\" class=axisline/>";
+       "\" y2=\"" + f("%.0f", h - bottom) + "\" class=\"axisline\"/>";
   s += "<line x1=\"" + f("%.0f", left) + "\" y1=\"" + f("%.0f", top) + "\" x2=\"" + f("%.0f", left) + "\" y2=\"" +
-       f("%.0f", h - bottom) + "\" class=axisline/>";
+       f("%.0f", h - bottom) + "\" class=\"axisline\"/>";
   for (int t = 0; t <= 4; ++t) {
     const double y = lo + (hi - lo) * t / 4;
-    s += "<text x=\"" + f("%.0f", left - 4) + "\" y=\"" + f("%.1f", py(y) + 4) + "\" text-anchor=\"end\" class=tick>" +
+    s += "<text x=\"" + f("%.0f", left - 4) + "\" y=\"" + f("%.1f", py(y) + 4) + "\" text-anchor=\"end\" class=\"tick\">" +
          f("%.3g", y) + "</text>";
   }
   for (std::size_t i = 0; i < n; i += std::max<std::size_t>(1, n / 10))
-    s += "<text x=\"" + f("%.1f", px(i)) + "\" y=\"" + f("%.0f", h - bottom + 14) + "\" text-anchor=\"middle\" class=tick>" +
+    s += "<text x=\"" + f("%.1f", px(i)) + "\" y=\"" + f("%.0f", h - bottom + 14) + "\" text-anchor=\"middle\" class=\"tick\">" +
          std::to_string(i + 1) + "</text>";
   s += "<text x=\"" + f("%.0f", (left + w - right) / 2) + "\" y=\"" + f("%.0f", h - 6) +
-       "\" text-anchor=\"middle\" class=axis>" + esc(x_label) + "</text>";
+       "\" text-anchor=\"middle\" class=\"axis\">" + esc(x_label) + "</text>";
   s += "<text transform=\"translate(14," + f("%.0f", (top + h - bottom) / 2) +
-       ") rotate(-90)\" text-anchor=\"middle\" class=axis>" + esc(y_label) + "</text>";
+       ") rotate(-90)\" text-anchor=\"middle\" class=\"axis\">" + esc(y_label) + "</text>";
   for (std::size_t k = 0; k < series.size(); ++k) {
     std::string points;
     for (std::size_t i = 0; i < series[k].size(); ++i)
@@ -219,7 +219,7 @@ std::string line_chart(const std::string& id, const std::string& title, const st
     const double ly = top + 16.0 * static_cast<double>(k);
     s += "<rect x=\"" + f("%.0f", w - right + 10) + "\" y=\"" + f("%.0f", ly) + "\" width=\"12\" height=\"4\" fill=\"" +
          segment_color(static_cast<int>(k)) + "\"/><text x=\"" + f("%.0f", w - right + 26) + "\" y=\"" +
-         f("%.0f", ly + 6) + "\" class=tick>" + esc(names[k]) + "</text>";
+         f("%.0f", ly + 6) + "\" class=\"tick\">" + esc(names[k]) + "</text>";
   }
   return s + "</svg>";
 }
@@ -231,23 +231,23 @@ std::string bar_chart(const std::string& id, const std::string& title, const std
   const double slot = (w - left - 20) / static_cast<double>(std::max<std::size_t>(values.size(), 1));
   std::string s = "<svg id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + f("%.0f", w) +
                   "\" height=\"" + f("%.0f", h) + "\">";
-  s += "<text x=\"4\" y=\"16\" class=charttitle>" + esc(title) + "</text>";
+  s += "<text x=\"4\" y=\"16\" class=\"charttitle\">" + esc(title) + "</text>";
   for (std::size_t i = 0; i < values.size(); ++i) {
     const double bh = (h - top - bottom) * values[i] / hi, x = left + slot * static_cast<double>(i);
     s += "<rect x=\"" + f("%.1f", x + slot * 0.1) + "\" y=\"" + f("%.1f", h - bottom - bh) + "\" width=\"" +
          f("%.1f", slot * 0.8) + "\" height=\"" + f("%.1f", bh) + "\" fill=\"" + segment_color(static_cast<int>(i)) +
          "\"><title>" + esc(names[i]) + ": " + f("%.0f", values[i]) + "</title></rect>";
     s += "<text x=\"" + f("%.1f", x + slot / 2) + "\" y=\"" + f("%.1f", h - bottom - bh - 3) +
-         "\" text-anchor=\"middle\" class=tick>" + f("%.0f", values[i]) + "</text>";
+         "\" text-anchor=\"middle\" class=\"tick\">" + f("%.0f", values[i]) + "</text>";
     s += "<text x=\"" + f("%.1f", x + slot / 2) + "\" y=\"" + f("%.0f", h - bottom + 14) +
-         "\" text-anchor=\"middle\" class=tick>" + esc(names[i]) + "</text>";
+         "\" text-anchor=\"middle\" class=\"tick\">" + esc(names[i]) + "</text>";
   }
   s += "<line x1=\"" + f("%.0f", left) + "\" y1=\"" + f("%.0f", h - bottom) + "\" x2=\"" + f("%.0f", w - 20) +
-       "\" y2=\"" + f("%.0f", h - bottom) + "\" class=axisline/>";
-  s += "<text x=\"" + f("%.0f", (left + w) / 2) + "\" y=\"" + f("%.0f", h - 6) + "\" text-anchor=\"middle\" class=axis>" +
+       "\" y2=\"" + f("%.0f", h - bottom) + "\" class=\"axisline\"/>";
+  s += "<text x=\"" + f("%.0f", (left + w) / 2) + "\" y=\"" + f("%.0f", h - 6) + "\" text-anchor=\"middle\" class=\"axis\">" +
        esc(x_label) + "</text>";
   s += "<text transform=\"translate(14," + f("%.0f", (top + h - bottom) / 2) +
-       ") rotate(-90)\" text-anchor=\"middle\" class=axis>" + esc(y_label) + "</text>";
+       ") rotate(-90)\" text-anchor=\"middle\" class=\"axis\">" + esc(y_label) + "</text>";
   return s + "</svg>";
 }
 
@@ -282,20 +282,20 @@ std::string map_svg(const PipelineConfig& c, const std::unordered_map<std::strin
   const double span_x = std::max((x1 - x0) * aspect, 1e-9), span_y = std::max(y1 - y0, 1e-9);
   const double plot = 640, margin = 40, legend = 150;
   const double scale = plot / std::max(span_x, span_y);
-  const double w = span_x * scale + 2 * margin + legend, h = span_y * scale + 2 * margin;
-  auto px = [&](double x) { return margin + (x - x0) * aspect * scale; };
+  const double w = span_x * scale + 2 * margin + 16 + legend, h = span_y * scale + 2 * margin;
+  auto px = [&](double x) { return margin + 16 + (x - x0) * aspect * scale; };
   auto py = [&](double y) { return margin + (y1 - y) * scale; };
   std::string s = "<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + f("%.0f", w) + "\" height=\"" +
                   f("%.0f", h) + "\"><rect x=\"0\" y=\"0\" width=\"" + f("%.0f", w - legend) + "\" height=\"" +
                   f("%.0f", h) + "\" fill=\"#fafafa\"/>";
-  s += "<text x=\"4\" y=\"16\" class=charttitle>Customers' homes by segment, with the store polygons</text>";
+  s += "<text x=\"4\" y=\"16\" class=\"charttitle\">Customers' homes by segment, with the store polygons</text>";
   // Homes first (at most 6000, evenly spaced), then the stores on top.
   const std::size_t step = std::max<std::size_t>(1, hx.size() / 6000);
-  s += "<g class=homes>";
+  s += "<g class=\"homes\">";
   for (std::size_t i = 0; i < hx.size(); i += step)
     s += "<circle cx=\"" + f("%.1f", px(hx[i])) + "\" cy=\"" + f("%.1f", py(hy[i])) + "\" r=\"2\" fill=\"" +
          segment_color(hs[i]) + "\" fill-opacity=\"0.7\"/>";
-  s += "</g><g class=stores>";
+  s += "</g><g class=\"stores\">";
   for (std::size_t feature = 0; feature < polygons.features(); ++feature) {
     std::string d;
     for (auto p = polygons.feature_polygon_offsets[feature]; p < polygons.feature_polygon_offsets[feature + 1]; ++p)
@@ -304,31 +304,31 @@ std::string map_svg(const PipelineConfig& c, const std::unordered_map<std::strin
           d += (v == polygons.ring_offsets[r] ? "M" : "L") + f("%.1f", px(polygons.x[v])) + " " + f("%.1f", py(polygons.y[v]));
         d += "Z";
       }
-    s += "<path class=store d=\"" + d + "\" fill=\"#333333\" fill-opacity=\"0.35\" stroke=\"#000\" stroke-width=\"0.8\" "
+    s += "<path class=\"store\" d=\"" + d + "\" fill=\"#333333\" fill-opacity=\"0.35\" stroke=\"#000\" stroke-width=\"0.8\" "
          "fill-rule=\"evenodd\"><title>store " + esc(polygons.ids[feature]) + "</title></path>";
   }
   s += "</g>";
   // Axes: longitude and latitude ticks, and the legend.
   for (int t = 0; t <= 4; ++t) {
     const double lon = x0 + (x1 - x0) * t / 4, lat = y0 + (y1 - y0) * t / 4;
-    s += "<text x=\"" + f("%.1f", px(lon)) + "\" y=\"" + f("%.0f", h - margin + 16) + "\" text-anchor=\"middle\" class=tick>" +
+    s += "<text x=\"" + f("%.1f", px(lon)) + "\" y=\"" + f("%.0f", h - margin + 16) + "\" text-anchor=\"middle\" class=\"tick\">" +
          f("%.3f", lon) + "</text>";
-    s += "<text x=\"" + f("%.0f", margin - 4) + "\" y=\"" + f("%.1f", py(lat)) + "\" text-anchor=\"end\" class=tick>" +
+    s += "<text x=\"" + f("%.0f", margin + 12) + "\" y=\"" + f("%.1f", py(lat)) + "\" text-anchor=\"end\" class=\"tick\">" +
          f("%.3f", lat) + "</text>";
   }
   s += "<text x=\"" + f("%.0f", margin + span_x * scale / 2) + "\" y=\"" + f("%.0f", h - 4) +
-       "\" text-anchor=\"middle\" class=axis>longitude</text>";
-  s += "<text transform=\"translate(10," + f("%.0f", h / 2) + ") rotate(-90)\" text-anchor=\"middle\" class=axis>latitude</text>";
+       "\" text-anchor=\"middle\" class=\"axis\">longitude</text>";
+  s += "<text transform=\"translate(10," + f("%.0f", h / 2) + ") rotate(-90)\" text-anchor=\"middle\" class=\"axis\">latitude</text>";
   const double lx = w - legend + 10;
-  s += "<text x=\"" + f("%.0f", lx) + "\" y=\"" + f("%.0f", margin) + "\" class=axis>segment</text>";
+  s += "<text x=\"" + f("%.0f", lx) + "\" y=\"" + f("%.0f", margin) + "\" class=\"axis\">segment</text>";
   for (int k = 0; k < segments; ++k)
     s += "<circle cx=\"" + f("%.0f", lx + 6) + "\" cy=\"" + f("%.0f", margin + 16 + 18 * k) + "\" r=\"5\" fill=\"" +
          segment_color(k) + "\"/><text x=\"" + f("%.0f", lx + 16) + "\" y=\"" + f("%.0f", margin + 20 + 18 * k) +
-         "\" class=tick>segment " + std::to_string(k) + "</text>";
+         "\" class=\"tick\">segment " + std::to_string(k) + "</text>";
   const double sy = margin + 26 + 18.0 * segments;
   s += "<rect x=\"" + f("%.0f", lx) + "\" y=\"" + f("%.0f", sy) + "\" width=\"12\" height=\"10\" fill=\"#333\" "
        "fill-opacity=\"0.35\" stroke=\"#000\"/><text x=\"" + f("%.0f", lx + 16) + "\" y=\"" + f("%.0f", sy + 9) +
-       "\" class=tick>store</text>";
+       "\" class=\"tick\">store</text>";
   return s + "</svg>";
 }
 
@@ -347,14 +347,14 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
                        const GroundTruthScores& truth, Device device) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cohort report</title><style>";
   h += kStyle;
-  h += "</style></head><body>\n<h1>cohort report</h1>\n<p class=note>cohort " + esc(COHORT_VERSION) + ", device " +
+  h += "</style></head><body>\n<h1>cohort report</h1>\n<p class=\"note\">cohort " + esc(COHORT_VERSION) + ", device " +
        esc(device_name(device)) + "; inputs: " + esc(c.points) + ", " + esc(c.polygons) + ", " + esc(c.events) + ", " +
        esc(c.customers) + "</p>\n";
 
   if (truth.available) {
-    h += "<h2 id=truth>Ground truth</h2><table><tr><th>check</th><th>result</th><th>expectation</th></tr>";
-    h += "<tr><td>join: stores whose ping count equals the truth</td><td class=" +
-         std::string(truth.stores_exact == truth.stores.size() ? "ok" : "bad") + ">" + std::to_string(truth.stores_exact) +
+    h += "<h2 id=\"truth\">Ground truth</h2><table><tr><th>check</th><th>result</th><th>expectation</th></tr>";
+    h += "<tr><td>join: stores whose ping count equals the truth</td><td class=\"" +
+         std::string(truth.stores_exact == truth.stores.size() ? "ok" : "bad") + "\">" + std::to_string(truth.stores_exact) +
          " of " + std::to_string(truth.stores.size()) + "</td><td>all (exact)</td></tr>";
     h += "<tr><td>segments: k chosen by silhouette</td><td>" + std::to_string(truth.chosen_k) + "</td><td>" +
          std::to_string(truth.true_k) + " latent segments</td></tr>";
@@ -364,11 +364,11 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
          "</td><td>random neighbours: " + f("%.1f%%", 100 * truth.random_precision) + "</td></tr></table>\n";
   }
 
-  h += "<h2 id=stages>Stages</h2><table id=stage-table><tr><th>stage</th><th>status</th><th>seconds</th><th>result</th></tr>";
+  h += "<h2 id=\"stages\">Stages</h2><table id=\"stage-table\"><tr><th>stage</th><th>status</th><th>seconds</th><th>result</th></tr>";
   for (const auto& s : stages)
     h += "<tr><td>" + esc(s.name) + "</td><td>" + (s.skipped ? "skipped (unchanged)" : "ran") + "</td><td>" +
          f("%.2f", s.skipped ? s.recorded_seconds : s.seconds) + "</td><td>" + esc(s.detail) + "</td></tr>";
-  h += "</table><p class=note>Skipped stages show the time of the run that made their artifacts.</p>\n";
+  h += "</table><p class=\"note\">Skipped stages show the time of the run that made their artifacts.</p>\n";
 
   const Table history = read_table(out + "train/history.csv");
   if (!history.rows.empty()) {
@@ -378,7 +378,7 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
       train_loss.push_back(tl >= 0 ? to_double(row[static_cast<std::size_t>(tl)]) : std::nan(""));
       valid_loss.push_back(vl >= 0 ? to_double(row[static_cast<std::size_t>(vl)]) : std::nan(""));
     }
-    h += "<h2 id=training>Training</h2>" +
+    h += "<h2 id=\"training\">Training</h2>" +
          line_chart("loss-curves", "Loss per epoch (target: " + c.train_target + ")", "epoch", "loss",
                     {"train loss", "valid loss"}, {train_loss, valid_loss});
   }
@@ -396,17 +396,17 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
   for (const auto& entry : segment_of) sizes[static_cast<std::size_t>(entry.second)] += 1.0;
   std::vector<std::string> segment_names;
   for (int s = 0; s < segments; ++s) segment_names.push_back(std::to_string(s));
-  h += "<h2 id=segments>Segments</h2>" +
+  h += "<h2 id=\"segments\">Segments</h2>" +
        bar_chart("segment-sizes", "Customers per segment", "segment", "customers", segment_names, sizes);
   h += "<h3>Model selection</h3>" + html_table(read_table(out + "segments/model_selection.csv"));
-  h += "<h3>Profiles</h3><div class=scroll>" + html_table(read_table(out + "segments/profiles.csv")) + "</div>\n";
+  h += "<h3>Profiles</h3><div class=\"scroll\">" + html_table(read_table(out + "segments/profiles.csv")) + "</div>\n";
 
-  h += "<h2 id=map-section>Map</h2>" + map_svg(c, segment_of, segments) + "\n";
+  h += "<h2 id=\"map-section\">Map</h2>" + map_svg(c, segment_of, segments) + "\n";
 
   // Look-alikes: the first few queries.
   const Table lookalikes = read_table(out + "lookalikes.csv");
-  h += "<h2 id=lookalikes>Example look-alikes</h2><p class=note>The most similar customers (cosine of category "
-       "shares) of a few customers, with each one's segment.</p><table id=lookalike-table><tr><th>customer</th>"
+  h += "<h2 id=\"lookalikes\">Example look-alikes</h2><p class=\"note\">The most similar customers (cosine of category "
+       "shares) of a few customers, with each one's segment.</p><table id=\"lookalike-table\"><tr><th>customer</th>"
        "<th>segment</th><th>rank</th><th>look-alike</th><th>segment</th><th>cosine</th></tr>";
   int queries = 0;
   std::string last;
@@ -426,7 +426,7 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
   h += "</table>\n";
 
   // Question 1: lift.
-  h += "<h2 id=q1>1. Which stores and categories draw each segment</h2><p class=note>Lift = visits of the segment "
+  h += "<h2 id=\"q1\">1. Which stores and categories draw each segment</h2><p class=\"note\">Lift = visits of the segment "
        "to the store / visits expected if segments and stores were independent; 1 = no preference, 2 = twice as "
        "often. Colours show log2(lift).</p>";
   auto lift_heatmap = [&](const std::string& path, const std::string& column, const std::string& id,
@@ -452,13 +452,14 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
     m.color = [](double v) { return std::isfinite(v) && v > 0 ? diverging(std::log2(v) / 2) : std::string("#eeeeee"); };
     m.legend_color = [](double x) { return diverging(2 * x - 1); };
     m.legend_low = "lift 1/4", m.legend_high = "lift 4";
-    m.cell_w = cell_w;
+    // Wide enough to read with few columns, narrow enough to fit with hundreds.
+    m.cell_w = cell_w > 0 ? cell_w : std::clamp(900.0 / static_cast<double>(m.col_names.size()), 5.0, 40.0);
     m.numbers = numbers;
-    m.label_step = cell_w < 8 ? 10 : 1;
-    return "<div class=scroll>" + heatmap_svg(m) + "</div>";
+    m.label_step = m.cell_w < 8 ? 10 : 1;
+    return "<div class=\"scroll\">" + heatmap_svg(m) + "</div>";
   };
   h += lift_heatmap(out + "analysis/segment_store_lift.csv", "store_id", "heatmap-store-lift",
-                    "Segment x store lift (in-store pings)", "store", 5, false);
+                    "Segment x store lift (in-store pings)", "store", 0, false);
   h += lift_heatmap(out + "analysis/segment_category_lift.csv", "category", "heatmap-category-lift",
                     "Segment x category lift (events)", "category", 44, true);
   {
@@ -477,21 +478,21 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
       m.legend_color = [](double v) { return diverging(2 * v - 1); };
       m.legend_low = "-1", m.legend_high = "+1";
       m.cell_w = 44, m.cell_h = 18, m.numbers = true;
-      h += "<div class=scroll>" + heatmap_svg(m) + "</div>";
+      h += "<div class=\"scroll\">" + heatmap_svg(m) + "</div>";
     }
   }
 
   // Question 2: consistency.
-  h += "<h2 id=q2>2. How consistent is each segment</h2><p class=note>mean_distance: mean Euclidean distance of the "
+  h += "<h2 id=\"q2\">2. How consistent is each segment</h2><p class=\"note\">mean_distance: mean Euclidean distance of the "
        "members' category-share vectors to the segment's mean (0 = all alike); entropies in bits (higher = interests "
        "spread over more categories).</p>" +
        html_table(read_table(out + "analysis/segment_consistency.csv")) + "\n";
 
   // Question 3: seasonality.
-  h += "<h2 id=q3>3. When do they come: visits by hour of week</h2><p class=note>Hour of week in local time (UTC" +
+  h += "<h2 id=\"q3\">3. When do they come: visits by hour of week</h2><p class=\"note\">Hour of week in local time (UTC" +
        f("%+g", c.utc_offset_hours) + "), Monday 00:00 first. Colour: share of the row's visits, scaled to the row's busiest hour.</p>";
   auto season_heatmap = [&](const std::string& path, const std::string& id, const std::string& title,
-                            const std::string& y_label, std::size_t max_rows) {
+                            const std::string& y_label, std::size_t max_rows, bool busiest_first) {
     const Table t = read_table(path);
     if (t.rows.empty()) return std::string("<p>no data</p>");
     Heatmap m;
@@ -500,7 +501,8 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
     for (int hour = 0; hour < 168; ++hour) m.col_names.push_back(std::string(days[hour / 24]) + " " + f("%02.0f", hour % 24) + "h");
     std::vector<const std::vector<std::string>*> rows;
     for (const auto& row : t.rows) rows.push_back(&row);
-    std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) { return to_double((*a)[1]) > to_double((*b)[1]); });
+    if (busiest_first)
+      std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) { return to_double((*a)[1]) > to_double((*b)[1]); });
     if (rows.size() > max_rows) rows.resize(max_rows);
     for (const auto* row : rows) {
       m.row_names.push_back((*row)[0]);
@@ -511,20 +513,20 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
     m.color = sequential, m.legend_color = sequential;
     m.legend_low = "0", m.legend_high = "row's peak";
     m.cell_w = 5, m.cell_h = 14, m.label_step = 12;
-    return "<div class=scroll>" + heatmap_svg(m) + "</div>";
+    return "<div class=\"scroll\">" + heatmap_svg(m) + "</div>";
   };
   h += season_heatmap(out + "analysis/seasonality_segment.csv", "heatmap-season-segment",
-                      "Visits by hour of week, per segment", "segment", 100);
+                      "Visits by hour of week, per segment", "segment", 100, false);
   h += season_heatmap(out + "analysis/seasonality_store.csv", "heatmap-season-store",
-                      "Visits by hour of week, the 25 busiest stores", "store", 25);
+                      "Visits by hour of week, the 25 busiest stores", "store", 25, true);
   Table peaks = read_table(out + "analysis/peak_hours.csv");
   Table segment_peaks;
   segment_peaks.header = peaks.header;
   for (const auto& row : peaks.rows)
     if (row[0] == "segment") segment_peaks.rows.push_back(row);
   h += "<h3>Peak hours per segment</h3>" + html_table(segment_peaks) +
-       "<p class=note>Per store: analysis/peak_hours.csv.</p>\n";
-  h += "<p class=note>Artifacts: manifest.json, visits.csv, matrix/, user_vectors.npy, segments/, lookalikes.csv, "
+       "<p class=\"note\">Per store: analysis/peak_hours.csv.</p>\n";
+  h += "<p class=\"note\">Artifacts: manifest.json, visits.csv, matrix/, user_vectors.npy, segments/, lookalikes.csv, "
        "analysis/*.csv.</p></body></html>\n";
   write_text_file(out + "report.html", h);
 }
