@@ -41,9 +41,8 @@ inline std::uint32_t entry_index(const WideEntry& e) { return e.index; }
 inline WideEntry make_entry(std::uint64_t sub, std::uint32_t i, WideEntry*) { return WideEntry{sub, i}; }
 
 template <typename Entry>
-CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
+CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads) {
   const std::size_t n = ev.size, rows = ev.rows;
-  const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>((n + 65535) / 65536)));
   // 1. stable counting sort by row; hist[t * rows + row] (one array per thread, so
   //    threads never write the same cache line), turned in place into write positions
   std::vector<std::uint64_t> hist(rows * static_cast<std::size_t>(threads), 0);
@@ -123,13 +122,173 @@ CellTable aggregate(const EventArrays& ev, KeyLayout layout) {
   return out;
 }
 
+// Dense path: (event, col) fits 16 bits. Rows are counting-sorted as in the sort
+// path, but with 2-byte sub keys and no slot (the scatter is stable, so a row's
+// entries are already in event order); then each row is reduced into a per-thread
+// array indexed by sub key, in event order (the same fold as the sort path, so sums
+// are bit-identical), and emitted in sub-key order by scanning a bitmap of the subs
+// it touched (or, for a row with few subs spread over a wide range, by sorting them).
+// Two passes over the rows: count distinct subs per row (for the output offsets),
+// then reduce and write.
+constexpr unsigned kDenseSubBits = 16;
+
+template <bool CountsOnly>
+CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) {
+  const std::size_t n = ev.size, rows = ev.rows;
+  const std::size_t subs = std::size_t(1) << (layout.col_bits + layout.event_bits);
+  const std::size_t words = (subs + 63) / 64;
+  const std::uint32_t col_mask = static_cast<std::uint32_t>((std::uint64_t(1) << layout.col_bits) - 1);
+  std::unique_ptr<std::uint32_t[]> hist(new std::uint32_t[rows * static_cast<std::size_t>(threads)]);
+  std::unique_ptr<std::uint32_t[]> row_start(new std::uint32_t[rows + 1]);
+  std::unique_ptr<std::uint32_t[]> cell_start(new std::uint32_t[rows + 1]);
+  std::unique_ptr<std::uint16_t[]> sub(new std::uint16_t[n]);
+  std::unique_ptr<double[]> time(new double[ev.time ? n : 0]), weight(new double[ev.weight ? n : 0]);
+  CellTable out;
+#pragma omp parallel num_threads(threads)
+  {
+    const auto t = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
+    std::uint32_t* mine = hist.get() + t * rows;
+    std::fill(mine, mine + rows, 0u);
+    for (std::size_t i = begin; i < end; ++i) ++mine[ev.row[i]];
+#pragma omp barrier
+#pragma omp single
+    {
+      std::uint32_t running = 0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        row_start[r] = running;
+        for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
+          const std::uint32_t count = hist[u * rows + r];
+          hist[u * rows + r] = running;
+          running += count;
+        }
+      }
+      row_start[rows] = running;
+    }
+    for (std::size_t i = begin; i < end; ++i) {
+      const std::uint32_t slot = mine[ev.row[i]]++;
+      sub[slot] = static_cast<std::uint16_t>(sub_key(ev.event ? ev.event[i] : 0u, ev.col[i], layout));
+      if (!CountsOnly) {
+        if (ev.time) time[slot] = ev.time[i];
+        if (ev.weight) weight[slot] = ev.weight[i];
+      }
+    }
+#pragma omp barrier
+    // pass 1: distinct subs per row (mark[s] == r + 1: seen in row r)
+    {
+      std::vector<std::uint32_t> mark(subs, 0);
+#pragma omp for schedule(dynamic, 1024)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto stamp = static_cast<std::uint32_t>(r + 1);
+        std::uint32_t distinct = 0;
+        for (std::uint32_t p = row_start[r]; p < row_start[r + 1]; ++p) {
+          distinct += mark[sub[p]] != stamp;
+          mark[sub[p]] = stamp;
+        }
+        cell_start[r + 1] = distinct;
+      }
+    }
+#pragma omp single
+    {
+      cell_start[0] = 0;
+      for (std::size_t r = 0; r < rows; ++r) cell_start[r + 1] += cell_start[r];
+    }
+    // the output's first touch (resize zero-fills) spread over the threads
+    {
+      const std::size_t cells = cell_start[rows];
+      std::size_t k = 0;
+      auto mine_resize = [&](auto& v) {
+        if (k++ % static_cast<std::size_t>(threads) == t) v.resize(cells);
+      };
+      mine_resize(out.row), mine_resize(out.col), mine_resize(out.count), mine_resize(out.sum);
+      mine_resize(out.first), mine_resize(out.last), mine_resize(out.event);
+    }
+#pragma omp barrier
+    // pass 2: reduce and write
+    {
+      std::vector<std::uint64_t> bits(words, 0);
+      std::vector<std::uint32_t> count(CountsOnly ? subs : 0, 0);
+      std::vector<CellAccumulator> acc(CountsOnly ? 0 : subs);
+      std::vector<std::uint16_t> order;
+      std::uint32_t* const out_row = out.row.data();
+      std::uint32_t* const out_col = out.col.data();
+      std::uint16_t* const out_event = out.event.data();
+      std::int64_t* const out_count = out.count.data();
+      double* const out_sum = out.sum.data();
+      double* const out_first = out.first.data();
+      double* const out_last = out.last.data();
+#pragma omp for schedule(dynamic, 1024)
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::uint32_t a = row_start[r], b = row_start[r + 1];
+        if (a == b) continue;
+        std::uint32_t lo = 0xffffffffu, hi = 0;
+        for (std::uint32_t p = a; p < b; ++p) {
+          const std::uint32_t s = sub[p];
+          lo = std::min(lo, s);
+          hi = std::max(hi, s);
+          const std::uint64_t bit = std::uint64_t(1) << (s & 63);
+          if (CountsOnly) {
+            ++count[s];
+          } else {
+            const CellAccumulator e = cell_from_event(ev.time ? time[p] : 0.0, ev.weight ? weight[p] : 1.0);
+            acc[s] = (bits[s >> 6] & bit) ? cell_merge(acc[s], e) : e;
+          }
+          bits[s >> 6] |= bit;
+        }
+        std::size_t c = cell_start[r];
+        auto emit = [&](std::uint32_t s) {
+          out_row[c] = static_cast<std::uint32_t>(r);
+          out_col[c] = s & col_mask;
+          if (ev.event) out_event[c] = static_cast<std::uint16_t>(s >> layout.col_bits);
+          if (CountsOnly) {  // weight 1 and time 0: sum == count; first, last stay 0
+            out_count[c] = count[s];
+            out_sum[c] = static_cast<double>(count[s]);
+            count[s] = 0;
+          } else {
+            out_count[c] = acc[s].count;
+            out_sum[c] = acc[s].sum;
+            out_first[c] = acc[s].first;
+            out_last[c] = acc[s].last;
+          }
+          ++c;
+        };
+        const std::uint32_t w0 = lo >> 6, w1 = hi >> 6;
+        if (w1 - w0 <= 2 * (b - a) + 8) {
+          for (std::uint32_t w = w0; w <= w1; ++w) {
+            for (std::uint64_t word = bits[w]; word != 0; word &= word - 1)
+              emit(w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(word)));
+            bits[w] = 0;
+          }
+        } else {  // a few subs over a wide range: sort them instead of scanning
+          order.clear();
+          for (std::uint32_t p = a; p < b; ++p) {
+            const std::uint32_t s = sub[p];
+            const std::uint64_t bit = std::uint64_t(1) << (s & 63);
+            if (bits[s >> 6] & bit) {
+              order.push_back(static_cast<std::uint16_t>(s));
+              bits[s >> 6] &= ~bit;
+            }
+          }
+          std::sort(order.begin(), order.end());
+          for (const std::uint16_t s : order) emit(s);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 CellTable aggregate_events_cpu(const EventArrays& ev) {
   if (ev.size == 0) return CellTable{};
   const KeyLayout layout = make_key_layout(ev.rows, ev.cols, ev.events);
-  if (layout.col_bits + layout.event_bits <= 32) return aggregate<std::uint64_t>(ev, layout);
-  return aggregate<WideEntry>(ev, layout);
+  const std::size_t n = ev.size;
+  const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>((n + 65535) / 65536)));
+  if (layout.col_bits + layout.event_bits <= kDenseSubBits)
+    return ev.time || ev.weight ? aggregate_dense<false>(ev, layout, threads) : aggregate_dense<true>(ev, layout, threads);
+  if (layout.col_bits + layout.event_bits <= 32) return aggregate_sorted<std::uint64_t>(ev, layout, threads);
+  return aggregate_sorted<WideEntry>(ev, layout, threads);
 }
 
 }  // namespace cohort::cpu
