@@ -132,6 +132,89 @@ TEST(PipelineAnalysis, HourOfWeek) {
   EXPECT_EQ(detail::hour_of_week_label(29), "Tue 05:00");
 }
 
+// Two users, two square stores, four in-store pings: every analysis number by hand.
+TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
+  testing::TempDir dir;
+  QuietScope quiet;
+  testing::write_file(dir.file("stores.csv"), "store_id,category,wkt\n"
+                                              "S1,Books,\"POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))\"\n"
+                                              "S2,Food,\"POLYGON ((2 0, 3 0, 3 1, 2 1, 2 0))\"\n");
+  const std::int64_t monday = kWindowStart;  // Monday 00:00 at UTC-7
+  std::string pings = "ping_id,user_id,lon,lat,timestamp\n";
+  pings += "p1,a,0.5,0.5," + std::to_string(monday + 10 * 3600) + "\n";           // Mon 10:00, S1
+  pings += "p2,a,0.6,0.5," + std::to_string(monday + 10 * 3600 + 120) + "\n";     // Mon 10:02, S1
+  pings += "p3,a,5,5," + std::to_string(monday + 11 * 3600) + "\n";               // nowhere
+  pings += "p4,b,0.5,0.7," + std::to_string(monday + 2 * 86400 + 20 * 3600) + "\n";  // Wed 20:00, S1
+  pings += "p5,b,2.5,0.5," + std::to_string(monday + 86400 + 5 * 3600) + "\n";    // Tue 05:00, S2
+  testing::write_file(dir.file("pings.csv"), pings);
+  testing::write_file(dir.file("events.csv"), "user_id,category,event,timestamp\n"
+                                              "a,Books,view,1709600000\na,Books,view,1709600100\n"
+                                              "b,Food,view,1709600000\nb,Food,purchase,1709600200\n");
+  testing::write_file(dir.file("customers.csv"), "user_id,home_lon,home_lat\na,0.2,0.2\nb,2.2,0.2\n");
+  PipelineConfig c;
+  c.polygons = dir.file("stores.csv");
+  c.polygon_category_column = "category";
+  c.points = dir.file("pings.csv");
+  c.events = dir.file("events.csv");
+  c.customers = dir.file("customers.csv");
+  c.k_min = c.k_max = 2;
+  PipelineOptions options;
+  options.out_dir = dir.file("out");
+  options.device = Device::Cpu;
+  const PipelineReport report = run_pipeline(c, options);
+  EXPECT_FALSE(report.truth.available);
+  const std::string out = dir.file("out/analysis/");
+
+  const auto labels = detail::read_csv_columns(dir.file("out/segments/labels.csv"), {"id", "segment"});
+  ASSERT_EQ(labels[0], (std::vector<std::string>{"a", "b"}));
+  const std::string sa = labels[1][0], sb = labels[1][1];
+  ASSERT_NE(sa, sb);
+  // Visits: S1 {a: 2, b: 1}, S2 {b: 1}; expected = row x column / 4.
+  std::map<std::string, std::pair<double, double>> lift;  // "segment/store" -> (visits, lift)
+  const auto table = detail::read_csv_columns(out + "segment_store_lift.csv", {"segment", "store_id", "visits", "lift"});
+  for (std::size_t i = 0; i < table[0].size(); ++i)
+    lift[table[0][i] + "/" + table[1][i]] = {std::stod(table[2][i]), table[3][i].empty() ? -1 : std::stod(table[3][i])};
+  EXPECT_EQ(lift[sa + "/S1"].first, 2.0);
+  EXPECT_NEAR(lift[sa + "/S1"].second, 2.0 / (2.0 * 3.0 / 4.0), 1e-5);
+  EXPECT_NEAR(lift[sa + "/S2"].second, 0.0, 1e-12);
+  EXPECT_NEAR(lift[sb + "/S1"].second, 1.0 / (2.0 * 3.0 / 4.0), 1e-5);
+  EXPECT_NEAR(lift[sb + "/S2"].second, 1.0 / (2.0 * 1.0 / 4.0), 1e-5);
+  // Events: a only Books (2), b only Food (2): lift 2 on the diagonal, 0 elsewhere.
+  const auto categories = detail::read_csv_columns(out + "segment_category_lift.csv", {"segment", "category", "lift"});
+  for (std::size_t i = 0; i < categories[0].size(); ++i) {
+    const bool own = (categories[0][i] == sa) == (categories[1][i] == "Books");
+    EXPECT_NEAR(std::stod(categories[2][i]), own ? 2.0 : 0.0, 1e-5) << categories[0][i] << " " << categories[1][i];
+  }
+  // Store categories mirror the stores here (S1 is Books, S2 is Food).
+  const auto store_categories = detail::read_csv_columns(out + "segment_store_category_lift.csv", {"segment", "store_category", "lift"});
+  ASSERT_EQ(store_categories[0].size(), 4u);
+  // Shares are one-hot: correlation -1 between the two categories, consistency perfect.
+  const auto correlation = detail::read_csv_columns(out + "category_covariance.csv", {"category_a", "category_b", "correlation"});
+  for (std::size_t i = 0; i < correlation[0].size(); ++i)
+    EXPECT_NEAR(std::stod(correlation[2][i]), correlation[0][i] == correlation[1][i] ? 1.0 : -1.0, 1e-6);
+  const auto consistency = detail::read_csv_columns(out + "segment_consistency.csv", {"members", "mean_distance", "mean_entropy_bits"});
+  for (std::size_t i = 0; i < consistency[0].size(); ++i) {
+    EXPECT_EQ(consistency[0][i], "1");
+    EXPECT_NEAR(std::stod(consistency[1][i]), 0.0, 1e-12);
+    EXPECT_NEAR(std::stod(consistency[2][i]), 0.0, 1e-12);
+  }
+  // Hours of week: S1 Mon 10:00 (2) and Wed 20:00 (1); S2 Tue 05:00.
+  const auto season = detail::read_csv_columns(out + "seasonality_store.csv", {"store_id", "visits", "peak_hour", "h010", "h068", "h029"});
+  ASSERT_EQ(season[0], (std::vector<std::string>{"S1", "S2"}));
+  EXPECT_EQ(season[1], (std::vector<std::string>{"3", "1"}));
+  EXPECT_EQ(season[2], (std::vector<std::string>{"10", "29"}));
+  EXPECT_EQ(season[3][0], "2");
+  EXPECT_EQ(season[4][0], "1");
+  EXPECT_EQ(season[5][1], "1");
+  const auto peaks = detail::read_csv_columns(out + "peak_hours.csv", {"kind", "id", "rank", "label"});
+  EXPECT_EQ(peaks[3][0], "Mon 10:00");
+  const auto by_segment = detail::read_csv_columns(out + "seasonality_segment.csv", {"segment", "visits", "peak_hour"});
+  for (std::size_t i = 0; i < by_segment[0].size(); ++i) {
+    EXPECT_EQ(by_segment[1][i], "2");  // a: 2 visits, b: 2 visits
+    EXPECT_EQ(by_segment[2][i], by_segment[0][i] == sa ? "10" : "29");  // b's tie: the earlier hour
+  }
+}
+
 TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
   testing::TempDir dir;
   QuietScope quiet;
@@ -172,7 +255,7 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
   }
 
   // The analysis agrees with the visits: every visit of a labelled user counted once.
-  for (const char* file : {"segment_store_lift.csv", "segment_category_lift.csv", "category_covariance.csv",
+  for (const char* file : {"segment_store_lift.csv", "segment_category_lift.csv", "segment_store_category_lift.csv", "category_covariance.csv",
                            "segment_consistency.csv", "seasonality_store.csv", "seasonality_segment.csv", "peak_hours.csv"})
     EXPECT_TRUE(fs::exists(out + "analysis/" + file)) << file;
   const auto visits = detail::read_csv_columns(out + "visits.csv", {"point_id"})[0];
@@ -197,7 +280,7 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
   // The report: self-contained, with its sections.
   const std::string html = testing::read_file(out + "report.html");
   for (const char* element : {"<svg id=\"map\"", "class=\"store\"", "<circle", "id=\"heatmap-store-lift\"",
-                              "id=\"heatmap-category-lift\"", "id=\"heatmap-correlation\"", "id=\"heatmap-season-segment\"",
+                              "id=\"heatmap-category-lift\"", "id=\"heatmap-store-category-lift\"", "id=\"heatmap-correlation\"", "id=\"heatmap-season-segment\"",
                               "id=\"heatmap-season-store\"", "id=\"loss-curves\"", "<polyline", "id=\"stage-table\"",
                               "id=\"lookalike-table\"", "id=\"segment-sizes\"", "Ground truth", "longitude", "hour of week",
                               "segment 0"})

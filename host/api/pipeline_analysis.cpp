@@ -6,8 +6,11 @@
  *   segment_store_lift.csv     segment,store_id,visits,expected,lift: in-store pings of the
  *                              segment's users at the store; expected = row total x column
  *                              total / all visits (independence); lift = visits / expected
- *   segment_category_lift.csv  segment,category,interactions,expected,lift: the same over
- *                              the event matrix (all event types)
+ *   segment_category_lift.csv  segment,category,visits,expected,lift: the same over the
+ *                              event matrix (all event types; "visits" = interactions)
+ *   segment_store_category_lift.csv  segment,store_category,visits,expected,lift: the store
+ *                              visits summed by the stores' category (when the config names
+ *                              the polygons' category column and the polygons are CSV)
  *   category_covariance.csv    category_a,category_b,covariance,correlation of users'
  *                              category shares (user_vectors.npy), sample covariance (n - 1)
  * (2) consistency
@@ -27,6 +30,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <numeric>
 #include <unordered_map>
 
@@ -38,6 +43,8 @@
 
 namespace cohort::detail {
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr int kHours = 168;
 
@@ -173,6 +180,24 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
       }
   }
   write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
+  if (!c.polygon_category_column.empty() && fs::path(c.polygons).extension() == ".csv") {
+    const auto table = read_csv_columns(c.polygons, {c.polygon_id_column, c.polygon_category_column});
+    std::map<std::string, std::string> category_of;
+    for (std::size_t i = 0; i < table[0].size(); ++i) category_of.emplace(table[0][i], table[1][i]);
+    std::map<std::string, std::size_t> column;
+    for (const auto& entry : category_of) column.emplace(entry.second, 0);
+    std::vector<std::string> names;
+    for (auto& entry : column) entry.second = names.size(), names.push_back(entry.first);
+    std::vector<double> by_category(static_cast<std::size_t>(segments) * names.size(), 0.0);
+    for (std::size_t j = 0; j < stores.size(); ++j) {
+      const auto it = category_of.find(stores[j]);
+      if (it == category_of.end()) continue;
+      const std::size_t col = column[it->second];
+      for (std::size_t s = 0; s < static_cast<std::size_t>(segments); ++s)
+        by_category[s * names.size() + col] += seg_store[s * stores.size() + j];
+    }
+    write_lift(dir + "segment_store_category_lift.csv", "store_category", names, by_category, segments);
+  }
   std::string peaks = "kind,id,rank,hour_of_week,label,visits,share\n";
   write_seasonality(dir + "seasonality_store.csv", "store_id", stores, store_hours, "store", peaks);
   write_seasonality(dir + "seasonality_segment.csv", "segment", segment_names, seg_hours, "segment", peaks);

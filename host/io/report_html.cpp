@@ -462,6 +462,9 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
                     "Segment x store lift (in-store pings)", "store", 0, false);
   h += lift_heatmap(out + "analysis/segment_category_lift.csv", "category", "heatmap-category-lift",
                     "Segment x category lift (events)", "category", 44, true);
+  if (fs::exists(out + "analysis/segment_store_category_lift.csv"))
+    h += lift_heatmap(out + "analysis/segment_store_category_lift.csv", "store_category", "heatmap-store-category-lift",
+                      "Segment x store category lift (in-store pings by the store's category)", "store category", 44, true);
   {
     const Table t = read_table(out + "analysis/category_covariance.csv");
     if (!t.rows.empty()) {
