@@ -26,7 +26,7 @@ void run_pipeline_command() {
 void setup(CLI::App& app) {
   auto* command = app.add_subcommand("pipeline", "Run join, matrix, train, segment, similar, analysis and the report "
                                                  "from a JSON config");
-  command->add_option("config", config_path, "Pipeline config (JSON; see include/cohort/pipeline.hpp)")->required();
+  command->add_option("config", config_path, "Pipeline config (JSON; example: tests/data/pipeline_example.json, keys: include/cohort/pipeline.hpp)")->required();
   command->add_option("--out", options.out_dir, "Output directory")->required();
   command->add_flag("--force", options.force, "Rerun every stage, even those whose inputs and parameters are unchanged");
   add_common_flags(command, common);

@@ -28,7 +28,8 @@ struct Stage {
 };
 
 std::string key_of(const Stage& stage, const std::vector<std::pair<std::string, std::string>>& inputs) {
-  std::string material = stage.name + "\n" + stage.params + "\n";
+  // The version too: a new cohort may compute a stage differently.
+  std::string material = std::string(COHORT_VERSION) + "\n" + stage.name + "\n" + stage.params + "\n";
   for (const auto& input : inputs) material += input.second + "\n";
   std::uint64_t h = 14695981039346656037ull;
   for (const unsigned char c : material) h = (h ^ c) * 1099511628211ull;
@@ -202,7 +203,7 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
   {
     PipelineStageResult result;
     result.name = "report";
-    std::string material = config_json;
+    std::string material = std::string(COHORT_VERSION) + config_json;
     for (const auto& s : manifest.stages)
       if (s.name != "report") material += s.name + s.key + num6(s.seconds) + "\n";  // as the manifest stores it
     for (const auto& s : report.truth.stores) material += std::to_string(s.joined);

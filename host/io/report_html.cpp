@@ -132,7 +132,7 @@ struct Heatmap {
 };
 
 std::string heatmap_svg(const Heatmap& m) {
-  const double left = 90, top = 34, bottom = 70;
+  const double left = 90, top = 44, bottom = 70;  // the legend sits under the title
   const double width = left + m.cell_w * static_cast<double>(m.col_names.size()) + 20;
   const double height = top + m.cell_h * static_cast<double>(m.row_names.size()) + bottom;
   std::string s = "<svg id=\"" + m.id + "\" class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
@@ -163,7 +163,7 @@ std::string heatmap_svg(const Heatmap& m) {
   s += "<text transform=\"translate(12," + f("%.0f", top + m.cell_h * static_cast<double>(m.row_names.size()) / 2) +
        ") rotate(-90)\" text-anchor=\"middle\" class=\"axis\">" + esc(m.y_label) + "</text>";
   // Legend bar.
-  const double lx = std::max(width, 420.0) - 190, ly = 8;
+  const double lx = left + 60, ly = 24;
   for (int i = 0; i < 20; ++i)
     s += "<rect x=\"" + f("%.0f", lx + 6 * i) + "\" y=\"" + f("%.0f", ly) + "\" width=\"6\" height=\"10\" fill=\"" +
          m.legend_color(i / 19.0) + "\"/>";
@@ -464,7 +464,7 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
                     "Segment x category lift (events)", "category", 44, true);
   if (fs::exists(out + "analysis/segment_store_category_lift.csv"))
     h += lift_heatmap(out + "analysis/segment_store_category_lift.csv", "store_category", "heatmap-store-category-lift",
-                      "Segment x store category lift (in-store pings by the store's category)", "store category", 44, true);
+                      "Segment x store category lift (in-store pings)", "store category", 44, true);
   {
     const Table t = read_table(out + "analysis/category_covariance.csv");
     if (!t.rows.empty()) {
