@@ -213,6 +213,14 @@ TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
     EXPECT_EQ(by_segment[1][i], "2");  // a: 2 visits, b: 2 visits
     EXPECT_EQ(by_segment[2][i], by_segment[0][i] == sa ? "10" : "29");  // b's tie: the earlier hour
   }
+  // Points without user and time columns: the visit tables that need them are left out.
+  c.point_user_column = c.point_time_column = "";
+  options.out_dir = dir.file("plain");
+  run_pipeline(c, options);
+  EXPECT_TRUE(fs::exists(dir.file("plain/analysis/segment_category_lift.csv")));
+  for (const char* file : {"segment_store_lift.csv", "seasonality_store.csv", "peak_hours.csv"})
+    EXPECT_FALSE(fs::exists(dir.file("plain/analysis/") + file)) << file;
+  EXPECT_NE(testing::read_file(dir.file("plain/report.html")).find("no data"), std::string::npos);
 }
 
 TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {

@@ -25,7 +25,9 @@
  *   peak_hours.csv             kind,id,rank,hour_of_week,label,visits,share: the 3 busiest
  *                              hours of each store and segment
  * A visit is one (point, store) pair of visits.csv; its user and time come from the
- * points file; users without a segment count for the stores but no segment.
+ * points file (CSV; the tables that need a user or time column are left out, with a
+ * warning, when the config names none); users without a segment count for the stores
+ * but no segment.
  */
 #include <algorithm>
 #include <cmath>
@@ -39,6 +41,7 @@
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
 #include "cohort/npy.hpp"
+#include "cohort/progress.hpp"
 #include "host/api/pipeline_internal.hpp"
 
 namespace cohort::detail {
@@ -152,13 +155,24 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
     }
   }
 
-  // Users and times of the visited points, streamed from the points file.
+  // Users and times of the visited points, streamed from the points file (a CSV with
+  // user and time columns; without them the store/segment visit tables are left out).
+  const bool csv_points = fs::path(c.points).extension() == ".csv";
+  const bool has_user = csv_points && !c.point_user_column.empty();
+  const bool has_time = csv_points && !c.point_time_column.empty();
+  if (!has_user)
+    log_warning("analysis: no user column for the points (config inputs.points.user_column): "
+                "segment x store lift left out");
+  if (!has_time)
+    log_warning("analysis: no time column for the points (config inputs.points.time_column): "
+                "hour-of-week seasonality left out");
   std::vector<double> seg_store(static_cast<std::size_t>(segments) * stores.size(), 0.0);
   std::vector<double> store_hours(stores.size() * kHours, 0.0), seg_hours(static_cast<std::size_t>(segments) * kHours, 0.0);
-  {
+  if (has_user || has_time) {
     CsvReader reader(c.points);
-    const std::size_t id = reader.column(c.point_id_column), user = reader.column(c.point_user_column),
-                      time = reader.column(c.point_time_column);
+    const std::size_t id = reader.column(c.point_id_column);
+    const std::size_t user = has_user ? reader.column(c.point_user_column) : 0;
+    const std::size_t time = has_time ? reader.column(c.point_time_column) : 0;
     CsvChunk chunk;
     std::string key;
     while (reader.next(chunk))
@@ -166,10 +180,13 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
         key.assign(chunk.field(r, id));
         const auto slot = point_slot.find(key);
         if (slot == point_slot.end()) continue;
-        const double t = chunk.number(r, time);
-        if (!std::isfinite(t)) throw InvalidInput(c.points, chunk.line(r), "time is not a number");
-        const int hour = hour_of_week(t, c.utc_offset_hours);
-        const auto seg = segment_of.find(std::string(chunk.field(r, user)));
+        int hour = 0;
+        if (has_time) {
+          const double t = chunk.number(r, time);
+          if (!std::isfinite(t)) throw InvalidInput(c.points, chunk.line(r), "time is not a number");
+          hour = hour_of_week(t, c.utc_offset_hours);
+        }
+        const auto seg = has_user ? segment_of.find(std::string(chunk.field(r, user))) : segment_of.end();
         for (const std::uint32_t j : slot_stores[slot->second]) {
           store_hours[j * kHours + static_cast<std::size_t>(hour)] += 1.0;
           if (seg == segment_of.end()) continue;
@@ -179,8 +196,8 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
         }
       }
   }
-  write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
-  if (!c.polygon_category_column.empty() && fs::path(c.polygons).extension() == ".csv") {
+  if (has_user) write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
+  if (has_user && !c.polygon_category_column.empty() && fs::path(c.polygons).extension() == ".csv") {
     const auto table = read_csv_columns(c.polygons, {c.polygon_id_column, c.polygon_category_column});
     std::map<std::string, std::string> category_of;
     for (std::size_t i = 0; i < table[0].size(); ++i) category_of.emplace(table[0][i], table[1][i]);
@@ -198,10 +215,12 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
     }
     write_lift(dir + "segment_store_category_lift.csv", "store_category", names, by_category, segments);
   }
-  std::string peaks = "kind,id,rank,hour_of_week,label,visits,share\n";
-  write_seasonality(dir + "seasonality_store.csv", "store_id", stores, store_hours, "store", peaks);
-  write_seasonality(dir + "seasonality_segment.csv", "segment", segment_names, seg_hours, "segment", peaks);
-  write_text_file(dir + "peak_hours.csv", peaks);
+  if (has_time) {
+    std::string peaks = "kind,id,rank,hour_of_week,label,visits,share\n";
+    write_seasonality(dir + "seasonality_store.csv", "store_id", stores, store_hours, "store", peaks);
+    if (has_user) write_seasonality(dir + "seasonality_segment.csv", "segment", segment_names, seg_hours, "segment", peaks);
+    write_text_file(dir + "peak_hours.csv", peaks);
+  }
 
   // Categories: lift from the event matrix, covariance and consistency from the shares.
   const auto users = read_lines(out + "matrix/users.txt");
