@@ -21,6 +21,7 @@
 #include <numeric>
 #include <regex>
 
+#include "cohort/atomic_file.hpp"
 #include "cohort/demo.hpp"
 #include "cohort/error.hpp"
 #include "cohort/generate.hpp"
@@ -213,6 +214,19 @@ TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
     EXPECT_EQ(by_segment[1][i], "2");  // a: 2 visits, b: 2 visits
     EXPECT_EQ(by_segment[2][i], by_segment[0][i] == sa ? "10" : "29");  // b's tie: the earlier hour
   }
+  // Visits out of the points' order cannot be merged: a clear error, not a silent miss.
+  const std::string visits_path = dir.file("out/visits.csv");
+  auto lines = read_lines(visits_path);
+  ASSERT_EQ(lines.size(), 5u);  // header + 4 visits
+  std::swap(lines[1], lines[4]);
+  write_lines(visits_path, lines);
+  try {
+    detail::stage_analysis(c, dir.file("out/"));
+    ADD_FAILURE() << "misordered visits.csv accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("not found in"), std::string::npos) << e.what();
+  }
+
   // Points without user and time columns: the visit tables that need them are left out.
   c.point_user_column = c.point_time_column = "";
   options.out_dir = dir.file("plain");

@@ -142,19 +142,6 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
   const auto stores = read_csv_columns(out + "store_counts.csv", {"polygon_id"})[0];
   std::unordered_map<std::string, std::size_t> store_index;
   for (std::size_t j = 0; j < stores.size(); ++j) store_index.emplace(stores[j], j);
-  std::unordered_map<std::string, std::size_t> point_slot;  // visited point id -> slot
-  std::vector<std::vector<std::uint32_t>> slot_stores;
-  {
-    const auto visits = read_csv_columns(out + "visits.csv", {"point_id", "polygon_id"});
-    for (std::size_t i = 0; i < visits[0].size(); ++i) {
-      const auto store = store_index.find(visits[1][i]);
-      if (store == store_index.end()) throw InvalidInput(out + "visits.csv", i + 2, "unknown store '" + visits[1][i] + "'");
-      const auto [it, added] = point_slot.emplace(visits[0][i], slot_stores.size());
-      if (added) slot_stores.emplace_back();
-      slot_stores[it->second].push_back(static_cast<std::uint32_t>(store->second));
-    }
-  }
-
   // Users and times of the visited points, streamed from the points file (a CSV with
   // user and time columns; without them the store/segment visit tables are left out).
   const bool csv_points = fs::path(c.points).extension() == ".csv";
@@ -168,18 +155,30 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
                 "hour-of-week seasonality left out");
   std::vector<double> seg_store(static_cast<std::size_t>(segments) * stores.size(), 0.0);
   std::vector<double> store_hours(stores.size() * kHours, 0.0), seg_hours(static_cast<std::size_t>(segments) * kHours, 0.0);
+  std::uint64_t visits = 0;
   if (has_user || has_time) {
+    // visits.csv lists (point, store) pairs in the points file's order (the join keeps
+    // it), so one merge pass over both files finds each visit's user and time in O(1)
+    // memory, whatever the number of pings.
+    const std::string visits_path = out + "visits.csv";
+    CsvReader visit_reader(visits_path);
+    const std::size_t visit_point = visit_reader.column("point_id"), visit_store = visit_reader.column("polygon_id");
+    CsvChunk visit_chunk;
+    std::size_t v = 0;
+    bool more = visit_reader.next(visit_chunk);
+    auto settle = [&] {
+      while (more && v >= visit_chunk.rows()) more = visit_reader.next(visit_chunk), v = 0;
+    };
+    settle();
     CsvReader reader(c.points);
     const std::size_t id = reader.column(c.point_id_column);
     const std::size_t user = has_user ? reader.column(c.point_user_column) : 0;
     const std::size_t time = has_time ? reader.column(c.point_time_column) : 0;
     CsvChunk chunk;
-    std::string key;
-    while (reader.next(chunk))
-      for (std::size_t r = 0; r < chunk.rows(); ++r) {
-        key.assign(chunk.field(r, id));
-        const auto slot = point_slot.find(key);
-        if (slot == point_slot.end()) continue;
+    while (more && reader.next(chunk))
+      for (std::size_t r = 0; more && r < chunk.rows(); ++r) {
+        const std::string_view point = chunk.field(r, id);
+        if (visit_chunk.field(v, visit_point) != point) continue;
         int hour = 0;
         if (has_time) {
           const double t = chunk.number(r, time);
@@ -187,14 +186,26 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
           hour = hour_of_week(t, c.utc_offset_hours);
         }
         const auto seg = has_user ? segment_of.find(std::string(chunk.field(r, user))) : segment_of.end();
-        for (const std::uint32_t j : slot_stores[slot->second]) {
+        while (more && visit_chunk.field(v, visit_point) == point) {
+          const auto store = store_index.find(std::string(visit_chunk.field(v, visit_store)));
+          if (store == store_index.end())
+            throw InvalidInput(visits_path, visit_chunk.line(v), "unknown store '" + std::string(visit_chunk.field(v, visit_store)) + "'");
+          const std::size_t j = store->second;
+          ++visits;
           store_hours[j * kHours + static_cast<std::size_t>(hour)] += 1.0;
-          if (seg == segment_of.end()) continue;
-          const auto s = static_cast<std::size_t>(seg->second);
-          seg_store[s * stores.size() + j] += 1.0;
-          seg_hours[s * kHours + static_cast<std::size_t>(hour)] += 1.0;
+          if (seg != segment_of.end()) {
+            const auto s = static_cast<std::size_t>(seg->second);
+            seg_store[s * stores.size() + j] += 1.0;
+            seg_hours[s * kHours + static_cast<std::size_t>(hour)] += 1.0;
+          }
+          ++v;
+          settle();
         }
       }
+    if (more)
+      throw InvalidInput(visits_path, visit_chunk.line(v), "point '" + std::string(visit_chunk.field(v, visit_point)) +
+                                                                "' not found in " + c.points +
+                                                                " in order (visits.csv must be this points file's join)");
   }
   if (has_user) write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
   if (has_user && !c.polygon_category_column.empty() && fs::path(c.polygons).extension() == ".csv") {
@@ -297,8 +308,8 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
   }
   file.commit();
   char text[160];
-  std::snprintf(text, sizeof text, "%zu visited points, %d segments x %zu stores x %zu categories, 168 hours of week",
-                point_slot.size(), segments, stores.size(), d);
+  std::snprintf(text, sizeof text, "%llu visits, %d segments x %zu stores x %zu categories, 168 hours of week",
+                static_cast<unsigned long long>(visits), segments, stores.size(), d);
   return text;
 }
 
