@@ -436,18 +436,29 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
     Heatmap m;
     m.id = id, m.title = title, m.x_label = x_label, m.y_label = "segment";
     std::map<std::string, std::size_t> col_of;
-    const int ci = t.column(column), li = t.column("lift");
-    for (const auto& row : t.rows)
-      if (!col_of.count(row[static_cast<std::size_t>(ci)])) {
-        col_of[row[static_cast<std::size_t>(ci)]] = m.col_names.size();
-        m.col_names.push_back(row[static_cast<std::size_t>(ci)]);
-      }
+    const int ci = t.column(column), li = t.column("lift"), vi = t.column("visits");
+    std::map<std::string, double> totals;
+    for (const auto& row : t.rows) {
+      const std::string& name = row[static_cast<std::size_t>(ci)];
+      if (!totals.count(name)) m.col_names.push_back(name);
+      totals[name] += to_double(row[static_cast<std::size_t>(vi)]);
+    }
+    // Hundreds of columns stay readable; beyond, the most visited ones (the CSV has all).
+    constexpr std::size_t kMaxColumns = 300;
+    if (m.col_names.size() > kMaxColumns) {
+      std::stable_sort(m.col_names.begin(), m.col_names.end(),
+                       [&](const std::string& a, const std::string& b) { return totals[a] > totals[b]; });
+      m.col_names.resize(kMaxColumns);
+      m.title += " (the " + std::to_string(kMaxColumns) + " most visited)";
+    }
+    for (const auto& name : m.col_names) col_of.emplace(name, col_of.size());
     m.row_names = segment_names;
     m.values.assign(m.row_names.size() * m.col_names.size(), std::nan(""));
     for (const auto& row : t.rows) {
       const auto s = static_cast<std::size_t>(std::atoi(row[0].c_str()));
-      if (s < m.row_names.size())
-        m.values[s * m.col_names.size() + col_of[row[static_cast<std::size_t>(ci)]]] = to_double(row[static_cast<std::size_t>(li)]);
+      const auto col = col_of.find(row[static_cast<std::size_t>(ci)]);
+      if (s < m.row_names.size() && col != col_of.end())
+        m.values[s * m.col_names.size() + col->second] = to_double(row[static_cast<std::size_t>(li)]);
     }
     m.color = [](double v) { return std::isfinite(v) && v > 0 ? diverging(std::log2(v) / 2) : std::string("#eeeeee"); };
     m.legend_color = [](double x) { return diverging(2 * x - 1); };
