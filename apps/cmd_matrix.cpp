@@ -6,7 +6,6 @@
  * the matching user id of the pings file (user x store visits).
  */
 #include <cstdio>
-#include <sstream>
 
 #include "apps/command.hpp"
 #include "cohort/error.hpp"
@@ -21,15 +20,6 @@ std::string events_path, out_dir, attr_cols, user_from, user_from_key, user_from
 EventReaderOptions reader;
 MatrixWriteOptions write_options;
 std::size_t chunk_events = std::size_t(1) << 21;
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ','))
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
 
 void run_matrix() {
   MatrixOptions options;

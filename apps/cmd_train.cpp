@@ -5,7 +5,6 @@
  */
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 
 #include "apps/command.hpp"
 #include "cohort/error.hpp"
@@ -19,15 +18,6 @@ TrainOptions opts;
 std::string out, task = "regression", y_range, layers = "512,256", emb_sizes, predict_table, model_dir;
 std::vector<std::string> cat_cols, cont_cols;
 bool no_id_embedding = false, no_batch_norm = false;
-
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, sep))
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
 
 double to_number(const std::string& text, const std::string& flag) {
   try {
@@ -62,19 +52,19 @@ void run_train() {
   opts.batch_norm = !no_batch_norm;
   opts.task = parse_train_task(task);
   if (!y_range.empty()) {
-    const auto parts = split(y_range, ':');
+    const auto parts = split_list(y_range, ':');
     if (parts.size() != 2) throw InvalidInput("--y-range: expected LO:HI, got '" + y_range + "'");
     opts.has_y_range = true;
     opts.y_lo = to_number(parts[0], "--y-range");
     opts.y_hi = to_number(parts[1], "--y-range");
   }
   opts.layers.clear();
-  for (const auto& h : split(layers, ',')) {
+  for (const auto& h : split_list(layers, ',')) {
     const double v = to_number(h, "--layers");
     if (v != std::floor(v) || v < 1 || v > 1e6) throw InvalidInput("--layers: '" + h + "' is not a positive size");
     opts.layers.push_back(static_cast<int>(v));
   }
-  for (const auto& item : split(emb_sizes, ',')) {
+  for (const auto& item : split_list(emb_sizes, ',')) {
     const auto at = item.rfind('=');
     if (at == std::string::npos) throw InvalidInput("--emb-size: expected col=n, got '" + item + "'");
     const double v = to_number(item.substr(at + 1), "--emb-size");

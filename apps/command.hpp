@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cohort/backend.hpp"
 
@@ -29,6 +30,9 @@ struct CommonOptions {
 void add_common_flags(CLI::App* command, CommonOptions& options);
 /// Sets verbosity and threads; returns the device the engine should run on.
 Device apply_common(const CommonOptions& options);
+
+/// "a,b,,c" -> {"a", "b", "c"}: list-valued flags (empty parts are dropped).
+std::vector<std::string> split_list(const std::string& text, char separator = ',');
 
 using CommandSetup = void (*)(CLI::App& app);
 int register_command(int order, CommandSetup setup);

@@ -37,6 +37,17 @@ void add_common_flags(CLI::App* command, CommonOptions& options) {
   command->add_flag("-v,--verbose", options.verbose, "Print more detail");
 }
 
+std::vector<std::string> split_list(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(separator, start), text.size());
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
 Device apply_common(const CommonOptions& options) {
   set_verbosity(options.quiet ? Verbosity::Quiet : options.verbose ? Verbosity::Verbose : Verbosity::Normal);
   set_cpu_threads(options.threads);
