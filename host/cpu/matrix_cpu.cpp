@@ -1,18 +1,27 @@
 /*
- * matrix_cpu.cpp: aggregate_events on the CPU.
+ * matrix_cpu.cpp: aggregate_events on the CPU. Two paths, with identical output
+ * (cells sorted by (row, event, col); each cell folded with cell_merge in event order,
+ * so sums are bit-identical between them and deterministic).
  *
- * 1. A stable parallel counting sort by row: each thread histograms its block of
- *    events, a prefix over (row, thread) gives every thread its write positions, and
- *    each thread scatters (sub key, slot) entries, sub = (event, col); the slot (the
- *    entry's own position, in event order within a row) breaks ties.
- *    Time and weight are scattered alongside. Memory: 8 (or 16) bytes per event, 16
- *    more with time and weight, and 8 bytes per row and thread.
- * 2. Per row (OpenMP, dynamic): sort the row's entries by (sub, index) and count the
- *    distinct subs; a prefix sum gives each row's first output cell.
- * 3. Per row: reduce each run of equal subs with cell_merge, in event order, so sums
- *    are deterministic. Output cells are sorted by (row, event, col) like the packed
- *    keys of the CUDA backend.
- * When event and col fit in 32 bits an entry is one uint64 (sub << 32 | index).
+ * Both start with a stable parallel counting sort by row: each thread histograms its
+ * block of events, a prefix over (row, thread) gives every thread its write positions,
+ * and each thread scatters its events' sub keys, sub = (event, col), with time and
+ * weight alongside (the loops prefetch the histogram entry and the target a few events
+ * ahead: both are cache misses for large row counts).
+ *
+ * Dense path, when sub fits 16 bits (categories, stores by the thousand; with or
+ * without event types): 2-byte entries; per row (OpenMP, dynamic) count distinct subs
+ * (a per-thread stamp array) for the output offsets, then reduce the row into a
+ * per-thread array indexed by sub and emit the cells in sub order by scanning a bitmap
+ * of the subs touched (or sorting them when a few lie far apart). No sort of events at
+ * all; without time and weight only counts are kept (sum = count, first = last = 0).
+ *
+ * Sort path, for wider subs: entries (sub << 32 | slot) in one uint64 (16 bytes when
+ * sub needs more than 32 bits); per row sort by (sub, slot), count distinct subs, then
+ * reduce each run of equal subs.
+ *
+ * Memory (dense path): 2 bytes per event (+16 with time and weight), 4 bytes per row
+ * and thread, the output; buffers of 4 MiB and more are advised to use huge pages.
  */
 #include "host/cpu/matrix_cpu.hpp"
 
@@ -81,9 +90,9 @@ CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads)
   //    threads never write the same cache line), turned in place into write positions
   std::vector<std::uint64_t> hist(rows * static_cast<std::size_t>(threads), 0);
   // Uninitialized (new T[n]): the parallel scatter is the first touch of every page.
-  std::unique_ptr<Entry[]> entries(new Entry[n]);
+  auto entries = new_buffer<Entry>(n);
   // time and weight travel with the scatter, so the reduce reads them within the row
-  std::unique_ptr<double[]> time(new double[ev.time ? n : 0]), weight(new double[ev.weight ? n : 0]);
+  auto time = new_buffer<double>(ev.time ? n : 0), weight = new_buffer<double>(ev.weight ? n : 0);
   std::vector<std::uint64_t> row_start(rows + 1, 0);
 #pragma omp parallel num_threads(threads)
   {
@@ -129,7 +138,10 @@ CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads)
   std::partial_sum(cell_start.begin(), cell_start.end(), cell_start.begin());
   // 3. reduce runs
   CellTable out;
-  out.resize(cell_start[rows]);
+  const std::size_t cells = cell_start[rows];
+  resize_fresh(out.row, cells), resize_fresh(out.col, cells), resize_fresh(out.event, cells);
+  resize_fresh(out.count, cells), resize_fresh(out.sum, cells), resize_fresh(out.first, cells);
+  resize_fresh(out.last, cells);
 #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t c = cell_start[r];
@@ -184,7 +196,11 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
     const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
     std::uint32_t* mine = hist.get() + t * rows;
     std::fill(mine, mine + rows, 0u);
-    for (std::size_t i = begin; i < end; ++i) ++mine[ev.row[i]];
+    constexpr std::size_t ahead = 16;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + ahead < end) __builtin_prefetch(mine + ev.row[i + ahead], 1);
+      ++mine[ev.row[i]];
+    }
 #pragma omp barrier
 #pragma omp single
     {
@@ -200,6 +216,13 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
       row_start[rows] = running;
     }
     for (std::size_t i = begin; i < end; ++i) {
+      if (i + 2 * ahead < end) __builtin_prefetch(mine + ev.row[i + 2 * ahead], 1);
+      if (i + ahead < end) {  // where event i + ahead will land (a hint: rows repeat)
+        const std::uint32_t next = mine[ev.row[i + ahead]];
+        __builtin_prefetch(sub.get() + next, 1);
+        if (!CountsOnly && ev.time) __builtin_prefetch(time.get() + next, 1);
+        if (!CountsOnly && ev.weight) __builtin_prefetch(weight.get() + next, 1);
+      }
       const std::uint32_t slot = mine[ev.row[i]]++;
       sub[slot] = static_cast<std::uint16_t>(sub_key(ev.event ? ev.event[i] : 0u, ev.col[i], layout));
       if (!CountsOnly) {
