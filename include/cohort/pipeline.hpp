@@ -27,11 +27,15 @@
  *               "customers":{"path", "id_column", "x_column", "y_column"},
  *               "truth": "DIR"},
  *    "steps":  {"join": {"first"}, "matrix": {"conversion"},
- *               "train": {"target", "cat_columns", "cont_columns", "epochs", "batch", "lr", "layers"},
+ *               "train": {"enabled", "target", "cat_columns", "cont_columns", "epochs", "batch", "lr",
+ *                         "layers"}   (present = enabled unless "enabled": false; table = customers),
  *               "segment": {"k_min", "k_max", "metric", "n_init"},
  *               "similar": {"k", "queries"},
  *               "analysis": {"utc_offset_hours"}},
  *    "seed": 42}
+ * Required: the four input paths (checked to exist when the config is read). Points must be
+ * CSV with user and time columns for the visit analysis (an empty column name leaves those
+ * tables out). Example: tests/data/pipeline_example.json; `cohort demo` writes DIR/pipeline.json.
  * Hour of week: 0 = Monday 00:00-01:00 local time, local = Unix time + utc_offset_hours * 3600
  * (the generator's window starts Monday 2024-03-04 00:00 at UTC-7, its default offset).
  */
