@@ -189,6 +189,8 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
   auto cell_start = new_buffer<std::uint32_t>(rows + 1);
   auto sub = new_buffer<std::uint16_t>(n);
   auto time = new_buffer<double>(ev.time ? n : 0), weight = new_buffer<double>(ev.weight ? n : 0);
+  std::vector<std::uint32_t> range_total(static_cast<std::size_t>(threads));
+  row_start[rows] = static_cast<std::uint32_t>(n);
   CellTable out;
 #pragma omp parallel num_threads(threads)
   {
@@ -202,19 +204,26 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
       ++mine[ev.row[i]];
     }
 #pragma omp barrier
-#pragma omp single
-    {
-      std::uint32_t running = 0;
-      for (std::size_t r = 0; r < rows; ++r) {
-        row_start[r] = running;
-        for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
-          const std::uint32_t count = hist[u * rows + r];
-          hist[u * rows + r] = running;
-          running += count;
-        }
+    // parallel prefix over (row, thread) (serial, it would cost rows x threads steps
+    // while the other threads wait): each thread totals its range of rows, then turns
+    // it into write positions from the range's offset
+    const std::size_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+    std::uint32_t running = 0;
+    for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u)
+      for (std::size_t r = r0; r < r1; ++r) running += hist[u * rows + r];
+    range_total[t] = running;
+#pragma omp barrier
+    running = 0;
+    for (std::size_t u = 0; u < t; ++u) running += range_total[u];
+    for (std::size_t r = r0; r < r1; ++r) {
+      row_start[r] = running;
+      for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
+        const std::uint32_t count = hist[u * rows + r];
+        hist[u * rows + r] = running;
+        running += count;
       }
-      row_start[rows] = running;
     }
+#pragma omp barrier
     for (std::size_t i = begin; i < end; ++i) {
       if (i + 2 * ahead < end) __builtin_prefetch(mine + ev.row[i + 2 * ahead], 1);
       if (i + ahead < end) {  // where event i + ahead will land (a hint: rows repeat)
