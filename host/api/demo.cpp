@@ -66,7 +66,9 @@ PipelineConfig demo_pipeline_config(const std::string& world_dir, const DemoOpti
   c.train_cat_columns = {"age_band", "gender", "marital_status", "device", "city"};
   c.train_cont_columns = {"income", "tenure_months"};
   c.train_epochs = 5;
-  c.train_batch = 64;  // the tiny world has 240 training rows
+  // Small batches for the tiny world (240 training rows); large ones from medium up, where
+  // every step also updates the whole id embedding (Adam is dense).
+  c.train_batch = parse_world_size(options.size).customers <= 10000 ? 64 : 1024;
   c.train_layers = {64, 32};
   c.k_min = 2;
   c.k_max = 10;
