@@ -417,13 +417,14 @@ TEST(MatrixAggregate, OptionalColumnsAndKeyRangesMatchReference) {
   // Absent event/time/weight arrays (the counts-only path when both time and weight are
   // absent) on every CPU path: (event, col) in 16 bits with a bitmap scan per row (few
   // columns) or a sort of the row's keys (a few keys spread over a wide range), and
-  // wider keys (the sort path). Reference: the absent columns as event 0, time 0, weight 1.
+  // wider keys (the sort path); counts only with more than 65536 rows sorts rows in two
+  // levels. Reference: the absent columns as event 0, time 0, weight 1.
   struct Case {
     std::size_t n;
     std::uint32_t rows, cols, events;
   };
   for (const Case c : {Case{50000, 2000, 200, 3}, Case{30000, 3000, 40000, 1}, Case{30000, 3000, 300, 400},
-                       Case{1, 1, 1, 1}}) {
+                       Case{150000, 70000, 50, 2}, Case{1, 1, 1, 1}}) {
     for (int mask = 0; mask < 8; ++mask) {
       const bool has_event = mask & 1, has_time = mask & 2, has_weight = mask & 4;
       const std::uint64_t seed = 40 + static_cast<std::uint64_t>(mask);

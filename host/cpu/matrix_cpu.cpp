@@ -7,7 +7,9 @@
  * block of events, a prefix over (row, thread) gives every thread its write positions,
  * and each thread scatters its events' sub keys, sub = (event, col), with time and
  * weight alongside (the loops prefetch the histogram entry and the target a few events
- * ahead: both are cache misses for large row counts).
+ * ahead: both are cache misses for large row counts). Counts only with more than
+ * 65536 rows: the same sort in two levels (by row >> shift into at most 256 buckets of
+ * 4-byte staged entries, then per bucket by row), so both histograms stay in cache.
  *
  * Dense path, when sub fits 16 bits (categories, stores by the thousand; with or
  * without event types): 2-byte entries; per row (OpenMP, dynamic) count distinct subs
@@ -184,7 +186,15 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
   const std::size_t subs = std::size_t(1) << (layout.col_bits + layout.event_bits);
   const std::size_t words = (subs + 63) / 64;
   const std::uint32_t col_mask = static_cast<std::uint32_t>((std::uint64_t(1) << layout.col_bits) - 1);
-  auto hist = new_buffer<std::uint32_t>(rows * static_cast<std::size_t>(threads));
+  // Counts only with many rows: the row sort in two levels (the per-thread row
+  // histograms would not fit in cache), via 4-byte staged entries (row & low, sub)
+  unsigned shift = 0;
+  while (shift < 16 && (rows >> shift) > 256) ++shift;
+  const bool two_level = CountsOnly && rows > 65536;
+  const std::size_t buckets = (rows + (std::size_t(1) << shift) - 1) >> shift;
+  std::vector<std::uint32_t> bucket_hist(two_level ? buckets * threads : 0), bucket_start(two_level ? buckets + 1 : 0);
+  auto staged = new_buffer<std::uint32_t>(two_level ? n : 0);
+  auto hist = new_buffer<std::uint32_t>(two_level ? 0 : rows * static_cast<std::size_t>(threads));
   auto row_start = new_buffer<std::uint32_t>(rows + 1);
   auto cell_start = new_buffer<std::uint32_t>(rows + 1);
   auto sub = new_buffer<std::uint16_t>(n);
@@ -196,50 +206,96 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
   {
     const auto t = static_cast<std::size_t>(omp_get_thread_num());
     const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
-    std::uint32_t* mine = hist.get() + t * rows;
-    std::fill(mine, mine + rows, 0u);
-    constexpr std::size_t ahead = 16;
-    for (std::size_t i = begin; i < end; ++i) {
-      if (i + ahead < end) __builtin_prefetch(mine + ev.row[i + ahead], 1);
-      ++mine[ev.row[i]];
-    }
+    if (CountsOnly && two_level) {
+      // level 1, by bucket = row >> shift: few buckets, so the histogram stays in L1
+      // and the scatter writes a few hundred sequential streams
+      std::uint32_t* mine = bucket_hist.data() + t * buckets;
+      std::fill(mine, mine + buckets, 0u);
+      for (std::size_t i = begin; i < end; ++i) ++mine[ev.row[i] >> shift];
 #pragma omp barrier
-    // parallel prefix over (row, thread) (serial, it would cost rows x threads steps
-    // while the other threads wait): each thread totals its range of rows, then turns
-    // it into write positions from the range's offset
-    const std::size_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
-    std::uint32_t running = 0;
-    for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u)
-      for (std::size_t r = r0; r < r1; ++r) running += hist[u * rows + r];
-    range_total[t] = running;
-#pragma omp barrier
-    running = 0;
-    for (std::size_t u = 0; u < t; ++u) running += range_total[u];
-    for (std::size_t r = r0; r < r1; ++r) {
-      row_start[r] = running;
-      for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
-        const std::uint32_t count = hist[u * rows + r];
-        hist[u * rows + r] = running;
-        running += count;
+#pragma omp single
+      {
+        std::uint32_t running = 0;
+        for (std::size_t b = 0; b < buckets; ++b) {
+          bucket_start[b] = running;
+          for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
+            const std::uint32_t count = bucket_hist[u * buckets + b];
+            bucket_hist[u * buckets + b] = running;
+            running += count;
+          }
+        }
+        bucket_start[buckets] = running;
       }
-    }
-#pragma omp barrier
-    for (std::size_t i = begin; i < end; ++i) {
-      if (i + 2 * ahead < end) __builtin_prefetch(mine + ev.row[i + 2 * ahead], 1);
-      if (i + ahead < end) {  // where event i + ahead will land (a hint: rows repeat)
-        const std::uint32_t next = mine[ev.row[i + ahead]];
-        __builtin_prefetch(sub.get() + next, 1);
-        if (!CountsOnly && ev.time) __builtin_prefetch(time.get() + next, 1);
-        if (!CountsOnly && ev.weight) __builtin_prefetch(weight.get() + next, 1);
+      const std::uint32_t low_mask = (std::uint32_t(1) << shift) - 1;
+      for (std::size_t i = begin; i < end; ++i) {
+        const std::uint32_t r = ev.row[i];
+        const auto s = static_cast<std::uint32_t>(sub_key(ev.event ? ev.event[i] : 0u, ev.col[i], layout));
+        staged[mine[r >> shift]++] = (r & low_mask) << 16 | s;
       }
-      const std::uint32_t slot = mine[ev.row[i]]++;
-      sub[slot] = static_cast<std::uint16_t>(sub_key(ev.event ? ev.event[i] : 0u, ev.col[i], layout));
-      if (!CountsOnly) {
-        if (ev.time) time[slot] = ev.time[i];
-        if (ev.weight) weight[slot] = ev.weight[i];
-      }
-    }
 #pragma omp barrier
+      // level 2, per bucket: a counting sort of its rows (2^shift counters, in cache)
+      std::vector<std::uint32_t> local(std::size_t(1) << shift);
+#pragma omp for schedule(dynamic, 1)
+      for (std::size_t b = 0; b < buckets; ++b) {
+        const std::uint32_t a = bucket_start[b], e = bucket_start[b + 1];
+        const std::size_t row0 = b << shift, count = std::min<std::size_t>(rows - row0, std::size_t(1) << shift);
+        std::fill(local.begin(), local.begin() + static_cast<std::ptrdiff_t>(count), 0u);
+        for (std::uint32_t p = a; p < e; ++p) ++local[staged[p] >> 16];
+        std::uint32_t running = a;
+        for (std::size_t r = 0; r < count; ++r) {
+          row_start[row0 + r] = running;
+          const std::uint32_t c = local[r];
+          local[r] = running;
+          running += c;
+        }
+        for (std::uint32_t p = a; p < e; ++p) sub[local[staged[p] >> 16]++] = static_cast<std::uint16_t>(staged[p]);
+      }
+    } else {
+      std::uint32_t* mine = hist.get() + t * rows;
+      std::fill(mine, mine + rows, 0u);
+      constexpr std::size_t ahead = 16;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (i + ahead < end) __builtin_prefetch(mine + ev.row[i + ahead], 1);
+        ++mine[ev.row[i]];
+      }
+#pragma omp barrier
+      // parallel prefix over (row, thread) (serial, it would cost rows x threads steps
+      // while the other threads wait): each thread totals its range of rows, then turns
+      // it into write positions from the range's offset
+      const std::size_t r0 = rows * t / threads, r1 = rows * (t + 1) / threads;
+      std::uint32_t running = 0;
+      for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u)
+        for (std::size_t r = r0; r < r1; ++r) running += hist[u * rows + r];
+      range_total[t] = running;
+#pragma omp barrier
+      running = 0;
+      for (std::size_t u = 0; u < t; ++u) running += range_total[u];
+      for (std::size_t r = r0; r < r1; ++r) {
+        row_start[r] = running;
+        for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
+          const std::uint32_t count = hist[u * rows + r];
+          hist[u * rows + r] = running;
+          running += count;
+        }
+      }
+#pragma omp barrier
+      for (std::size_t i = begin; i < end; ++i) {
+        if (i + 2 * ahead < end) __builtin_prefetch(mine + ev.row[i + 2 * ahead], 1);
+        if (i + ahead < end) {  // where event i + ahead will land (a hint: rows repeat)
+          const std::uint32_t next = mine[ev.row[i + ahead]];
+          __builtin_prefetch(sub.get() + next, 1);
+          if (!CountsOnly && ev.time) __builtin_prefetch(time.get() + next, 1);
+          if (!CountsOnly && ev.weight) __builtin_prefetch(weight.get() + next, 1);
+        }
+        const std::uint32_t slot = mine[ev.row[i]]++;
+        sub[slot] = static_cast<std::uint16_t>(sub_key(ev.event ? ev.event[i] : 0u, ev.col[i], layout));
+        if (!CountsOnly) {
+          if (ev.time) time[slot] = ev.time[i];
+          if (ev.weight) weight[slot] = ev.weight[i];
+        }
+      }
+#pragma omp barrier
+    }
     // pass 1: distinct subs per row (mark[s] == r + 1: seen in row r)
     {
       std::vector<std::uint32_t> mark(subs, 0);
