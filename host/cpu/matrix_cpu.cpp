@@ -329,6 +329,9 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
     // pass 2: reduce and write
     {
       std::vector<std::uint64_t> bits(words, 0);
+      // few subs in all (<= 1024): scan every bitmap word, no per-event range tracking
+      const bool narrow = words <= 16;
+      const auto last_word = static_cast<std::uint32_t>(words - 1);
       std::vector<std::uint32_t> count(CountsOnly ? subs : 0, 0);
       std::vector<CellAccumulator> acc(CountsOnly ? 0 : subs);
       std::vector<std::uint16_t> order;
@@ -343,11 +346,13 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
       for (std::size_t r = 0; r < rows; ++r) {
         const std::uint32_t a = row_start[r], b = row_start[r + 1];
         if (a == b) continue;
-        std::uint32_t lo = 0xffffffffu, hi = 0;
+        std::uint32_t lo = 0xffffffffu, hi = 0;  // the range of subs in the row, unless narrow
         for (std::uint32_t p = a; p < b; ++p) {
           const std::uint32_t s = sub[p];
-          lo = std::min(lo, s);
-          hi = std::max(hi, s);
+          if (!narrow) {
+            lo = std::min(lo, s);
+            hi = std::max(hi, s);
+          }
           const std::uint64_t bit = std::uint64_t(1) << (s & 63);
           if (CountsOnly) {
             ++count[s];
@@ -374,8 +379,8 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
           }
           ++c;
         };
-        const std::uint32_t w0 = lo >> 6, w1 = hi >> 6;
-        if (w1 - w0 <= 2 * (b - a) + 8) {
+        const std::uint32_t w0 = narrow ? 0 : lo >> 6, w1 = narrow ? last_word : hi >> 6;
+        if (narrow || w1 - w0 <= 2 * (b - a) + 8) {
           for (std::uint32_t w = w0; w <= w1; ++w) {
             for (std::uint64_t word = bits[w]; word != 0; word &= word - 1)
               emit(w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(word)));
