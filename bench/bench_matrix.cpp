@@ -269,15 +269,6 @@ void run_size(const Config& c, std::size_t n) {
   std::filesystem::remove(csv);
 }
 
-std::vector<std::size_t> parse_list(const std::string& text) {
-  std::vector<std::size_t> values;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ','))
-    if (!part.empty()) values.push_back(static_cast<std::size_t>(std::stod(part)));
-  return values;
-}
-
 }  // namespace
 }  // namespace cohort::bench
 

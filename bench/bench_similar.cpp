@@ -177,15 +177,6 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
   std::filesystem::remove(path);
 }
 
-std::vector<std::size_t> parse_list(const std::string& text) {
-  std::vector<std::size_t> values;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ','))
-    if (!part.empty()) values.push_back(static_cast<std::size_t>(std::stod(part)));
-  return values;
-}
-
 }  // namespace
 }  // namespace cohort::bench
 

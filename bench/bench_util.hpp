@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "cohort/backend.hpp"
 
@@ -30,6 +32,16 @@ inline double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+/// "1e6,1e7,30000" -> sizes (a size flag given as a comma-separated list).
+inline std::vector<std::size_t> parse_list(const std::string& text) {
+  std::vector<std::size_t> values;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ','))
+    if (!part.empty()) values.push_back(static_cast<std::size_t>(std::stod(part)));
+  return values;
 }
 
 /// "cpu (N threads)" or the GPU name, for result lines.
