@@ -15,17 +15,13 @@
 #include "cohort/error.hpp"
 #include "cohort/generate.hpp"
 #include "cohort/progress.hpp"
+#include "host/api/pipeline_internal.hpp"
 
 namespace cohort {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string fmt(const char* format, double a, double b = 0, double c = 0) {
-  char text[256];
-  std::snprintf(text, sizeof text, format, a, b, c);
-  return text;
-}
+using detail::fmt;
 
 // True when dir holds a complete world generated with this seed and size.
 bool world_is_current(const std::string& dir, const DemoOptions& options) {

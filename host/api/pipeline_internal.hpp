@@ -14,6 +14,9 @@
 
 namespace cohort::detail {
 
+/// snprintf of up to three numbers into a std::string (stage details, CSV cells).
+std::string fmt(const char* format, double a, double b = 0, double c = 0);
+
 /// One stage's entry in DIR/manifest.json.
 struct StageRecord {
   std::string name, status;  ///< status: "complete" (only complete entries are kept)

@@ -22,15 +22,16 @@
 #include "host/api/pipeline_internal.hpp"
 
 namespace cohort::detail {
-namespace {
 
-namespace fs = std::filesystem;
-
-std::string fmt(const char* format, double a, double b = 0, double c = 0) {
+std::string fmt(const char* format, double a, double b, double c) {
   char text[256];
   std::snprintf(text, sizeof text, format, a, b, c);
   return text;
 }
+
+namespace {
+
+namespace fs = std::filesystem;
 
 double count(std::size_t n) { return static_cast<double>(n); }
 
