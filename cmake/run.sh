@@ -22,6 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "installing: ${missing[*]}"
   apt-get update -qq
+  updated=1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
@@ -29,6 +30,7 @@ fi
 # effort, so an offline machine still builds.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ -z "${COHORT_NO_CHROMIUM:-}" ]; then
   echo "installing (optional): chromium"
+  [ -n "${updated:-}" ] || apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
     echo "warning: chromium not installed; the report screenshot test will be skipped" >&2
 fi
