@@ -431,8 +431,9 @@ TEST(PipelineReport, ChromiumScreenshot) {
   options.size = "tiny";
   options.device = Device::Cpu;
   run_demo(options);
-  // Kept as a test artifact beside the build (tests/ working directory) for a person to look at.
-  const std::string png = fs::absolute("pipeline_report.png").string();
+  // Kept as a test artifact in the build's tests/ folder for a person to look at.
+  const std::string png =
+      (fs::absolute(testing::cohort_binary()).parent_path() / "tests" / "pipeline_report.png").string();
   fs::remove(png);
   const std::string command = chromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars "
                               "--window-size=1300,4000 --screenshot=" + png + " file://" + dir.file("demo/report.html") +
