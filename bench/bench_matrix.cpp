@@ -160,6 +160,22 @@ void peer_line(const std::string& kind, std::size_t n, const std::string& name, 
   std::printf("\n");
 }
 
+// The device work alone (events already in device memory), timed with CUDA events.
+void report_device_only(const Config& c, const std::string& kind, std::size_t n, const Generated& g, bool full,
+                        double cpu_seconds) {
+#ifdef COHORT_WITH_CUDA
+  float best_ms = 1e30f;
+  for (int r = 0; r < c.repeats; ++r) {
+    float ms = 0;
+    cuda::aggregate_events_cuda(view(g, c, full), &ms);
+    best_ms = std::min(best_ms, ms);
+  }
+  report(c, kind + "-dev", n, Device::Cuda, best_ms * 1e-3, cpu_seconds);
+#else
+  (void)c, (void)kind, (void)n, (void)g, (void)full, (void)cpu_seconds;
+#endif
+}
+
 bool same(const CellTable& a, const CellTable& b) {
   return a.row == b.row && a.col == b.col && a.event == b.event && a.count == b.count && a.first == b.first &&
          a.last == b.last && a.sum == b.sum;
@@ -197,17 +213,7 @@ void run_size(const Config& c, std::size_t n) {
       const Timing s = best_of(c.repeats, [&] { aggregate_events(view(g, c, full), d); });
       if (d == Device::Cpu) cpu_seconds = s.wall, cpu_timing = s;
       report(c, kind, n, d, s.wall, cpu_seconds, s.cpu);
-#ifdef COHORT_WITH_CUDA
-      if (d == Device::Cuda) {  // the device work alone: events already in device memory
-        float best_ms = 1e30f;
-        for (int r = 0; r < c.repeats; ++r) {
-          float ms = 0;
-          cuda::aggregate_events_cuda(view(g, c, full), &ms);
-          best_ms = std::min(best_ms, ms);
-        }
-        report(c, kind + "-dev", n, d, best_ms * 1e-3, cpu_seconds);
-      }
-#endif
+      if (d == Device::Cuda) report_device_only(c, kind, n, g, full, cpu_seconds);
     }
     if (!full && c.peers && cpu_seconds > 0) {
       const std::string prefix = (std::filesystem::temp_directory_path() / ("cohort_bench_matrix_" + std::to_string(n))).string();
@@ -248,17 +254,7 @@ void run_size(const Config& c, std::size_t n) {
       const Timing s = best_of(std::min(c.repeats, 2), [&] { build_matrix(csv, o); });
       if (d == Device::Cpu) cpu_seconds = s.wall, cpu_timing = s;
       report(c, kind, n, d, s.wall, cpu_seconds, s.cpu);
-#ifdef COHORT_WITH_CUDA
-      if (d == Device::Cuda) {  // the device work alone: events already in device memory
-        float best_ms = 1e30f;
-        for (int r = 0; r < c.repeats; ++r) {
-          float ms = 0;
-          cuda::aggregate_events_cuda(view(g, c, full), &ms);
-          best_ms = std::min(best_ms, ms);
-        }
-        report(c, kind + "-dev", n, d, best_ms * 1e-3, cpu_seconds);
-      }
-#endif
+      if (d == Device::Cuda) report_device_only(c, kind, n, g, full, cpu_seconds);
     }
     if (!full && c.peers && cpu_seconds > 0) {
       if (n <= c.crosstab_max)

@@ -42,6 +42,23 @@
 namespace cohort::cpu {
 namespace {
 
+// Per-thread counts hist[t * buckets + b] -> exclusive offsets in (bucket, thread) order,
+// so each thread scatters its share of bucket b after the earlier threads' shares (a
+// stable counting sort); start[b] is where bucket b begins, start[buckets] the total.
+template <typename Count>
+void bucket_thread_prefix(Count* hist, std::size_t buckets, std::size_t threads, Count* start) {
+  Count running = 0;
+  for (std::size_t b = 0; b < buckets; ++b) {
+    start[b] = running;
+    for (std::size_t t = 0; t < threads; ++t) {
+      const Count count = hist[t * buckets + b];
+      hist[t * buckets + b] = running;
+      running += count;
+    }
+  }
+  start[buckets] = running;
+}
+
 // Buffers of 4 MiB and more ask for transparent huge pages, as numpy does for its
 // arrays (so the scipy peer gets them too): at these sizes the first-touch page faults,
 // one per 4 KiB page otherwise, cost more than the aggregation itself.
@@ -105,16 +122,7 @@ CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads)
 #pragma omp barrier
 #pragma omp single
     {
-      std::uint64_t running = 0;
-      for (std::size_t r = 0; r < rows; ++r) {
-        row_start[r] = running;
-        for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
-          const std::uint64_t count = hist[u * rows + r];
-          hist[u * rows + r] = running;
-          running += count;
-        }
-      }
-      row_start[rows] = running;
+      bucket_thread_prefix(hist.data(), rows, static_cast<std::size_t>(threads), row_start.data());
     }
     for (std::size_t i = begin; i < end; ++i) {
       const std::uint32_t e = ev.event ? ev.event[i] : 0u;
@@ -215,16 +223,7 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
 #pragma omp barrier
 #pragma omp single
       {
-        std::uint32_t running = 0;
-        for (std::size_t b = 0; b < buckets; ++b) {
-          bucket_start[b] = running;
-          for (std::size_t u = 0; u < static_cast<std::size_t>(threads); ++u) {
-            const std::uint32_t count = bucket_hist[u * buckets + b];
-            bucket_hist[u * buckets + b] = running;
-            running += count;
-          }
-        }
-        bucket_start[buckets] = running;
+        bucket_thread_prefix(bucket_hist.data(), buckets, static_cast<std::size_t>(threads), bucket_start.data());
       }
       const std::uint32_t low_mask = (std::uint32_t(1) << shift) - 1;
       for (std::size_t i = begin; i < end; ++i) {
