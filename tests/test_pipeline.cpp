@@ -151,8 +151,9 @@ TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
   testing::write_file(dir.file("events.csv"), "user_id,category,event,timestamp\n"
                                               "a,Books,view,1709600000\na,Books,view,1709600100\n"
                                               "b,Food,view,1709600000\nb,Food,purchase,1709600200\n");
-  testing::write_file(dir.file("customers.csv"), "user_id,home_lon,home_lat\na,0.2,0.2\nb,2.2,0.2\n");
+  testing::write_file(dir.file("customers.csv"), "user_id,home_lon,home_lat,gender,tier\na,0.2,0.2,F,gold\nb,2.2,0.2,F,silver\n");
   PipelineConfig c;
+  c.attribute_columns = {"gender", "tier"};
   c.polygons = dir.file("stores.csv");
   c.polygon_category_column = "category";
   c.points = dir.file("pings.csv");
@@ -186,6 +187,20 @@ TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
     const bool own = (categories[0][i] == sa) == (categories[1][i] == "Books");
     EXPECT_NEAR(std::stod(categories[2][i]), own ? 2.0 : 0.0, 1e-5) << categories[0][i] << " " << categories[1][i];
   }
+  // Attribute groups: everyone is F (lift 1 everywhere); tier splits a from b like the segments.
+  std::map<std::string, double> attribute_lift;  // "attribute/value/column" -> lift
+  for (const char* file : {"attribute_store_lift.csv", "attribute_category_lift.csv"}) {
+    const std::string column = file[10] == 's' ? "store_id" : "category";
+    const auto rows = detail::read_csv_columns(out + file, {"attribute", "value", column, "lift"});
+    ASSERT_EQ(rows[0].size(), 2u + 2u * 2u) << file;  // F x 2 columns, gold/silver x 2 columns
+    for (std::size_t i = 0; i < rows[0].size(); ++i)
+      attribute_lift[rows[0][i] + "/" + rows[1][i] + "/" + rows[2][i]] = rows[3][i].empty() ? -1 : std::stod(rows[3][i]);
+  }
+  for (const char* column : {"S1", "S2", "Books", "Food"}) EXPECT_NEAR(attribute_lift[std::string("gender/F/") + column], 1.0, 1e-6);
+  EXPECT_NEAR(attribute_lift["tier/gold/S1"], lift[sa + "/S1"].second, 1e-6);
+  EXPECT_NEAR(attribute_lift["tier/silver/S2"], lift[sb + "/S2"].second, 1e-6);
+  EXPECT_NEAR(attribute_lift["tier/gold/Books"], 2.0, 1e-6);
+  EXPECT_NEAR(attribute_lift["tier/silver/Books"], 0.0, 1e-12);
   // Store categories mirror the stores here (S1 is Books, S2 is Food).
   const auto store_categories = detail::read_csv_columns(out + "segment_store_category_lift.csv", {"segment", "store_category", "lift"});
   ASSERT_EQ(store_categories[0].size(), 4u);
@@ -232,7 +247,7 @@ TEST(PipelineAnalysis, HandMadeWorldExactLiftSeasonalityConsistency) {
   options.out_dir = dir.file("plain");
   run_pipeline(c, options);
   EXPECT_TRUE(fs::exists(dir.file("plain/analysis/segment_category_lift.csv")));
-  for (const char* file : {"segment_store_lift.csv", "seasonality_store.csv", "peak_hours.csv"})
+  for (const char* file : {"segment_store_lift.csv", "attribute_store_lift.csv", "seasonality_store.csv", "peak_hours.csv"})
     EXPECT_FALSE(fs::exists(dir.file("plain/analysis/") + file)) << file;
   EXPECT_NE(testing::read_file(dir.file("plain/report.html")).find("no data"), std::string::npos);
 }
@@ -274,10 +289,20 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
     EXPECT_GE(seconds, 0.0);
     ASSERT_FALSE(s["outputs"].get_array().get(outputs));
     EXPECT_GT(outputs.size(), 0u);
+    // Stages with a backend key on the device, so switching devices reruns them.
+    const std::string name(s["name"].get_string().value());
+    std::string_view device;
+    const bool has_device = !s["parameters"]["device"].get_string().get(device);
+    const bool on_device = name == "join" || name == "matrix" || name == "train" || name == "segment" || name == "similar";
+    EXPECT_EQ(has_device, on_device) << name;
+    if (has_device) {
+      EXPECT_EQ(device, "cpu") << name;
+    }
   }
 
   // The analysis agrees with the visits: every visit of a labelled user counted once.
-  for (const char* file : {"segment_store_lift.csv", "segment_category_lift.csv", "segment_store_category_lift.csv", "category_covariance.csv",
+  for (const char* file : {"segment_store_lift.csv", "segment_category_lift.csv", "segment_store_category_lift.csv",
+                           "attribute_store_lift.csv", "attribute_category_lift.csv", "category_covariance.csv",
                            "segment_consistency.csv", "seasonality_store.csv", "seasonality_segment.csv", "peak_hours.csv"})
     EXPECT_TRUE(fs::exists(out + "analysis/" + file)) << file;
   const auto visits = detail::read_csv_columns(out + "visits.csv", {"point_id"})[0];
@@ -288,6 +313,12 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
   EXPECT_LE(observed, static_cast<double>(visits.size()));
   EXPECT_GE(observed, 0.9 * static_cast<double>(visits.size()));
   EXPECT_NEAR(expected, observed, 1e-6 * observed);
+  // Every pinging user is a customer: each attribute's groups share out all the visits.
+  const auto by_attribute = detail::read_csv_columns(out + "analysis/attribute_store_lift.csv", {"attribute", "visits"});
+  std::map<std::string, double> attribute_visits;
+  for (std::size_t i = 0; i < by_attribute[0].size(); ++i) attribute_visits[by_attribute[0][i]] += std::stod(by_attribute[1][i]);
+  EXPECT_EQ(attribute_visits.size(), 4u);  // the demo's age_band, gender, marital_status, device
+  for (const auto& [attribute, total] : attribute_visits) EXPECT_EQ(total, static_cast<double>(visits.size())) << attribute;
   const auto season = detail::read_csv_columns(out + "analysis/seasonality_store.csv", {"visits"})[0];
   double seasonal = 0;
   for (const auto& v : season) seasonal += std::stod(v);
@@ -303,7 +334,7 @@ TEST(PipelineDemo, TinyEndToEndScoresArtifactsAndReport) {
   const std::string html = testing::read_file(out + "report.html");
   for (const char* element : {"<svg id=\"map\"", "class=\"store\"", "<circle", "id=\"heatmap-store-lift\"",
                               "id=\"heatmap-category-lift\"", "id=\"heatmap-store-category-lift\"", "id=\"heatmap-correlation\"", "id=\"heatmap-season-segment\"",
-                              "id=\"heatmap-season-store\"", "id=\"loss-curves\"", "<polyline", "id=\"stage-table\"",
+                              "id=\"heatmap-season-store\"", "id=\"heatmap-attribute-lift-0\"", "id=\"loss-curves\"", "<polyline", "id=\"stage-table\"",
                               "id=\"lookalike-table\"", "id=\"segment-sizes\"", "Ground truth", "longitude", "hour of week",
                               "segment 0"})
     EXPECT_NE(html.find(element), std::string::npos) << element;

@@ -72,6 +72,7 @@ PipelineConfig demo_pipeline_config(const std::string& world_dir, const DemoOpti
   c.similar_k = 10;
   c.similar_queries = options.lookalike_queries;
   c.utc_offset_hours = -7.0;  // the generator's window starts Monday 00:00 at UTC-7
+  c.attribute_columns = {"age_band", "gender", "marital_status", "device"};
   c.seed = options.seed;
   return c;
 }

@@ -101,16 +101,19 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
   manifest.failed_stage.clear();
   manifest.error.clear();
 
+  // Stages that run on a device record it among their parameters: a switch of device
+  // reruns them (the backends agree only within float rounding).
+  const std::string on_device = ", \"device\": " + q(device_name(device)) + "}";
   std::vector<Stage> stages;
   stages.push_back({"join", {c.polygons, c.points},
                     "{\"polygon_id_column\": " + q(c.polygon_id_column) + ", \"wkt_column\": " + q(c.wkt_column) +
                         ", \"point_id_column\": " + q(c.point_id_column) + ", \"x_column\": " + q(c.x_column) +
-                        ", \"y_column\": " + q(c.y_column) + ", \"first\": " + (c.join_first ? "true" : "false") + "}",
+                        ", \"y_column\": " + q(c.y_column) + ", \"first\": " + (c.join_first ? "true" : "false") + on_device,
                     {"visits.csv", "store_counts.csv"}, [&] { return detail::stage_join(c, out, device); }});
   stages.push_back({"matrix", {c.events},
                     "{\"user_column\": " + q(c.user_column) + ", \"item_column\": " + q(c.item_column) +
                         ", \"event_column\": " + q(c.event_column) + ", \"time_column\": " + q(c.time_column) +
-                        ", \"conversion\": " + q(c.conversion) + "}",
+                        ", \"conversion\": " + q(c.conversion) + on_device,
                     {"matrix"}, [&] { return detail::stage_matrix(c, out, device); }});
   stages.push_back({"vectors", {out + "matrix"}, "{\"source\": \"item shares, all event types\"}",
                     {"user_vectors.npy", "user_ids.txt"}, [&] { return detail::stage_vectors(c, out); }});
@@ -124,23 +127,28 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
                           ", \"cat_columns\": [" + cats + "], \"cont_columns\": [" + conts + "], \"epochs\": " +
                           std::to_string(c.train_epochs) + ", \"batch\": " + std::to_string(c.train_batch) +
                           ", \"lr\": " + num(c.train_lr) + ", \"layers\": [" + layers + "], \"seed\": " +
-                          std::to_string(c.seed) + "}",
+                          std::to_string(c.seed) + on_device,
                       {"train"}, [&] { return detail::stage_train(c, out, device); }});
   }
   stages.push_back({"segment", {out + "user_vectors.npy", out + "user_ids.txt", out + "matrix"},
                     "{\"k_min\": " + std::to_string(c.k_min) + ", \"k_max\": " + std::to_string(c.k_max) +
                         ", \"metric\": " + q(c.metric) + ", \"n_init\": " + std::to_string(c.n_init) +
-                        ", \"seed\": " + std::to_string(c.seed) + "}",
+                        ", \"seed\": " + std::to_string(c.seed) + on_device,
                     {"segments"}, [&] { return detail::stage_segment(c, out, device); }});
   stages.push_back({"similar", {out + "user_vectors.npy", out + "user_ids.txt"},
                     "{\"k\": " + std::to_string(c.similar_k) + ", \"queries\": " + std::to_string(c.similar_queries) +
-                        ", \"exclude_self\": true}",
+                        ", \"exclude_self\": true" + on_device,
                     {"lookalikes.csv"}, [&] { return detail::stage_similar(c, out, device); }});
-  stages.push_back({"analysis",
-                    {out + "visits.csv", c.points, c.polygons, out + "segments/labels.csv", out + "user_vectors.npy",
-                     out + "user_ids.txt", out + "matrix"},
+  std::vector<std::string> analysis_inputs{out + "visits.csv",       c.points,           c.polygons,
+                                           out + "segments/labels.csv", out + "user_vectors.npy", out + "user_ids.txt",
+                                           out + "matrix"};
+  std::string attributes;
+  for (const auto& column : c.attribute_columns) attributes += (attributes.empty() ? "" : ", ") + q(column);
+  if (!c.attribute_columns.empty()) analysis_inputs.push_back(c.customers);
+  stages.push_back({"analysis", analysis_inputs,
                     "{\"utc_offset_hours\": " + num(c.utc_offset_hours) + ", \"point_user_column\": " +
-                        q(c.point_user_column) + ", \"point_time_column\": " + q(c.point_time_column) + "}",
+                        q(c.point_user_column) + ", \"point_time_column\": " + q(c.point_time_column) +
+                        ", \"attribute_columns\": [" + attributes + "]}",
                     {"analysis"}, [&] { return detail::stage_analysis(c, out); }});
 
   Progress progress("pipeline", stages.size() + 1, "stages");

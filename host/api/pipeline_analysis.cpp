@@ -11,6 +11,10 @@
  *   segment_store_category_lift.csv  segment,store_category,visits,expected,lift: the store
  *                              visits summed by the stores' category (when the config names
  *                              the polygons' category column and the polygons are CSV)
+ *   attribute_store_lift.csv, attribute_category_lift.csv  attribute,value,store_id|category,
+ *                              visits,expected,lift: the same with users grouped by each of
+ *                              the customers table's attribute columns (config
+ *                              steps.analysis.attribute_columns); expected within each attribute
  *   category_covariance.csv    category_a,category_b,covariance,correlation of users'
  *                              category shares (user_vectors.npy), sample covariance (n - 1)
  * (2) consistency
@@ -65,30 +69,96 @@ double entropy_bits(const float* p, std::size_t n) {
   return h;
 }
 
-// Writes a lift table in long form.
-void write_lift(const std::string& path, const char* column, const std::vector<std::string>& names,
-                const std::vector<double>& counts, int segments) {
-  const std::size_t cols = names.size();
-  std::vector<double> rows(static_cast<std::size_t>(segments), 0.0), col_totals(cols, 0.0);
+// Writes the lift rows of one grouping (rows x names counts) in long form; each row's
+// line starts with its prefix (e.g. "3" or "gender,F"). Expected counts assume the
+// grouping and the columns independent: row total x column total / all visits.
+void write_lift_rows(AtomicFile& file, const std::vector<std::string>& row_prefixes, const std::vector<std::string>& names,
+                     const std::vector<double>& counts) {
+  const std::size_t rows = row_prefixes.size(), cols = names.size();
+  std::vector<double> row_totals(rows, 0.0), col_totals(cols, 0.0);
   double total = 0.0;
-  for (int s = 0; s < segments; ++s)
+  for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t j = 0; j < cols; ++j) {
-      const double v = counts[static_cast<std::size_t>(s) * cols + j];
-      rows[static_cast<std::size_t>(s)] += v;
+      const double v = counts[r * cols + j];
+      row_totals[r] += v;
       col_totals[j] += v;
       total += v;
     }
-  AtomicFile file(path);
-  file.write(std::string("segment,") + column + ",visits,expected,lift\n");
-  for (int s = 0; s < segments; ++s)
+  for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t j = 0; j < cols; ++j) {
-      const double v = counts[static_cast<std::size_t>(s) * cols + j];
-      const double expected = total > 0 ? rows[static_cast<std::size_t>(s)] * col_totals[j] / total : 0.0;
-      file.write(std::to_string(s) + "," + csv_escape(names[j]) + "," + num(v) + "," + num(expected) + "," +
+      const double v = counts[r * cols + j];
+      const double expected = total > 0 ? row_totals[r] * col_totals[j] / total : 0.0;
+      file.write(row_prefixes[r] + "," + csv_escape(names[j]) + "," + num(v) + "," + num(expected) + "," +
                  (expected > 0 ? num(v / expected) : std::string()) + "\n");
     }
+}
+
+void write_lift(const std::string& path, const char* column, const std::vector<std::string>& names,
+                const std::vector<double>& counts, int segments) {
+  std::vector<std::string> prefixes;
+  for (int s = 0; s < segments; ++s) prefixes.push_back(std::to_string(s));
+  AtomicFile file(path);
+  file.write(std::string("segment,") + column + ",visits,expected,lift\n");
+  write_lift_rows(file, prefixes, names, counts);
   file.commit();
 }
+
+// Customers grouped by the values of one attribute column (values in byte order).
+struct AttributeGroups {
+  std::string attribute;
+  std::vector<std::string> values;
+  std::vector<int> group_of_customer;  // by row of the customers table
+};
+
+// Users -> customers-table row, and one grouping per attribute column.
+struct Attributes {
+  std::unordered_map<std::string, std::size_t> customer_of;
+  std::vector<AttributeGroups> groups;
+
+  static Attributes read(const PipelineConfig& c) {
+    Attributes a;
+    if (c.attribute_columns.empty()) return a;
+    std::vector<std::string> columns{c.customer_id_column};
+    columns.insert(columns.end(), c.attribute_columns.begin(), c.attribute_columns.end());
+    const auto table = read_csv_columns(c.customers, columns);
+    for (std::size_t i = 0; i < table[0].size(); ++i) a.customer_of.emplace(table[0][i], i);
+    for (std::size_t k = 0; k < c.attribute_columns.size(); ++k) {
+      AttributeGroups g;
+      g.attribute = c.attribute_columns[k];
+      std::map<std::string, int> index;
+      for (const auto& value : table[k + 1]) index.emplace(value, 0);
+      for (auto& entry : index) entry.second = static_cast<int>(g.values.size()), g.values.push_back(entry.first);
+      for (const auto& value : table[k + 1]) g.group_of_customer.push_back(index[value]);
+      a.groups.push_back(std::move(g));
+    }
+    return a;
+  }
+  // Groups x columns count tables, one per attribute, zeroed.
+  std::vector<std::vector<double>> zero_counts(std::size_t columns) const {
+    std::vector<std::vector<double>> counts;
+    for (const auto& g : groups) counts.emplace_back(g.values.size() * columns, 0.0);
+    return counts;
+  }
+  // Adds weight to (the user's group, column) in every attribute's table.
+  void add(std::vector<std::vector<double>>& counts, const std::string& user, std::size_t column, std::size_t columns,
+           double weight) const {
+    const auto it = customer_of.find(user);
+    if (it == customer_of.end()) return;
+    for (std::size_t k = 0; k < groups.size(); ++k)
+      counts[k][static_cast<std::size_t>(groups[k].group_of_customer[it->second]) * columns + column] += weight;
+  }
+  void write(const std::string& path, const char* column, const std::vector<std::string>& names,
+             const std::vector<std::vector<double>>& counts) const {
+    AtomicFile file(path);
+    file.write(std::string("attribute,value,") + column + ",visits,expected,lift\n");
+    for (std::size_t k = 0; k < groups.size(); ++k) {
+      std::vector<std::string> prefixes;
+      for (const auto& value : groups[k].values) prefixes.push_back(csv_escape(groups[k].attribute) + "," + csv_escape(value));
+      write_lift_rows(file, prefixes, names, counts[k]);
+    }
+    file.commit();
+  }
+};
 
 void write_seasonality(const std::string& path, const char* column, const std::vector<std::string>& names,
                        const std::vector<double>& hours, const char* kind, std::string& peaks) {
@@ -155,6 +225,8 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
                 "hour-of-week seasonality left out");
   std::vector<double> seg_store(static_cast<std::size_t>(segments) * stores.size(), 0.0);
   std::vector<double> store_hours(stores.size() * kHours, 0.0), seg_hours(static_cast<std::size_t>(segments) * kHours, 0.0);
+  const Attributes attributes = Attributes::read(c);
+  auto attr_store = attributes.zero_counts(stores.size());
   std::uint64_t visits = 0;
   if (has_user || has_time) {
     // visits.csv lists (point, store) pairs in the points file's order (the join keeps
@@ -185,7 +257,8 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
           if (!std::isfinite(t)) throw InvalidInput(c.points, chunk.line(r), "time is not a number");
           hour = hour_of_week(t, c.utc_offset_hours);
         }
-        const auto seg = has_user ? segment_of.find(std::string(chunk.field(r, user))) : segment_of.end();
+        const std::string user_id = has_user ? std::string(chunk.field(r, user)) : std::string();
+        const auto seg = has_user ? segment_of.find(user_id) : segment_of.end();
         while (more && visit_chunk.field(v, visit_point) == point) {
           const auto store = store_index.find(std::string(visit_chunk.field(v, visit_store)));
           if (store == store_index.end())
@@ -193,6 +266,7 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
           const std::size_t j = store->second;
           ++visits;
           store_hours[j * kHours + static_cast<std::size_t>(hour)] += 1.0;
+          if (has_user) attributes.add(attr_store, user_id, j, stores.size(), 1.0);
           if (seg != segment_of.end()) {
             const auto s = static_cast<std::size_t>(seg->second);
             seg_store[s * stores.size() + j] += 1.0;
@@ -208,6 +282,8 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
                                                                 " in order (visits.csv must be this points file's join)");
   }
   if (has_user) write_lift(dir + "segment_store_lift.csv", "store_id", stores, seg_store, segments);
+  if (has_user && !attributes.groups.empty())
+    attributes.write(dir + "attribute_store_lift.csv", "store_id", stores, attr_store);
   if (has_user && !c.polygon_category_column.empty() && fs::path(c.polygons).extension() == ".csv") {
     const auto table = read_csv_columns(c.polygons, {c.polygon_id_column, c.polygon_category_column});
     std::map<std::string, std::string> category_of;
@@ -239,12 +315,16 @@ std::string stage_analysis(const PipelineConfig& c, const std::string& out) {
   const std::size_t d = items.size();
   const auto counts = interaction_counts(out + "matrix", users.size(), d);
   std::vector<double> seg_items(static_cast<std::size_t>(segments) * d, 0.0);
+  auto attr_items = attributes.zero_counts(d);
   for (std::size_t u = 0; u < users.size(); ++u) {
+    for (std::size_t i = 0; i < d; ++i)
+      if (counts[u * d + i] != 0) attributes.add(attr_items, users[u], i, d, counts[u * d + i]);
     const auto seg = segment_of.find(users[u]);
     if (seg == segment_of.end()) continue;
     for (std::size_t i = 0; i < d; ++i) seg_items[static_cast<std::size_t>(seg->second) * d + i] += counts[u * d + i];
   }
   write_lift(dir + "segment_category_lift.csv", "category", items, seg_items, segments);
+  if (!attributes.groups.empty()) attributes.write(dir + "attribute_category_lift.csv", "category", items, attr_items);
 
   const NpyArray<float> shares = read_npy<float>(out + "user_vectors.npy");
   const auto ids = read_lines(out + "user_ids.txt");

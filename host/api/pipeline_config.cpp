@@ -180,6 +180,9 @@ PipelineConfig parse_pipeline_config(const std::string& json, const std::string&
                 w.object(o, q, H{{"utc_offset_hours", [&](element x, const std::string& r) {
                                     c.utc_offset_hours = w.number(x, r);
                                     if (std::fabs(c.utc_offset_hours) > 14) w.fail(r, "expected hours in [-14, 14]");
+                                  }},
+                                 {"attribute_columns", [&](element a, const std::string& r) {
+                                    c.attribute_columns = w.strings(a, r);
                                   }}});
               }}});
        }},
@@ -235,7 +238,8 @@ std::string pipeline_config_json(const PipelineConfig& c) {
        ", \"metric\": " + quote(c.metric) + ", \"n_init\": " + std::to_string(c.n_init) + "},\n";
   j += "    \"similar\": {\"k\": " + std::to_string(c.similar_k) + ", \"queries\": " + std::to_string(c.similar_queries) +
        "},\n";
-  j += "    \"analysis\": {\"utc_offset_hours\": " + number(c.utc_offset_hours) + "}\n  },\n";
+  j += "    \"analysis\": {\"utc_offset_hours\": " + number(c.utc_offset_hours) +
+       ", \"attribute_columns\": " + list(c.attribute_columns) + "}\n  },\n";
   j += "  \"seed\": " + std::to_string(c.seed) + "\n}\n";
   return j;
 }

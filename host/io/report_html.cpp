@@ -429,12 +429,15 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
   h += "<h2 id=\"q1\">1. Which stores and categories draw each segment</h2><p class=\"note\">Lift = visits of the segment "
        "to the store / visits expected if segments and stores were independent; 1 = no preference, 2 = twice as "
        "often. Colours show log2(lift).</p>";
-  auto lift_heatmap = [&](const std::string& path, const std::string& column, const std::string& id,
-                          const std::string& title, const std::string& x_label, double cell_w, bool numbers) {
-    const Table t = read_table(path);
+  // A lift table's rows (segment or attribute value) x columns; rows names the heat map's
+  // rows, row_of gives a table row's index among them (or -1 to leave it out).
+  auto lift_heatmap_of = [&](const Table& t, const std::string& column, const std::string& id, const std::string& title,
+                             const std::string& x_label, const std::string& y_label, const std::vector<std::string>& rows,
+                             const std::function<int(const std::vector<std::string>&)>& row_of, double cell_w,
+                             bool numbers) {
     if (t.rows.empty()) return std::string("<p>no data</p>");
     Heatmap m;
-    m.id = id, m.title = title, m.x_label = x_label, m.y_label = "segment";
+    m.id = id, m.title = title, m.x_label = x_label, m.y_label = y_label;
     std::map<std::string, std::size_t> col_of;
     const int ci = t.column(column), li = t.column("lift"), vi = t.column("visits");
     std::map<std::string, double> totals;
@@ -452,13 +455,13 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
       m.title += " (the " + std::to_string(kMaxColumns) + " most visited)";
     }
     for (const auto& name : m.col_names) col_of.emplace(name, col_of.size());
-    m.row_names = segment_names;
+    m.row_names = rows;
     m.values.assign(m.row_names.size() * m.col_names.size(), std::nan(""));
     for (const auto& row : t.rows) {
-      const auto s = static_cast<std::size_t>(std::atoi(row[0].c_str()));
+      const int r = row_of(row);
       const auto col = col_of.find(row[static_cast<std::size_t>(ci)]);
-      if (s < m.row_names.size() && col != col_of.end())
-        m.values[s * m.col_names.size() + col->second] = to_double(row[static_cast<std::size_t>(li)]);
+      if (r >= 0 && static_cast<std::size_t>(r) < m.row_names.size() && col != col_of.end())
+        m.values[static_cast<std::size_t>(r) * m.col_names.size() + col->second] = to_double(row[static_cast<std::size_t>(li)]);
     }
     m.color = [](double v) { return std::isfinite(v) && v > 0 ? diverging(std::log2(v) / 2) : std::string("#eeeeee"); };
     m.legend_color = [](double x) { return diverging(2 * x - 1); };
@@ -469,6 +472,11 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
     m.label_step = m.cell_w < 8 ? 10 : 1;
     return "<div class=\"scroll\">" + heatmap_svg(m) + "</div>";
   };
+  auto lift_heatmap = [&](const std::string& path, const std::string& column, const std::string& id,
+                          const std::string& title, const std::string& x_label, double cell_w, bool numbers) {
+    return lift_heatmap_of(read_table(path), column, id, title, x_label, "segment", segment_names,
+                           [](const std::vector<std::string>& row) { return std::atoi(row[0].c_str()); }, cell_w, numbers);
+  };
   h += lift_heatmap(out + "analysis/segment_store_lift.csv", "store_id", "heatmap-store-lift",
                     "Segment x store lift (in-store pings)", "store", 0, false);
   h += lift_heatmap(out + "analysis/segment_category_lift.csv", "category", "heatmap-category-lift",
@@ -476,6 +484,30 @@ void write_report_html(const PipelineConfig& c, const std::string& out, const st
   if (fs::exists(out + "analysis/segment_store_category_lift.csv"))
     h += lift_heatmap(out + "analysis/segment_store_category_lift.csv", "store_category", "heatmap-store-category-lift",
                       "Segment x store category lift (in-store pings)", "store category", 44, true);
+  // Attribute groups: one heat map per attribute, its values as rows (category lift).
+  {
+    const Table t = read_table(out + "analysis/attribute_category_lift.csv");
+    std::vector<std::string> attributes;
+    std::map<std::string, std::vector<std::string>> values;
+    for (const auto& row : t.rows) {
+      auto& list = values[row[0]];
+      if (list.empty()) attributes.push_back(row[0]);
+      if (std::find(list.begin(), list.end(), row[1]) == list.end()) list.push_back(row[1]);
+    }
+    if (!attributes.empty())
+      h += "<p class=\"note\">The same question for customer attributes: lift of each attribute value for each "
+           "category, expected counts computed within the attribute.</p>";
+    for (std::size_t a = 0; a < attributes.size(); ++a) {
+      const auto& rows = values[attributes[a]];
+      h += lift_heatmap_of(t, "category", "heatmap-attribute-lift-" + std::to_string(a),
+                           attributes[a] + " x category lift (events)", "category", attributes[a], rows,
+                           [&](const std::vector<std::string>& row) {
+                             if (row[0] != attributes[a]) return -1;
+                             return static_cast<int>(std::find(rows.begin(), rows.end(), row[1]) - rows.begin());
+                           },
+                           44, true);
+    }
+  }
   {
     const Table t = read_table(out + "analysis/category_covariance.csv");
     if (!t.rows.empty()) {

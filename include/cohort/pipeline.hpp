@@ -13,6 +13,7 @@
  *
  * DIR/manifest.json records the cohort version, the device, the config that ran and, per
  * stage, its status, time, parameters, the FNV-1a 64 checksums of its inputs and outputs.
+ * A stage's parameters include the device it ran on, so switching devices reruns it.
  * A stage whose key (parameters + input checksums) equals the manifest's and whose
  * outputs still have their recorded checksums is skipped (force reruns everything).
  * The manifest is rewritten before a stage starts (its entry removed) and after it ends,
@@ -31,7 +32,7 @@
  *                         "layers"}   (present = enabled unless "enabled": false; table = customers),
  *               "segment": {"k_min", "k_max", "metric", "n_init"},
  *               "similar": {"k", "queries"},
- *               "analysis": {"utc_offset_hours"}},
+ *               "analysis": {"utc_offset_hours", "attribute_columns"}},
  *    "seed": 42}
  * Required: the four input paths (checked to exist when the config is read). Points must be
  * CSV with user and time columns for the visit analysis (an empty column name leaves those
@@ -71,6 +72,7 @@ struct PipelineConfig {
   int n_init = 3;
   int similar_k = 10, similar_queries = 200;
   double utc_offset_hours = -7.0;
+  std::vector<std::string> attribute_columns;  ///< customers-table columns grouped for lift
   std::uint64_t seed = 42;
 };
 
