@@ -113,6 +113,39 @@ TEST(Csv, RaggedRowsReportTheirLine) {
   EXPECT_NE(read_error(path).find("r.csv:2: expected 2 fields"), std::string::npos);
 }
 
+TEST(Csv, KeptMalformedRecordsAreListedAndLeaveTheRows) {
+  TempDir dir;
+  const std::string path = dir.file("m.csv");
+  write_file(path, "a,b\n1,2\n3\n\"multi\nline\",5\n6,7,8\n\"x\"y,9\n10,11\n");
+  for (std::size_t chunk_bytes : {std::size_t(3), std::size_t(1) << 20}) {
+    CsvOptions options;
+    options.chunk_bytes = chunk_bytes;
+    options.keep_malformed = true;
+    std::vector<std::pair<std::uint64_t, std::string>> malformed;
+    CsvReader reader(path, options);
+    CsvChunk chunk;
+    std::vector<std::string> firsts;
+    std::vector<std::uint64_t> lines, records;
+    while (reader.next(chunk)) {
+      malformed.insert(malformed.end(), chunk.malformed().begin(), chunk.malformed().end());
+      for (std::size_t r = 0; r < chunk.rows(); ++r) {
+        firsts.emplace_back(chunk.field(r, 0));
+        lines.push_back(chunk.line(r));
+        records.push_back(chunk.record(r));
+      }
+    }
+    EXPECT_EQ(firsts, (std::vector<std::string>{"1", "multi\nline", "10"})) << chunk_bytes;
+    EXPECT_EQ(lines, (std::vector<std::uint64_t>{2, 4, 8})) << chunk_bytes;
+    EXPECT_EQ(records, (std::vector<std::uint64_t>{0, 2, 5})) << chunk_bytes;
+    ASSERT_EQ(malformed.size(), 3u) << chunk_bytes;
+    EXPECT_EQ(malformed[0].first, 3u);
+    EXPECT_NE(malformed[0].second.find("found 1"), std::string::npos) << malformed[0].second;
+    EXPECT_EQ(malformed[1].first, 6u);
+    EXPECT_NE(malformed[1].second.find("found 3"), std::string::npos) << malformed[1].second;
+    EXPECT_EQ(malformed[2].first, 7u);
+  }
+}
+
 TEST(Csv, BadNumbersReportLineAndColumn) {
   TempDir dir;
   const std::string path = dir.file("n.csv");

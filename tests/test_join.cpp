@@ -592,7 +592,8 @@ TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {
 TEST(JoinRead, PointsCsvDefaultsAndInvalid) {
   TempDir dir;
   const std::string path = dir.file("pings.csv");
-  write_file(path, "ping_id,user_id,lon,lat,timestamp\np1,u,1.5,2.5,0\np2,u,,2,0\np3,u,nan,2,0\np4,u, 3 ,4,0\n");
+  write_file(path, "ping_id,user_id,lon,lat,timestamp\np1,u,1.5,2.5,0\np2,u,,2,0\np3,u,nan,2,0\np4,u, 3 ,4,0\n"
+                   "p5,u,1,1\np6,u,1,2,0\n");
   PointReadOptions options;
   {
     PointReader reader(path, options);
@@ -609,12 +610,14 @@ TEST(JoinRead, PointsCsvDefaultsAndInvalid) {
   PointReader reader(path, options);
   PointChunk chunk;
   ASSERT_TRUE(reader.next(chunk));
-  ASSERT_EQ(chunk.size(), 2u);
+  ASSERT_EQ(chunk.size(), 3u);
   EXPECT_EQ(chunk.id(0), "p1");
   EXPECT_EQ(chunk.id(1), "p4");
   EXPECT_EQ(chunk.x[1], 3.0);
   EXPECT_EQ(chunk.row[1], 3u);
-  EXPECT_EQ(reader.invalid(), 2u);
+  EXPECT_EQ(chunk.id(2), "p6");  // after the ragged p5 row, still its own record number
+  EXPECT_EQ(chunk.row[2], 5u);
+  EXPECT_EQ(reader.invalid(), 3u);
   EXPECT_NE(reader.first_problem().find(":3"), std::string::npos);
   EXPECT_FALSE(reader.next(chunk));
   PointReadOptions bad_column;

@@ -630,6 +630,13 @@ TEST_F(MatrixBadInput, BadTimestampsAndWeightsInCsv) {
   EXPECT_EQ(r.events_skipped, 1u);
   EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(r.cells.sum[1], 1.0);  // empty weight = 1
+  // Ragged rows: named, or skipped and counted.
+  write_file(dir.file("r.csv"), "user,item,event,time,weight\na,x,v,1,1\nb,x,v\nc,y,v,2,1,extra\nd,y,v,3,1\n");
+  expect_error(error_of(dir.file("r.csv"), options_for(false)), {"r.csv:3", "expected 5 fields", "found 3"});
+  const MatrixResult ragged = build_matrix(dir.file("r.csv"), o);
+  EXPECT_EQ(ragged.events_read, 2u);
+  EXPECT_EQ(ragged.events_skipped, 2u);
+  EXPECT_EQ(ragged.users, (std::vector<std::string>{"a", "d"}));
   write_file(dir.file("n.csv"), "user,item,event,time,weight\na,x,v,1,1\n\"b\nc\",x,v,1,1\n");
   expect_error(error_of(dir.file("n.csv"), options_for(false)), {"n.csv:3", "column 'user' contains a line break"});
   write_file(dir.file("e.csv"), "user,item,event,time,weight\na,,v,1,1\n");

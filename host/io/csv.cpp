@@ -215,6 +215,8 @@ bool CsvReader::next(CsvChunk& chunk) {
   chunk.columns_ = header_.size();
   chunk.fields_.clear();
   chunk.lines_.clear();
+  chunk.records_.clear();
+  chunk.malformed_.clear();
   std::vector<Record> records;
   chunk.buffer_.swap(carry_);
   carry_.clear();
@@ -243,6 +245,9 @@ bool CsvReader::next(CsvChunk& chunk) {
   const std::size_t n = records.size();
   chunk.fields_.resize(n * columns);
   chunk.lines_.resize(n);
+  chunk.records_.resize(n);
+  for (std::size_t r = 0; r < n; ++r) chunk.records_[r] = next_record_ + r;
+  next_record_ += n;
   std::vector<std::string> errors(n);
   const char delim = options_.delimiter;
 #pragma omp parallel
@@ -264,8 +269,29 @@ bool CsvReader::next(CsvChunk& chunk) {
       chunk.lines_[static_cast<std::size_t>(r)] = rec.line;
     }
   }
-  for (std::size_t r = 0; r < n; ++r)
-    if (!errors[r].empty()) throw InvalidInput(path_, records[r].line, errors[r]);
+  if (!options_.keep_malformed) {
+    for (std::size_t r = 0; r < n; ++r)
+      if (!errors[r].empty()) throw InvalidInput(path_, records[r].line, errors[r]);
+    return true;
+  }
+  // List the malformed records and close the gaps they leave.
+  std::size_t kept = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (!errors[r].empty()) {
+      chunk.malformed_.emplace_back(records[r].line, std::move(errors[r]));
+      continue;
+    }
+    if (kept != r) {
+      std::copy_n(chunk.fields_.begin() + static_cast<std::ptrdiff_t>(r * columns), columns,
+                  chunk.fields_.begin() + static_cast<std::ptrdiff_t>(kept * columns));
+      chunk.lines_[kept] = chunk.lines_[r];
+      chunk.records_[kept] = chunk.records_[r];
+    }
+    ++kept;
+  }
+  chunk.fields_.resize(kept * columns);
+  chunk.lines_.resize(kept);
+  chunk.records_.resize(kept);
   return true;
 }
 

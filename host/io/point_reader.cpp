@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 
@@ -48,7 +49,7 @@ struct PointReader::Impl {
   CsvChunk csv_chunk;
   std::size_t id_col = 0, x_col = 0, y_col = 0;
   bool has_ids = false;
-  std::uint64_t next_row = 0;  // records consumed so far
+  std::uint64_t next_row = 0;  // .npy rows consumed so far
   std::vector<double> raw;
   std::vector<double> xs, ys;  // per-chunk scratch, kept to avoid page faults per chunk
   std::vector<unsigned char> ok;
@@ -78,6 +79,7 @@ PointReader::PointReader(std::string path, PointReadOptions options) : impl_(std
   const auto file_bytes = std::filesystem::file_size(m.path, size_error);
   csv_options.chunk_bytes = std::max<std::size_t>(std::size_t(1) << 16, m.options.chunk_points * 48);
   if (!size_error) csv_options.chunk_bytes = std::min<std::size_t>(csv_options.chunk_bytes, file_bytes + 1024);
+  csv_options.keep_malformed = true;  // reported below, in file order with the coordinates
   m.csv.emplace(m.path, csv_options);
   auto& csv = *m.csv;
   auto pick = [&](const std::string& given, std::initializer_list<const char*> names) {
@@ -105,6 +107,11 @@ PointReader::PointReader(std::string path, PointReadOptions options) : impl_(std
 
 PointReader::~PointReader() = default;
 
+void PointReader::record_invalid(std::uint64_t line, const std::string& problem) {
+  if (!impl_->options.skip_invalid) throw InvalidInput(impl_->path, line, problem);
+  if (invalid_++ == 0) first_problem_ = InvalidInput(impl_->path, line, problem).what();
+}
+
 std::uint64_t PointReader::total_units() const {
   return impl_->csv ? impl_->csv->bytes_total() : impl_->npy->header().rows();
 }
@@ -118,10 +125,7 @@ bool PointReader::next(PointChunk& chunk) {
   chunk.id_bytes.clear();
   chunk.id_offsets.assign(1, 0);
   chunk.has_ids = m.has_ids;
-  auto invalid = [&](std::uint64_t line, const std::string& problem) {
-    if (!m.options.skip_invalid) throw InvalidInput(m.path, line, problem);
-    if (invalid_++ == 0) first_problem_ = InvalidInput(m.path, line, problem).what();
-  };
+  auto invalid = [&](std::uint64_t line, const std::string& problem) { record_invalid(line, problem); };
   if (m.npy) {
     const std::size_t rows = m.npy->header().rows();
     if (m.next_row >= rows) return false;
@@ -159,7 +163,13 @@ bool PointReader::next(PointChunk& chunk) {
   chunk.x.reserve(n);
   chunk.y.reserve(n);
   chunk.row.reserve(n);
+  std::size_t malformed = 0;  // c.malformed() reported so far
+  auto report_malformed_before = [&](std::uint64_t line) {
+    for (; malformed < c.malformed().size() && c.malformed()[malformed].first < line; ++malformed)
+      invalid(c.malformed()[malformed].first, c.malformed()[malformed].second);
+  };
   for (std::size_t i = 0; i < n; ++i) {
+    report_malformed_before(c.line(i));
     if (!ok[i]) {
       const auto& header = m.csv->header();
       double v = 0;
@@ -173,13 +183,13 @@ bool PointReader::next(PointChunk& chunk) {
     }
     chunk.x.push_back(xs[i]);
     chunk.y.push_back(ys[i]);
-    chunk.row.push_back(m.next_row + i);
+    chunk.row.push_back(c.record(i));
     if (m.has_ids) {
       chunk.id_bytes.append(c.field(i, m.id_col));
       chunk.id_offsets.push_back(chunk.id_bytes.size());
     }
   }
-  m.next_row += n;
+  report_malformed_before(UINT64_MAX);
   return true;
 }
 

@@ -7,7 +7,8 @@
  * in parallel (OpenMP). RFC 4180 quoting, LF or CRLF line ends, blank lines skipped.
  * The first record is the header; columns are selected by header name.
  * Every problem (ragged row, text after a closing quote, unterminated quote, a value
- * that is not a number) throws InvalidInput naming the file and the 1-based line.
+ * that is not a number) throws InvalidInput naming the file and the 1-based line
+ * (or, with CsvOptions::keep_malformed, malformed records are listed for the caller).
  */
 #pragma once
 
@@ -25,6 +26,11 @@ namespace cohort {
 struct CsvOptions {
   char delimiter = ',';
   std::size_t chunk_bytes = std::size_t(32) << 20;
+  /// When true, a malformed record (wrong field count, text after a closing quote) is
+  /// left out of its chunk and listed in CsvChunk::malformed() instead of throwing, so
+  /// the caller reports it in file order among its own per-field problems. An
+  /// unterminated quote at the end of the file still throws.
+  bool keep_malformed = false;
 };
 
 /// A block of complete records; field views stay valid until the next CsvReader::next.
@@ -38,6 +44,10 @@ class CsvChunk {
   }
   /// 1-based line of the file on which the record starts.
   std::uint64_t line(std::size_t row) const { return lines_[row]; }
+  /// 0-based number of the record among the file's data records (malformed ones counted).
+  std::uint64_t record(std::size_t row) const { return records_[row]; }
+  /// (line, problem) of the records left out (CsvOptions::keep_malformed), in file order.
+  const std::vector<std::pair<std::uint64_t, std::string>>& malformed() const { return malformed_; }
   /// The field as a double (surrounding spaces allowed, "nan"/"inf" accepted);
   /// empty or non-numeric text throws InvalidInput with file, line and column name.
   double number(std::size_t row, std::size_t col) const;
@@ -48,7 +58,8 @@ class CsvChunk {
   friend class CsvReader;
   std::string buffer_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> fields_;  // (offset, length) per field
-  std::vector<std::uint64_t> lines_;
+  std::vector<std::uint64_t> lines_, records_;
+  std::vector<std::pair<std::uint64_t, std::string>> malformed_;
   std::size_t columns_ = 0;
   const std::string* path_ = nullptr;
   const std::vector<std::string>* header_ = nullptr;
@@ -83,6 +94,7 @@ class CsvReader {
   std::vector<std::string> header_;
   std::string carry_;  // bytes of an incomplete record left from the previous read
   std::uint64_t next_line_ = 1;
+  std::uint64_t next_record_ = 0;
   std::uint64_t bytes_total_ = 0;
   std::uint64_t bytes_consumed_ = 0;
   bool eof_ = false;

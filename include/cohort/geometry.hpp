@@ -120,6 +120,8 @@ class PointReader {
 
  private:
   struct Impl;
+  // Throws InvalidInput, or with skip_invalid counts the point and keeps the first problem.
+  void record_invalid(std::uint64_t line, const std::string& problem);
   std::unique_ptr<Impl> impl_;
   std::uint64_t invalid_ = 0;
   std::string first_problem_;
