@@ -32,7 +32,7 @@ double to_number(const std::string& text, const std::string& flag) {
 void run_predict(Device device) {
   if (model_dir.empty() || out.empty()) throw InvalidInput("--predict needs --model DIR and --out FILE");
   const TrainedModel model = load_checkpoint(model_dir);
-  const Predictions p = predict(model, predict_table, device);
+  const Predictions p = predict(model, predict_table, device, opts.matrix);
   write_predictions(model, p, out);
   std::printf("predicted %zu rows -> %s\n", p.ids.size(), out.c_str());
 }
@@ -88,6 +88,12 @@ void setup(CLI::App& app) {
   c->add_option("--cat-cols", cat_cols, "categorical columns")->delimiter(',');
   c->add_option("--cont-cols", cont_cols, "continuous columns")->delimiter(',');
   c->add_option("--id-col", opts.id_col, "id column: ids of the exported user vectors (also embedded)");
+  c->add_option("--matrix", opts.matrix,
+                "a `cohort matrix` output: each row's user (--id-col) enters as a weighted bag of item embeddings "
+                "(also needed by --predict with such a model)");
+  c->add_option("--matrix-event", opts.matrix_event, "event type whose counts weight the bag (default: all)");
+  c->add_option("--bag-size", opts.bag_size, "width of the item embeddings of the bag (0: the size rule)")
+      ->capture_default_str();
   c->add_flag("--no-id-embedding", no_id_embedding,
               "do not embed --id-col; user vectors are the concatenated categorical embeddings");
   c->add_option("--task", task, "regression | binary | multiclass")->capture_default_str();

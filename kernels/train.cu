@@ -52,6 +52,24 @@ __global__ void embedding_scatter_kernel(float* g, EmbeddingTables t, const std:
   }
 }
 
+__global__ void bag_gather_kernel(const float* table, std::size_t width, const std::uint64_t* indptr,
+                                  const std::int32_t* items, const float* weights, std::size_t batch, float* x0,
+                                  std::size_t ld) {
+  GRID_STRIDE(i, batch * width) {
+    const std::size_t r = i / width, j = i % width;
+    x0[r * ld + j] = train_element::bag_column(table, width, j, items, weights, indptr[r], indptr[r + 1]);
+  }
+}
+
+__global__ void bag_scatter_kernel(float* g, std::size_t width, const std::uint64_t* indptr, const std::int32_t* items,
+                                   const float* weights, std::size_t batch, const float* dx0, std::size_t ld) {
+  GRID_STRIDE(j, width) {
+    for (std::size_t r = 0; r < batch; ++r)
+      for (std::uint64_t k = indptr[r]; k < indptr[r + 1]; ++k)
+        g[static_cast<std::size_t>(items[k]) * width + j] += weights[k] * dx0[r * ld + j];
+  }
+}
+
 __global__ void bn_stats_kernel(const float* in, std::size_t batch, std::size_t features, float* mean, float* invstd,
                                 float* rmean, float* rvar, bool training) {
   const float eps = float(1e-5), mom = float(0.1);
@@ -201,6 +219,23 @@ void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::
                            const float* d_dx0, std::size_t ld, cudaStream_t stream) {
   if (batch * t.emb_cols == 0) return;
   embedding_scatter_kernel<<<blocks_for(t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch, d_dx0, ld);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,
+                const float* d_weights, std::size_t batch, float* d_x0, std::size_t ld, cudaStream_t stream) {
+  if (batch * width == 0) return;
+  bag_gather_kernel<<<blocks_for(batch * width), kThreads, 0, stream>>>(d_table, width, d_indptr, d_items, d_weights,
+                                                                        batch, d_x0, ld);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
+                     const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
+                     std::size_t ld, cudaStream_t stream) {
+  if (batch * width == 0) return;
+  bag_scatter_kernel<<<blocks_for(width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr, d_items, d_weights,
+                                                                 batch, d_dx0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -34,6 +34,15 @@ void embedding_gather(const float* d_params, const EmbeddingTables& t, const std
 /// grads of the embedding tables += dx0 rows (one thread per x0 column, rows in order).
 void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
                            const float* d_dx0, std::size_t ld, cudaStream_t stream);
+/// The bag input: x0[r, j] = bag_column(table, width, j, entries of row r) for j < width
+/// (x0 already offset to the bag's first column; indptr has batch + 1 entries).
+void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,
+                const float* d_weights, std::size_t batch, float* d_x0, std::size_t ld, cudaStream_t stream);
+/// Gradient of the bag table += weight x dx0 row, one thread per column j, rows and
+/// entries in order (the CPU's order).
+void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
+                     const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
+                     std::size_t ld, cudaStream_t stream);
 /// Training: batch mean and invstd per feature, running stats updated (rmean may be null).
 /// Evaluation: mean/invstd from the running statistics.
 void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,

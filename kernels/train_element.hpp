@@ -2,7 +2,7 @@
  * train_element.hpp: per-element math of the tabular network, shared by the CPU backend
  * (g++, float for training and double for gradient checks) and the CUDA kernels (nvcc).
  * Everything is a COHORT_HD inline template on the scalar type T.
- *   activations: ReLU, sigmoid y_range; batch norm per feature (normalise, backward,
+ *   the behavioural bag (weighted sum of item embeddings); activations: ReLU, sigmoid y_range; batch norm per feature (normalise, backward,
  *   running update); losses per sample with their gradient w.r.t. the logits;
  *   the AdamW step of one parameter; the one-cycle schedule; splitmix64 and dropout masks.
  */
@@ -25,6 +25,17 @@ COHORT_HD inline float sqrt_(float x) { return sqrtf(x); }
 COHORT_HD inline double sqrt_(double x) { return sqrt(x); }
 COHORT_HD inline float abs_(float x) { return fabsf(x); }
 COHORT_HD inline double abs_(double x) { return fabs(x); }
+
+// ---- behavioural bag ----------------------------------------------------------------
+/// Column j of a bag vector: sum over entries k in [begin, end), in entry order, of
+/// weights[k] * table[items[k], j] (table rows of `width` values).
+template <typename T>
+COHORT_HD inline T bag_column(const T* table, std::size_t width, std::size_t j, const std::int32_t* items,
+                              const float* weights, std::uint64_t begin, std::uint64_t end) {
+  T sum = T(0);
+  for (std::uint64_t k = begin; k < end; ++k) sum += T(weights[k]) * table[static_cast<std::size_t>(items[k]) * width + j];
+  return sum;
+}
 
 // ---- activations -------------------------------------------------------------------
 template <typename T>

@@ -35,10 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct QuietScope {
-  QuietScope() { set_verbosity(Verbosity::Quiet); }
-  ~QuietScope() { set_verbosity(Verbosity::Normal); }
-};
+using testing::QuietScope;
 
 // A tiny world in dir/world plus the example config copied to dir/pipeline.json.
 std::string tiny_world_with_config(const testing::TempDir& dir) {

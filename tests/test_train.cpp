@@ -18,13 +18,16 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <sstream>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/error.hpp"
+#include "cohort/matrix.hpp"
 #include "cohort/npy.hpp"
+#include "cohort/progress.hpp"
 #include "cohort/train.hpp"
 #include "host/cpu/train_engine.hpp"
 #include "host/cpu/train_net.hpp"
@@ -44,6 +47,7 @@ struct GradCase {
   int n_out = 1;
   bool y_range = false, bn = true;
   double dropout = 0.0;
+  bool bag = false;
 };
 
 void check_gradients(const GradCase& gc, std::uint64_t seed) {
@@ -59,6 +63,7 @@ void check_gradients(const GradCase& gc, std::uint64_t seed) {
   cfg.vocabs = {{"#na#", "x", "y", "z"}, {"#na#", "u", "v"}};
   cfg.emb_dims = {3, 2};
   cfg.cont_cols = {"c", "d"};
+  if (gc.bag) cfg.bag_width = 3, cfg.bag_items = {"#na#", "i1", "i2", "i3", "i4"};
   const TrainLayout L = make_layout(cfg);
   std::vector<float> pf, sf;
   init_parameters(L, seed, pf, sf);
@@ -77,15 +82,25 @@ void check_gradients(const GradCase& gc, std::uint64_t seed) {
                                                  : static_cast<double>(rng() % static_cast<std::uint64_t>(
                                                                                    gc.task == TrainTask::Binary ? 2 : gc.n_out));
   }
+  // Bags of 0 to 3 entries (an item may repeat), random weights.
+  BagRows bags;
+  for (std::size_t r = 0; r < B && gc.bag; ++r) {
+    for (std::uint64_t k = rng() % 4; k > 0; --k) {
+      bags.items.push_back(static_cast<std::int32_t>(rng() % 5));
+      bags.weights.push_back(static_cast<float>(0.1 + 0.9 * static_cast<double>(rng() % 1000) / 1000.0));
+    }
+    bags.indptr.push_back(bags.items.size());
+  }
+  const BagBatch bag{bags.indptr.data(), bags.items.data(), bags.weights.data()};
   BatchContext ctx{true, seed, 3, gc.dropout};
   NetBuffers<double> buf;
   auto loss_at = [&](const std::vector<double>& params) {
-    net_forward(L, params.data(), static_cast<double*>(nullptr), cats.data(), cont.data(), B, ctx, buf);
+    net_forward(L, params.data(), static_cast<double*>(nullptr), cats.data(), cont.data(), B, ctx, buf, &bag);
     return net_loss(cfg, target.data(), B, buf, true);
   };
   loss_at(p);
   std::vector<double> grads(L.n_params);
-  net_backward(L, p.data(), cats.data(), B, ctx, buf, grads.data());
+  net_backward(L, p.data(), cats.data(), B, ctx, buf, grads.data(), &bag);
   const double h = 1e-6;
   std::size_t checked = 0;
   for (std::size_t i = 0; i < L.n_params; ++i) {
@@ -107,6 +122,7 @@ TEST(TrainGrad, BinaryBceWithLogits) { check_gradients({TrainTask::Binary, 1, fa
 TEST(TrainGrad, MulticlassSoftmaxCe) { check_gradients({TrainTask::Multiclass, 4, false, true, 0.0}, 14); }
 TEST(TrainGrad, NoBatchNormHiddenBias) { check_gradients({TrainTask::Regression, 1, false, false, 0.0}, 15); }
 TEST(TrainGrad, Dropout) { check_gradients({TrainTask::Regression, 1, false, true, 0.3}, 16); }
+TEST(TrainGrad, BehaviouralBag) { check_gradients({TrainTask::Regression, 1, false, true, 0.0, true}, 17); }
 
 TEST(TrainGrad, ElementLosses) {
   const double h = 1e-6;
@@ -270,6 +286,24 @@ void make_table(const std::string& path, std::size_t rows, std::uint64_t seed, s
         << "\n";
   }
   testing::write_file(path, out.str());
+}
+
+/// A `cohort matrix` output in DIR/matrix (DIR/events.csv its log) for users u0..u(users-1) of make_table, every
+/// 10th user left out: 1 to 5 events each over items i0..i7, event types view and buy.
+std::string make_bag_matrix(const std::string& dir, std::size_t users, std::uint64_t seed) {
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(seed);
+  std::ostringstream out;
+  out << "user,item,event\n";
+  for (std::size_t u = 0; u < users; ++u)
+    for (std::uint64_t k = u % 10 == 9 ? 0 : 1 + rng() % 5; k > 0; --k)
+      out << "u" << u << ",i" << rng() % 8 << "," << (rng() % 3 ? "view" : "buy") << "\n";
+  testing::write_file(dir + "/events.csv", out.str());
+  MatrixOptions m;
+  m.reader.user_col = "user", m.reader.item_col = "item", m.reader.event_col = "event";
+  m.device = Device::Cpu;
+  write_matrix(build_matrix(dir + "/events.csv", m), dir + "/matrix", {});
+  return dir + "/matrix";
 }
 
 TrainOptions small_options(const std::string& table) {
@@ -584,22 +618,9 @@ TEST(TrainCli, TrainExportPredictRoundTrip) {
 }
 
 // ---- generated world --------------------------------------------------------------------
-TEST(TrainGenerate, UserVectorsSeparateTruthSegments) {
-  TempDir dir;
-  const auto gen = testing::run_cli("generate --size small --quiet --out " + dir.file("w"));
-  ASSERT_EQ(gen.exit_code, 0) << gen.output;
-  TrainOptions o;
-  o.table = dir.file("w/customers.csv");
-  o.target = "spend";
-  o.cat_cols = {"age_band", "gender", "marital_status", "device", "city", "zip_code"};
-  o.cont_cols = {"income", "tenure_months", "home_lon", "home_lat"};
-  o.id_col = "user_id";
-  o.embed_id = false;
-  o.layers = {64, 32};
-  o.epochs = 4, o.batch = 256, o.device = Device::Cpu, o.progress = false;
-  const auto result = train(o);
-  EXPECT_LT(result.history.back().valid_loss, result.history.front().valid_loss);
-  write_train_outputs(result, dir.file("m"));
+// Leave-one-out 5-NN (cosine) vote of the truth segments over the first 1500 exported
+// user vectors of DIR/m: the accuracy, and the largest segment's share (the baseline).
+std::pair<double, double> knn_segment_accuracy(const TempDir& dir) {
   const auto emb = read_npy<float>(dir.file("m/embeddings.npy"));
   const auto ids = read_lines(dir.file("m/ids.txt"));
   std::map<std::string, int> truth;
@@ -634,9 +655,154 @@ TEST(TrainGenerate, UserVectorsSeparateTruthSegments) {
     correct += guess == truth.at(ids[i]);
     largest = std::max(largest, ++counts[static_cast<std::size_t>(truth.at(ids[i]))]);
   }
-  const double accuracy = double(correct) / double(n), baseline = double(largest) / double(n);
+  return {double(correct) / double(n), double(largest) / double(n)};
+}
+
+TEST(TrainGenerate, UserVectorsSeparateTruthSegments) {
+  TempDir dir;
+  const auto gen = testing::run_cli("generate --size small --quiet --out " + dir.file("w"));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  TrainOptions o;
+  o.table = dir.file("w/customers.csv");
+  o.target = "spend";
+  o.cat_cols = {"age_band", "gender", "marital_status", "device", "city", "zip_code"};
+  o.cont_cols = {"income", "tenure_months", "home_lon", "home_lat"};
+  o.id_col = "user_id";
+  o.embed_id = false;
+  o.layers = {64, 32};
+  o.epochs = 4, o.batch = 256, o.device = Device::Cpu, o.progress = false;
+  const auto result = train(o);
+  EXPECT_LT(result.history.back().valid_loss, result.history.front().valid_loss);
+  write_train_outputs(result, dir.file("m"));
+  const auto [accuracy, baseline] = knn_segment_accuracy(dir);
   std::printf("5-NN segment accuracy %.3f (largest segment %.3f)\n", accuracy, baseline);
   EXPECT_GT(accuracy, 0.8) << "baseline " << baseline;
+}
+
+// Behaviour alone: the bag of each user's event categories, one continuous column.
+TEST(TrainGenerate, BagOfEventCategoriesSeparatesTruthSegments) {
+  TempDir dir;
+  const auto gen = testing::run_cli("generate --size small --quiet --out " + dir.file("w"));
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  const auto matrix = testing::run_cli("matrix --quiet --events " + dir.file("w/events.csv") +
+                                       " --user-col user_id --item-col category --event-col event --out " +
+                                       dir.file("matrix"));
+  ASSERT_EQ(matrix.exit_code, 0) << matrix.output;
+  TrainOptions o;
+  o.table = dir.file("w/customers.csv");
+  o.target = "spend";
+  o.cont_cols = {"income"};
+  o.id_col = "user_id";
+  o.embed_id = false;
+  o.matrix = dir.file("matrix");
+  o.layers = {64, 32};
+  o.epochs = 4, o.batch = 256, o.device = Device::Cpu, o.progress = false;
+  const auto result = train(o);
+  EXPECT_LT(result.history.back().valid_loss, result.history.front().valid_loss);
+  write_train_outputs(result, dir.file("m"));
+  EXPECT_EQ(read_npy<float>(dir.file("m/embeddings.npy")).cols(), static_cast<std::size_t>(result.model.config.bag_width));
+  const auto [accuracy, baseline] = knn_segment_accuracy(dir);
+  std::printf("bag only: 5-NN segment accuracy %.3f (largest segment %.3f)\n", accuracy, baseline);
+  EXPECT_GT(accuracy, 0.8) << "baseline " << baseline;
+}
+
+TEST(TrainBag, SharesPerUserMissingUsersAndOneEventType) {
+  TempDir dir;
+  const std::string matrix = make_bag_matrix(dir.path().string(), 50, 5);
+  TrainModelConfig cfg;
+  cfg.bag_items = bag_vocabulary(matrix);
+  ASSERT_EQ(cfg.bag_items.size(), 9u);  // "#na#" + i0..i7
+  EXPECT_EQ(cfg.bag_items[0], "#na#");
+  // Brute force from the event log: per (user, item) counts, all events and buys only.
+  std::map<std::string, std::map<std::string, double>> all, buys;
+  for (const auto& line : read_lines(dir.file("events.csv"))) {
+    if (line.rfind("user,", 0) == 0) continue;
+    const auto a = line.find(','), b = line.rfind(',');
+    all[line.substr(0, a)][line.substr(a + 1, b - a - 1)] += 1;
+    if (line.substr(b + 1) == "buy") buys[line.substr(0, a)][line.substr(a + 1, b - a - 1)] += 1;
+  }
+  const std::vector<std::string> ids{"u0", "u9", "u13", "nobody", "u0"};
+  for (const char* event : {"", "buy"}) {
+    SCOPED_TRACE(event);
+    cfg.bag_event = event;
+    std::size_t missing = 0;
+    const BagRows bags = encode_bags(cfg, matrix, ids, &missing);
+    ASSERT_EQ(bags.indptr.size(), ids.size() + 1);
+    const auto& truth = cfg.bag_event.empty() ? all : buys;
+    EXPECT_EQ(missing, 2u);  // u9 (every 10th user has no events) and "nobody"
+    for (std::size_t r = 0; r < ids.size(); ++r) {
+      const auto it = truth.find(ids[r]);
+      std::map<std::string, double> expected;
+      double total = 0;
+      if (it != truth.end())
+        for (const auto& [item, count] : it->second) expected[item] = count, total += count;
+      std::map<std::string, double> got;
+      for (auto k = bags.indptr[r]; k < bags.indptr[r + 1]; ++k) got[cfg.bag_items[static_cast<std::size_t>(bags.items[k])]] = bags.weights[k];
+      ASSERT_EQ(got.size(), expected.size()) << ids[r];
+      for (const auto& [item, count] : expected) EXPECT_NEAR(got[item], count / total, 1e-6) << ids[r] << " " << item;
+    }
+  }
+  cfg.bag_event = "refund";
+  EXPECT_THROW(encode_bags(cfg, matrix, ids, nullptr), InvalidInput);
+}
+
+TEST(TrainBag, TrainsExportsAndPredictsThroughTheCheckpoint) {
+  TempDir dir;
+  testing::QuietScope quiet;
+  const std::string table = dir.file("t.csv");
+  make_table(table, 800, 33, 200);
+  TrainOptions o = small_options(table);
+  o.id_col = "uid";
+  o.embed_id = false;
+  o.matrix = make_bag_matrix(dir.path().string(), 200, 6);
+  o.bag_size = 4;
+  o.epochs = 2;
+  const auto result = train(o);
+  ASSERT_EQ(result.model.config.bag_width, 4);
+  write_train_outputs(result, dir.file("m"));
+  const auto bag_table = read_npy<float>(dir.file("m/embeddings_bag.npy"));
+  EXPECT_EQ(bag_table.rows(), 9u);
+  EXPECT_EQ(bag_table.cols(), 4u);
+  EXPECT_EQ(read_lines(dir.file("m/vocab_bag.txt")), result.model.config.bag_items);
+  // User vectors: the categorical embeddings, then the bag (zero for a user without events).
+  const auto vectors = read_npy<float>(dir.file("m/embeddings.npy"));
+  const auto ids = read_lines(dir.file("m/ids.txt"));
+  const std::size_t cat_width = static_cast<std::size_t>(result.model.config.emb_dims[0] + result.model.config.emb_dims[1]);
+  ASSERT_EQ(vectors.cols(), cat_width + 4);
+  const TrainLayout L = make_layout(result.model.config);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto r = static_cast<std::size_t>(std::find(result.row_ids.begin(), result.row_ids.end(), ids[i]) - result.row_ids.begin());
+    for (std::size_t j = 0; j < 4; ++j) {
+      double expected = 0;
+      for (auto k = result.row_bags.indptr[r]; k < result.row_bags.indptr[r + 1]; ++k)
+        expected += double(result.row_bags.weights[k]) *
+                    result.model.params[L.bag + static_cast<std::size_t>(result.row_bags.items[k]) * 4 + j];
+      EXPECT_NEAR(vectors.data[i * vectors.cols() + cat_width + j], expected, 1e-6) << ids[i];
+      if (ids[i] == "u9") {
+        EXPECT_EQ(vectors.data[i * vectors.cols() + cat_width + j], 0.0f);
+      }
+    }
+  }
+  // The checkpoint keeps the bag; prediction needs the matrix and reproduces the model's.
+  const auto loaded = load_checkpoint(dir.file("m"));
+  EXPECT_EQ(loaded.config.bag_items, result.model.config.bag_items);
+  EXPECT_EQ(loaded.params, result.model.params);
+  const auto a = predict(result.model, table, Device::Cpu, o.matrix), b = predict(loaded, table, Device::Cpu, o.matrix);
+  EXPECT_EQ(a.values, b.values);
+  EXPECT_THROW(predict(loaded, table, Device::Cpu), Error);
+  // The bag matters: other items for the same users change the predictions.
+  EXPECT_NE(predict(loaded, table, Device::Cpu, make_bag_matrix(dir.file("other"), 200, 99)).values, a.values);
+  // Resume needs the matrix too.
+  TrainOptions resume = o;
+  resume.resume = dir.file("m");
+  resume.matrix.clear();
+  EXPECT_THROW(train(resume), Error);
+  resume.matrix = o.matrix;
+  EXPECT_EQ(train(resume).model.config.bag_width, 4);
+  // --matrix without --id-col is refused.
+  TrainOptions no_id = o;
+  no_id.id_col.clear();
+  EXPECT_THROW(train(no_id), Error);
 }
 
 // ---- CUDA vs CPU ---------------------------------------------------------------------------
@@ -645,6 +811,7 @@ struct CudaCase {
   TrainTask task;
   bool bn;
   double dropout;
+  bool bag = false;
 };
 
 class TrainCuda : public ::testing::TestWithParam<CudaCase> {};
@@ -663,6 +830,7 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   o.valid_frac = 100.0 / 1380.0;
   o.batch_norm = c.bn;
   o.dropout = c.dropout;
+  if (c.bag) o.matrix = make_bag_matrix(dir.path().string(), 300, 62);
   if (c.task != TrainTask::Regression) {
     // Derive a label column from the target: binary sign, or 3 classes by thirds.
     std::ostringstream out;
@@ -705,7 +873,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, TrainCuda,
                                            CudaCase{"binary", TrainTask::Binary, true, 0.0},
                                            CudaCase{"multiclass", TrainTask::Multiclass, true, 0.0},
                                            CudaCase{"no_batch_norm", TrainTask::Regression, false, 0.0},
-                                           CudaCase{"dropout", TrainTask::Regression, true, 0.2}),
+                                           CudaCase{"dropout", TrainTask::Regression, true, 0.2},
+                                           CudaCase{"bag", TrainTask::Regression, true, 0.0, true}),
                          [](const ::testing::TestParamInfo<CudaCase>& p) { return std::string(p.param.name); });
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+#include "cohort/progress.hpp"
+
 namespace cohort::testing {
 
 namespace fs = std::filesystem;
@@ -77,5 +79,11 @@ inline CliResult run_cli(const std::string& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+/// Quiet log output (warnings included) for a scope.
+struct QuietScope {
+  QuietScope() { set_verbosity(Verbosity::Quiet); }
+  ~QuietScope() { set_verbosity(Verbosity::Normal); }
+};
 
 }  // namespace cohort::testing

@@ -6,7 +6,6 @@
 #include "cohort/matrix.hpp"
 
 #include <cmath>
-#include <set>
 
 #include "cohort/error.hpp"
 #include "host/cpu/matrix_cpu.hpp"
@@ -104,24 +103,6 @@ Csr conversion_ratio(const Csr& num, const Csr& den) {
     m.indptr[r + 1] = static_cast<std::int64_t>(m.indices.size());
   }
   return m;
-}
-
-std::vector<std::string> event_file_stems(const MatrixResult& result) {
-  if (!result.has_event) return {"counts"};
-  std::set<std::string> taken{"users", "items", "events", "counts", "attributes", "conversion"};
-  std::vector<std::string> stems;
-  for (std::size_t e = 0; e < result.events.size(); ++e) {
-    std::string stem;
-    for (const char c : result.events[e]) {
-      const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-      stem += safe ? c : '_';
-    }
-    if (stem.empty()) stem = "event";
-    if (taken.count(stem)) stem += "_" + std::to_string(e);
-    taken.insert(stem);
-    stems.push_back(stem);
-  }
-  return stems;
 }
 
 }  // namespace cohort

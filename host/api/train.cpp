@@ -11,6 +11,7 @@
 #include "cohort/backend.hpp"
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
+#include "cohort/progress.hpp"
 #include "host/cpu/train_engine.hpp"
 #include "kernels/train_element.hpp"
 #ifdef COHORT_WITH_CUDA
@@ -32,7 +33,7 @@ TrainResult train(const TrainOptions& options) {
   return result;
 }
 
-Predictions predict(const TrainedModel& model, const std::string& table, Device device) {
+Predictions predict(const TrainedModel& model, const std::string& table, Device device, const std::string& matrix) {
   (void)resolve_device(device);  // prediction runs on the CPU backend (evaluation is cheap)
   const auto& cfg = model.config;
   train_detail::TableSpec spec;
@@ -42,7 +43,16 @@ Predictions predict(const TrainedModel& model, const std::string& table, Device 
   // Ids come from the id column when the new table has it, else row numbers.
   if (!cfg.id_col.empty() && CsvReader(table).find_column(cfg.id_col)) spec.id_col = cfg.id_col;
   const auto raw = train_detail::read_table(spec);
-  const auto data = train_detail::encode_for_predict(cfg, raw);
+  auto data = train_detail::encode_for_predict(cfg, raw);
+  if (cfg.bag_width > 0) {
+    COHORT_EXPECTS(!matrix.empty(), "this model has a bag input: give the matrix directory (--matrix)");
+    COHORT_EXPECTS(!spec.id_col.empty(), table + ": no id column '" + cfg.id_col + "' to look the users up in " + matrix);
+    std::size_t missing = 0;
+    data.bag = train_detail::encode_bags(cfg, matrix, raw.ids, &missing);
+    if (missing > 0)
+      log_warning(std::to_string(missing) + " of " + std::to_string(raw.rows) + " rows have no user in " + matrix +
+                  " (their bag input is zero)");
+  }
   const auto logits = train_detail::predict_logits_cpu(model, data);
   Predictions out;
   out.n_out = cfg.n_out;

@@ -15,15 +15,25 @@ namespace {
 struct Batch {
   std::vector<std::int32_t> cats;
   std::vector<float> cont, target;
+  BagRows bag;
+  BagBatch bag_view() const { return {bag.indptr.data(), bag.items.data(), bag.weights.data()}; }
 };
 
 void gather(const TrainData& d, const std::uint32_t* rows, std::size_t n, Batch& b) {
   b.cats.resize(n * d.n_cat), b.cont.resize(n * d.n_cont), b.target.resize(n);
+  b.bag.indptr.assign(1, 0), b.bag.items.clear(), b.bag.weights.clear();
+  const bool bags = d.bag.indptr.size() == d.rows + 1;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t r = rows[i];
     std::copy_n(d.cats.data() + r * d.n_cat, d.n_cat, b.cats.data() + i * d.n_cat);
     std::copy_n(d.cont.data() + r * d.n_cont, d.n_cont, b.cont.data() + i * d.n_cont);
     b.target[i] = d.target[r];
+    if (bags) {
+      const auto begin = static_cast<std::ptrdiff_t>(d.bag.indptr[r]), end = static_cast<std::ptrdiff_t>(d.bag.indptr[r + 1]);
+      b.bag.items.insert(b.bag.items.end(), d.bag.items.begin() + begin, d.bag.items.begin() + end);
+      b.bag.weights.insert(b.bag.weights.end(), d.bag.weights.begin() + begin, d.bag.weights.begin() + end);
+      b.bag.indptr.push_back(b.bag.items.size());
+    }
   }
 }
 
@@ -43,9 +53,10 @@ class CpuEngine final : public TrainEngine {
     BatchContext ctx{true, seed_, sp.step, dropout_};
     float* p = flat_.data();
     float* g = p + L_.n_params;
-    net_forward(L_, p, state_.data(), batch_.cats.data(), batch_.cont.data(), B, ctx, buf_);
+    const BagBatch bag = batch_.bag_view();
+    net_forward(L_, p, state_.data(), batch_.cats.data(), batch_.cont.data(), B, ctx, buf_, &bag);
     const double loss = net_loss(cfg_, batch_.target.data(), B, buf_, true);
-    net_backward(L_, p, batch_.cats.data(), B, ctx, buf_, g);
+    net_backward(L_, p, batch_.cats.data(), B, ctx, buf_, g, &bag);
     float* m = g + L_.n_params;
     float* v = m + L_.n_params;
     const std::int64_t n = static_cast<std::int64_t>(L_.n_params), n_decay = static_cast<std::int64_t>(L_.n_decay);
@@ -60,7 +71,8 @@ class CpuEngine final : public TrainEngine {
     for (std::size_t at = 0; at < count; at += kEvalChunk) {
       const std::size_t n = std::min(kEvalChunk, count - at);
       gather(data_, rows + at, n, batch_);
-      net_forward(L_, flat_.data(), state_.data(), batch_.cats.data(), batch_.cont.data(), n, ctx, buf_);
+      const BagBatch bag = batch_.bag_view();
+      net_forward(L_, flat_.data(), state_.data(), batch_.cats.data(), batch_.cont.data(), n, ctx, buf_, &bag);
       total += net_loss(cfg_, batch_.target.data(), n, buf_, false) * static_cast<double>(n);
     }
     return count > 0 ? total / static_cast<double>(count) : 0.0;
@@ -101,7 +113,8 @@ std::vector<float> predict_logits_cpu(const TrainedModel& model, const TrainData
   for (std::size_t at = 0; at < data.rows; at += kEvalChunk) {
     const std::size_t n = std::min(kEvalChunk, data.rows - at);
     gather(data, rows.data() + at, n, batch);
-    net_forward(L, model.params.data(), state.data(), batch.cats.data(), batch.cont.data(), n, ctx, buf);
+    const BagBatch bag = batch.bag_view();
+    net_forward(L, model.params.data(), state.data(), batch.cats.data(), batch.cont.data(), n, ctx, buf, &bag);
     std::copy(buf.logits.begin(), buf.logits.end(), logits.begin() + static_cast<std::ptrdiff_t>(at * no));
   }
   return logits;

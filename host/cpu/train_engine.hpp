@@ -26,7 +26,17 @@ struct TrainData {
   std::vector<std::int32_t> cats;  ///< rows x n_cat
   std::vector<float> cont;         ///< rows x n_cont
   std::vector<float> target;       ///< rows
+  BagRows bag;                     ///< per row (indptr has rows + 1 entries with a bag input)
 };
+
+/// Each table row's bag from a `cohort matrix` directory: the row's id (ids[r]) looked up
+/// in users.txt, its items mapped to rows of config.bag_items (0 when unknown), weights
+/// = counts of config.bag_event (all count matrices when "") / the user's total. Rows
+/// whose id is missing from the matrix get an empty bag (counted in *missing).
+BagRows encode_bags(const TrainModelConfig& config, const std::string& matrix_dir, const std::vector<std::string>& ids,
+                    std::size_t* missing);
+/// The items (users.txt order kept) of a matrix directory, as bag vocabulary ("#na#" first).
+std::vector<std::string> bag_vocabulary(const std::string& matrix_dir);
 
 /// The optimiser constants of one step (lr and beta1 from the schedule).
 struct StepParams {

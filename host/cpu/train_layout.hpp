@@ -4,13 +4,14 @@
  * the trainer's random numbers. Shared by the CPU and CUDA backends.
  *
  * Parameters, in order (decayed first, so weight decay applies to [0, n_decay)):
- *   emb_c (vocab_c x width_c) per categorical column, W_l (H_l x D_l) per hidden layer,
+ *   emb_c (vocab_c x width_c) per categorical column, emb_bag (bag_vocab x bag_width),
+ *   W_l (H_l x D_l) per hidden layer,
  *   W_out (n_out x D_L) | cont_gamma, cont_beta (K each, with batch norm),
  *   per hidden layer gamma_l, beta_l (H_l each, with batch norm) or bias_l (without),
  *   b_out (n_out).
  * State: cont running mean, running var (K each), then per hidden layer running mean and
  *   var (H_l each); empty without batch norm. Running var starts at 1, mean at 0.
- * D_0 = sum of widths + K; D_{l+1} = H_l.
+ * D_0 = sum of widths + bag_width + K (x0 columns in that order); D_{l+1} = H_l.
  */
 #pragma once
 
@@ -26,7 +27,9 @@ namespace cohort::train_detail {
 struct TrainLayout {
   std::size_t n_cat = 0, n_cont = 0, n_out = 1;
   std::vector<std::size_t> vocab, width, emb, emb_col;  ///< per cat column
-  std::size_t emb_cols = 0;                             ///< sum of widths
+  std::size_t bag_vocab = 0, bag_width = 0, bag = 0;    ///< emb_bag: rows, width, offset
+  std::size_t bag_col = 0;  ///< first x0 column of the bag = the categorical columns' total width
+  std::size_t emb_cols = 0;                             ///< sum of widths + bag_width
   std::vector<std::size_t> dims;                        ///< D_0 .. D_L, then n_out
   std::vector<std::size_t> w;                           ///< hidden W_l, then W_out last
   std::size_t n_decay = 0;

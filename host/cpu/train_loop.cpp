@@ -123,6 +123,7 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   engine->read_back(result.model.params, result.model.state);
   result.row_ids = std::move(prepared.row_ids);
   result.row_cats = std::move(prepared.data.cats);
+  result.row_bags = std::move(prepared.data.bag);
   result.train_rows = prepared.train_rows.size();
   result.valid_rows = prepared.valid_rows.size();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -65,6 +65,14 @@ TrainLayout make_layout(const TrainModelConfig& config) {
     at += L.vocab[c] * L.width[c];
     L.emb_cols += L.width[c];
   }
+  L.bag_col = L.emb_cols;
+  if (config.bag_width > 0) {
+    L.bag_vocab = config.bag_items.size();
+    L.bag_width = static_cast<std::size_t>(config.bag_width);
+    L.bag = at;
+    at += L.bag_vocab * L.bag_width;
+    L.emb_cols += L.bag_width;
+  }
   L.dims.push_back(L.emb_cols + L.n_cont);
   for (int h : config.layers) L.dims.push_back(static_cast<std::size_t>(h));
   L.dims.push_back(L.n_out);
@@ -107,6 +115,8 @@ void init_parameters(const TrainLayout& L, std::uint64_t seed, std::vector<float
   for (std::size_t c = 0; c < L.n_cat; ++c)
     for (std::size_t i = 0; i < L.vocab[c] * L.width[c]; ++i)
       params[L.emb[c] + i] = static_cast<float>(std::fmod(rng.normal(), 2.0) * 0.01);  // fastai trunc_normal_
+  for (std::size_t i = 0; i < L.bag_vocab * L.bag_width; ++i)
+    params[L.bag + i] = static_cast<float>(std::fmod(rng.normal(), 2.0) * 0.01);
   const std::size_t H = L.hidden();
   for (std::size_t l = 0; l <= H; ++l) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(L.dims[l]));
@@ -136,7 +146,7 @@ void init_parameters(const TrainLayout& L, std::uint64_t seed, std::vector<float
 namespace {
 
 constexpr char kMagic[17] = "COHORTTRAINCKPT1";
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 2 added the bag input
 
 class Writer {
  public:
@@ -225,6 +235,12 @@ void save_checkpoint(const TrainedModel& model, const std::string& path) {
   }
   w.put<std::uint64_t>(c.classes.size());
   for (const auto& s : c.classes) w.str(s);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(c.bag_width));
+  if (c.bag_width > 0) {
+    w.str(c.bag_event);
+    w.put<std::uint64_t>(c.bag_items.size());
+    for (const auto& item : c.bag_items) w.str(item);
+  }
   w.floats(model.params);
   w.floats(model.state);
   AtomicFile file(path);
@@ -243,7 +259,8 @@ TrainedModel load_checkpoint(const std::string& where) {
   char magic[16];
   r.raw(magic, 16);
   if (std::memcmp(magic, kMagic, 16) != 0) throw InvalidInput(path, 0, "not a cohort train checkpoint");
-  if (r.get<std::uint32_t>() != kVersion) throw InvalidInput(path, 0, "unsupported checkpoint version");
+  const auto version = r.get<std::uint32_t>();
+  if (version < 1 || version > kVersion) throw InvalidInput(path, 0, "unsupported checkpoint version");
   TrainedModel model;
   auto& c = model.config;
   c.target = r.str();
@@ -271,6 +288,12 @@ TrainedModel load_checkpoint(const std::string& where) {
     c.cont_std.push_back(r.get<double>());
   }
   for (auto n = r.count(8); n > 0; --n) c.classes.push_back(r.str());
+  if (version >= 2) c.bag_width = static_cast<int>(r.get<std::uint32_t>());
+  if (c.bag_width > 0) {
+    c.bag_event = r.str();
+    for (auto n = r.count(8); n > 0; --n) c.bag_items.push_back(r.str());
+    if (c.bag_items.empty()) throw InvalidInput(path, 0, "corrupt checkpoint (bag without items)");
+  }
   model.params = r.floats();
   model.state = r.floats();
   if (!r.done()) throw InvalidInput(path, 0, "corrupt checkpoint (trailing bytes)");

@@ -3,7 +3,8 @@
  * on the scalar (float to train, double for the finite-difference gradient checks).
  * GEMMs go to OpenBLAS (row-major cblas_sgemm/dgemm); per-feature reductions run in a
  * fixed row order (parallel over features only), so results do not depend on threads.
- * Shapes: cats B x C (int32 vocab rows), cont B x K (standardised), logits B x n_out.
+ * Shapes: cats B x C (int32 vocab rows), cont B x K (standardised), logits B x n_out;
+ * the optional bag input as a batch CSR (BagBatch).
  */
 #pragma once
 
@@ -81,6 +82,13 @@ struct NetBuffers {
   std::vector<std::vector<T>> a, xhat, y, mean, invstd, dy;  // per hidden layer
 };
 
+/// A batch's bags in CSR form (indptr has B + 1 entries, local to the batch).
+struct BagBatch {
+  const std::uint64_t* indptr = nullptr;
+  const std::int32_t* items = nullptr;
+  const float* weights = nullptr;
+};
+
 struct BatchContext {
   bool training = true;
   std::uint64_t seed = 0, step = 0;  // dropout mask key
@@ -127,7 +135,7 @@ void batch_norm_forward(std::size_t rows, std::size_t cols, const T* in, T* out,
 /// Forward pass; fills buf.logits (B x n_out). state may be null in evaluation.
 template <typename T>
 void net_forward(const TrainLayout& L, const T* p, T* state, const std::int32_t* cats, const T* cont, std::size_t B,
-                 const BatchContext& ctx, NetBuffers<T>& buf) {
+                 const BatchContext& ctx, NetBuffers<T>& buf, const BagBatch* bag = nullptr) {
   namespace el = train_element;
   const std::size_t D0 = L.dims[0], H = L.hidden(), K = L.n_cont;
   buf.x0.resize(B * D0);
@@ -139,6 +147,10 @@ void net_forward(const TrainLayout& L, const T* p, T* state, const std::int32_t*
       const T* e = p + L.emb[c] + static_cast<std::size_t>(cats[r * L.n_cat + c]) * L.width[c];
       for (std::size_t j = 0; j < L.width[c]; ++j) row[L.emb_col[c] + j] = e[j];
     }
+    if (L.bag_width > 0)
+      for (std::size_t j = 0; j < L.bag_width; ++j)
+        row[L.bag_col + j] = el::bag_column(p + L.bag, L.bag_width, j, bag->items, bag->weights, bag->indptr[r],
+                                            bag->indptr[r + 1]);
   }
   if (K > 0) {
     if (L.bn) {
@@ -221,7 +233,7 @@ double net_loss(const TrainModelConfig& cfg, const T* targets, std::size_t B, Ne
 /// not in the batch get 0).
 template <typename T>
 void net_backward(const TrainLayout& L, const T* p, const std::int32_t* cats, std::size_t B, const BatchContext& ctx,
-                  NetBuffers<T>& buf, T* grads) {
+                  NetBuffers<T>& buf, T* grads, const BagBatch* bag = nullptr) {
   namespace el = train_element;
   const std::size_t H = L.hidden(), D0 = L.dims[0], K = L.n_cont;
   std::fill(grads, grads + L.n_params, T(0));
@@ -275,6 +287,15 @@ void net_backward(const TrainLayout& L, const T* p, const std::int32_t* cats, st
       const T* d = dx.data() + r * D0 + L.emb_col[c];
       for (std::size_t j = 0; j < L.width[c]; ++j) g[j] += d[j];
     }
+  // The bag table: each entry adds weight x its row's dx, rows and entries in order (as
+  // the CUDA kernel does per column).
+  if (L.bag_width > 0)
+    for (std::size_t r = 0; r < B; ++r)
+      for (std::uint64_t k = bag->indptr[r]; k < bag->indptr[r + 1]; ++k) {
+        T* g = grads + L.bag + static_cast<std::size_t>(bag->items[k]) * L.bag_width;
+        const T* d = dx.data() + r * D0 + L.bag_col;
+        for (std::size_t j = 0; j < L.bag_width; ++j) g[j] += T(bag->weights[k]) * d[j];
+      }
   if (K > 0 && L.bn) {
     const T* xh = buf.cont_xhat.data();
     column_sums(B, K, grads + L.cont_gamma,

@@ -38,6 +38,9 @@ void check_options(const TrainOptions& o) {
   COHORT_EXPECTS(!o.has_y_range || o.y_lo < o.y_hi, "--y-range needs LO < HI");
   COHORT_EXPECTS(!o.has_y_range || o.task == TrainTask::Regression, "--y-range applies to regression only");
   for (int h : o.layers) COHORT_EXPECTS(h >= 1, "--layers sizes must be positive");
+  COHORT_EXPECTS(o.matrix.empty() || !o.id_col.empty(),
+                 "--matrix needs --id-col: the column naming each row's user in the matrix");
+  COHORT_EXPECTS(o.bag_size >= 0, "--bag-size must be positive (0: the size rule)");
   std::set<std::string> seen{o.target};
   auto add = [&](const std::string& name) {
     COHORT_EXPECTS(seen.insert(name).second, "column '" + name + "' is used twice (or is the target)");
@@ -133,6 +136,19 @@ void split_rows(const TrainOptions& o, std::size_t N, PreparedTable& p) {
                                        std::to_string(o.batch) + "); lower --batch or --valid-frac");
 }
 
+// The bag input of every row (config.bag_* already set); a warning counts the rows whose
+// user the matrix lacks, and an error says so when none is found.
+BagRows prepare_bags(const TrainModelConfig& cfg, const std::string& matrix, const RawTable& t) {
+  std::size_t missing = 0;
+  BagRows bags = encode_bags(cfg, matrix, t.ids, &missing);
+  if (t.rows > 0 && missing == t.rows)
+    throw InvalidInput(matrix, 0, "none of the table's ids (column '" + cfg.id_col + "') is a user of this matrix");
+  if (missing > 0)
+    log_warning(std::to_string(missing) + " of " + std::to_string(t.rows) + " rows have no user in " + matrix +
+                " (their bag input is zero)");
+  return bags;
+}
+
 // Resuming: the checkpoint fixes the columns, vocabularies, statistics and classes.
 PreparedTable prepare_resume(const TrainOptions& o) {
   TrainedModel model = load_checkpoint(o.resume);
@@ -154,6 +170,10 @@ PreparedTable prepare_resume(const TrainOptions& o) {
     }
   split_rows(o, t.rows, p);
   p.data = encode_for_predict(cfg, t);
+  if (cfg.bag_width > 0) {
+    COHORT_EXPECTS(!o.matrix.empty(), o.resume + ": the model has a bag input; give --matrix");
+    p.data.bag = prepare_bags(cfg, o.matrix, t);
+  }
   TrainOptions task_options = o;
   task_options.task = cfg.task;
   p.data.target = encode_targets(task_options, t, cfg, cfg.task != TrainTask::Regression);
@@ -238,6 +258,12 @@ PreparedTable prepare_table(const TrainOptions& o) {
       const double v = t.cont[r * K + k];
       d.cont[r * K + k] = std::isnan(v) ? 0.0f : static_cast<float>((v - mean) / sd);
     }
+  }
+  if (!o.matrix.empty()) {
+    cfg.bag_event = o.matrix_event;
+    cfg.bag_items = bag_vocabulary(o.matrix);
+    cfg.bag_width = o.bag_size > 0 ? o.bag_size : default_embedding_size(cfg.bag_items.size());
+    d.bag = prepare_bags(cfg, o.matrix, t);
   }
   p.row_ids.resize(N);
   for (std::size_t r = 0; r < N; ++r) p.row_ids[r] = t.ids.empty() ? std::to_string(r) : t.ids[r];

@@ -46,15 +46,16 @@ class CudaEngine final : public train_detail::TrainEngine {
     flat_.copy_from_host(a.params->data(), L_.n_params, s);
     state_ = DeviceBuffer<float>(std::max<std::size_t>(L_.n_state, 1), s);
     state_.copy_from_host(a.state->data(), L_.n_state, s);
-    // Embedding tables.
+    // Embedding tables (the categorical columns: x0 columns [0, bag_col)).
     std::vector<std::size_t> offset(L_.emb), width(L_.width), column(L_.emb_col);
-    std::vector<std::int32_t> owner(L_.emb_cols);
+    std::vector<std::int32_t> owner(L_.bag_col);
     for (std::size_t c = 0; c < L_.n_cat; ++c)
       for (std::size_t j = 0; j < L_.width[c]; ++j) owner[L_.emb_col[c] + j] = static_cast<std::int32_t>(c);
     t_offset_ = upload(offset), t_width_ = upload(width), t_column_ = upload(column);
     t_owner_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(owner.size(), 1), s);
     t_owner_.copy_from_host(owner.data(), owner.size(), s);
-    tables_ = {t_offset_.data(), t_width_.data(), t_column_.data(), t_owner_.data(), L_.n_cat, L_.emb_cols};
+    tables_ = {t_offset_.data(), t_width_.data(), t_column_.data(), t_owner_.data(), L_.n_cat, L_.bag_col};
+    if (L_.bag_width > 0) bags_ = &d.bag;
     loss_ = DeviceBuffer<double>(1, s);
     stream_.synchronize();
   }
@@ -105,6 +106,29 @@ class CudaEngine final : public train_detail::TrainEngine {
     return d;
   }
 
+  // The batch's bags as a CSR on the device (built on the host from the rows).
+  void upload_bags(const std::uint32_t* rows, std::size_t B) {
+    cudaStream_t s = stream_.get();
+    const auto& d = *bags_;
+    host_bag_.indptr.assign(1, 0), host_bag_.items.clear(), host_bag_.weights.clear();
+    for (std::size_t i = 0; i < B; ++i) {
+      const auto begin = static_cast<std::ptrdiff_t>(d.indptr[rows[i]]), end = static_cast<std::ptrdiff_t>(d.indptr[rows[i] + 1]);
+      host_bag_.items.insert(host_bag_.items.end(), d.items.begin() + begin, d.items.begin() + end);
+      host_bag_.weights.insert(host_bag_.weights.end(), d.weights.begin() + begin, d.weights.begin() + end);
+      host_bag_.indptr.push_back(host_bag_.items.size());
+    }
+    const std::size_t nnz = std::max<std::size_t>(host_bag_.items.size(), 1);
+    if (bag_items_.size() < nnz) {
+      stream_.synchronize();
+      bag_items_ = DeviceBuffer<std::int32_t>(nnz, s);
+      bag_weights_ = DeviceBuffer<float>(nnz, s);
+    }
+    if (bag_indptr_.size() < B + 1) bag_indptr_ = DeviceBuffer<std::uint64_t>(B + 1, s);
+    bag_indptr_.copy_from_host(host_bag_.indptr.data(), B + 1, s);
+    bag_items_.copy_from_host(host_bag_.items.data(), host_bag_.items.size(), s);
+    bag_weights_.copy_from_host(host_bag_.weights.data(), host_bag_.weights.size(), s);
+  }
+
   // Activation buffers for batches of up to `capacity_` rows.
   void reserve(std::size_t B) {
     if (B <= capacity_) return;
@@ -145,6 +169,11 @@ class CudaEngine final : public train_detail::TrainEngine {
     float* p = flat_.data();
     const std::size_t D0 = L_.dims[0], K = L_.n_cont, H = L_.hidden();
     embedding_gather(p, tables_, bcats_.data(), B, x0_.data(), D0, s);
+    if (bags_) {
+      upload_bags(rows, B);
+      bag_gather(p + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
+                 x0_.data() + L_.bag_col, D0, s);
+    }
     float* st = state_.data();
     if (K > 0) {
       if (L_.bn) {
@@ -212,6 +241,9 @@ class CudaEngine final : public train_detail::TrainEngine {
       std::swap(dx, dx_next);
     }
     embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, s);
+    if (bags_)
+      bag_scatter_add(g + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
+                      dx + L_.bag_col, D0, s);
     if (K > 0 && L_.bn)
       column_sums(dx + L_.emb_cols, D0, cont_xhat_.data(), K, B, K, g + L_.cont_beta, g + L_.cont_gamma, s);
   }
@@ -231,6 +263,11 @@ class CudaEngine final : public train_detail::TrainEngine {
   PinnedBuffer<std::uint32_t> host_rows_;
   DeviceBuffer<double> loss_;
   EmbeddingTables tables_;
+  const BagRows* bags_ = nullptr;  // the data's bags (null without a bag input)
+  BagRows host_bag_;                // the current batch's, uploaded below
+  DeviceBuffer<std::uint64_t> bag_indptr_;
+  DeviceBuffer<std::int32_t> bag_items_;
+  DeviceBuffer<float> bag_weights_;
   std::size_t capacity_ = 0;
 };
 

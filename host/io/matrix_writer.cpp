@@ -12,6 +12,7 @@
 #include "kernels/matrix_element.hpp"
 
 namespace cohort {
+
 namespace {
 
 std::size_t find_event(const MatrixResult& r, const std::vector<std::string>& stems, const std::string& name) {

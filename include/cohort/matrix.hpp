@@ -125,4 +125,14 @@ void write_matrix(const MatrixResult& result, const std::string& dir, const Matr
 /// The long CSV: user,item,event,count,sum,first,last,mean_interval (one row per cell).
 void write_long_csv(const MatrixResult& result, const std::string& path);
 
+/// A matrix directory read back: its ids and the counts of one event type or of all.
+struct MatrixCounts {
+  std::vector<std::string> users, items;
+  Csr counts;  ///< users x items
+};
+/// Reads DIR/users.txt, items.txt and the counts of `event` (a raw name from events.txt
+/// or its file stem; "" = the sum over every event type) from <stem>.mtx or the CSR .npy
+/// triple. InvalidInput names the directory and what is missing or inconsistent.
+MatrixCounts read_matrix_counts(const std::string& dir, const std::string& event = "");
+
 }  // namespace cohort

@@ -4,7 +4,13 @@
  * one vector per categorical value and per user.
  *
  * Model (defaults reproduce fastai's TabularModel):
- *   x0 = [emb_0[cat_0] | ... | emb_{C-1}[cat_{C-1}] | BN_cont(standardised continuous)]
+ *   x0 = [emb_0[cat_0] | ... | emb_{C-1}[cat_{C-1}] | bag | BN_cont(standardised continuous)]
+ *   bag (optional behavioural input, --matrix): the row's user (id column) looked up in a
+ *   `cohort matrix` output; bag = sum over the user's items i of share_i * emb_bag[i],
+ *   share_i = the user's count of i / the user's total (all event types, or one named
+ *   event type): a sparse x dense product. emb_bag row 0 is the unknown item (an item the
+ *   checkpoint never saw, at prediction); users absent from the matrix get a zero bag.
+ *   Width min(600, round(1.6 * n^0.56)) of n = items + 1 unless overridden.
  *   hidden block l: Linear(no bias) -> ReLU -> BatchNorm1d -> Dropout(p)
  *   head: Linear(with bias), then sigmoid(x)*(hi-lo)+lo when a y_range is given.
  *   Embedding table of column c has n_c = |distinct values| + 1 rows: row 0 is the
@@ -32,13 +38,15 @@
  *
  * Checkpoint DIR/model.ckpt (little-endian; str = u64 length + bytes; f32s = u64 count +
  * floats):
- *   "COHORTTRAINCKPT1" (16 bytes), u32 version (1)
+ *   "COHORTTRAINCKPT1" (16 bytes), u32 version (2; version 1, without the bag, still loads)
  *   str target, u32 task (0 regression, 1 binary, 2 multiclass), u32 n_out,
  *   u8 has_y_range, f64 y_lo, f64 y_hi, u8 batch_norm, f64 dropout,
  *   u64 n_layers, u32 sizes..., str id_col, u8 embed_id,
  *   u64 n_cat, per column: str name, u32 width, u64 vocab size, str values... (row order),
  *   u64 n_cont, per column: str name, f64 mean, f64 std,
  *   u64 n_classes, str labels...,
+ *   u32 bag width (0: no bag), and with a bag: str matrix event ("" = all), u64 n_items,
+ *   str items... (row order, row 0 "#na#"),
  *   f32s parameters (the flat buffer, layout in host/cpu/train_layout.hpp),
  *   f32s batch-norm running statistics.
  */
@@ -81,6 +89,9 @@ struct TrainModelConfig {
   std::vector<std::string> cont_cols;
   std::vector<double> cont_mean, cont_std;
   std::vector<std::string> classes;  ///< binary/multiclass labels, index = class
+  int bag_width = 0;                 ///< 0: no behavioural bag input
+  std::string bag_event;             ///< the matrix's event type summed into shares ("" = all)
+  std::vector<std::string> bag_items;  ///< bag_items[0] == "#na#", then the matrix's items
 };
 
 /// A trained network: config + flat parameters + batch-norm running statistics.
@@ -96,6 +107,11 @@ struct TrainOptions {
   std::vector<std::string> cat_cols, cont_cols;
   std::string id_col;                     ///< optional
   bool embed_id = true;                   ///< with id_col: learn an id embedding
+  /// A `cohort matrix` output directory: each row's user (id_col) becomes a weighted bag
+  /// of item embeddings (see the model above). Needs id_col.
+  std::string matrix;
+  std::string matrix_event;               ///< "" = all event types; else one (e.g. "purchase")
+  int bag_size = 0;                       ///< bag embedding width; 0 = the size rule
   TrainTask task = TrainTask::Regression;
   bool has_y_range = false;
   double y_lo = 0.0, y_hi = 1.0;
@@ -133,6 +149,13 @@ struct TrainEpoch {
   double valid_loss = 0.0;  ///< NaN without a validation split
 };
 
+/// Per table row, its bag: the items (rows of emb_bag) and shares of the row's user.
+struct BagRows {
+  std::vector<std::uint64_t> indptr{0};  ///< rows + 1
+  std::vector<std::int32_t> items;
+  std::vector<float> weights;
+};
+
 struct TrainResult {
   TrainedModel model;
   std::vector<TrainEpoch> history;
@@ -141,6 +164,7 @@ struct TrainResult {
   std::vector<std::string> row_ids;
   /// Encoded categorical values per row (rows x n_cat), for exporting user vectors.
   std::vector<std::int32_t> row_cats;
+  BagRows row_bags;  ///< empty without a bag input
   std::size_t train_rows = 0, valid_rows = 0;
   Device device = Device::Cpu;
   double seconds = 0.0;
@@ -152,7 +176,9 @@ TrainResult train(const TrainOptions& options);
 
 /// Writes model.ckpt, history.csv, embeddings.npy + ids.txt (id embedding rows when the
 /// id column is embedded, else per distinct id (first row) / per row the concatenation of
-/// its categorical embeddings), embeddings_<col>.npy + vocab_<col>.txt per categorical column.
+/// its categorical embeddings; with a bag input the id's bag vector is appended),
+/// embeddings_<col>.npy + vocab_<col>.txt per categorical column, and with a bag input
+/// embeddings_bag.npy + vocab_bag.txt (the items).
 void write_train_outputs(const TrainResult& result, const std::string& out_dir);
 
 void save_checkpoint(const TrainedModel& model, const std::string& path);
@@ -168,8 +194,10 @@ struct Predictions {
 };
 
 /// Predicts every row of a CSV (the target column is not needed). Unseen or empty
-/// categories map to row 0; NaN/empty continuous values take the training mean.
-Predictions predict(const TrainedModel& model, const std::string& table, Device device = Device::Auto);
+/// categories map to row 0; NaN/empty continuous values take the training mean. A model
+/// with a bag input needs the matrix directory to read the users' items from.
+Predictions predict(const TrainedModel& model, const std::string& table, Device device = Device::Auto,
+                    const std::string& matrix = "");
 /// CSV: id,prediction (binary: probability of classes[1]; multiclass: predicted label,
 /// then p_<label> per class).
 void write_predictions(const TrainedModel& model, const Predictions& predictions, const std::string& path);
