@@ -5,7 +5,7 @@
  *              3, 5, 4, 12, 50, 200, 30), 2 continuous, --rows rows (22,000), batch 512,
  *              layers 512,256, regression with y_range (0, 1.1)
  *   --ids N    adds an id column with N distinct values (the large case: --rows 10000000
- *              --ids 1000000)
+ *              --ids 1000000); --lazy-adam updates only the table rows each batch uses
  * The table is generated (fixed seed) into a temporary CSV; reading/encoding time is
  * reported apart from training. Before timing, the run must beat a mean predictor on
  * the validation rows (the check). The PyTorch peer (bench/peers/train_peer.py, same
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   using namespace cohort::bench;
   CLI::App app{"cohort train benchmark"};
   std::size_t rows = 22000, ids = 0;
+  bool lazy_adam = false;
   std::vector<int> batches{512};
   int epochs = 3, threads = 0;
   std::string device = "auto", json;
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu | cuda | both | auto")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0: all)");
   app.add_option("--json", json, "append one JSON line per result to this file");
+  app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables (CPU)");
   app.add_flag("!--no-peers", peers, "skip the PyTorch peer");
   CLI11_PARSE(app, argc, argv);
   set_cpu_threads(threads);
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
       if (ids) o.id_col = "uid";
       o.has_y_range = true, o.y_lo = 0.0, o.y_hi = 1.1;
       o.epochs = epochs, o.batch = batch, o.device = dev, o.progress = false, o.lr = 1e-2, o.wd = 0.05;
+      o.lazy_adam = lazy_adam;
       Timer timer;
       const TrainResult result = train(o);
       const double wall = timer.seconds();

@@ -270,6 +270,63 @@ TEST(TrainElement, CpuEngineMatchesDoubleReferenceSteps) {
   EXPECT_GT(L.n_params, L.n_decay);
 }
 
+// Lazy Adam: one step from the same start equals dense Adam on every parameter except the
+// table rows the batch does not use, which stay as they were (dense Adam decays them).
+TEST(TrainElement, LazyAdamTouchesOnlyTheBatchRows) {
+  TrainModelConfig cfg;
+  cfg.layers = {6};
+  cfg.cat_cols = {"id"};
+  cfg.vocabs = {{"#na#"}};
+  for (int i = 0; i < 50; ++i) cfg.vocabs[0].push_back("u" + std::to_string(i));
+  cfg.emb_dims = {4};
+  cfg.cont_cols = {"c"};
+  const TrainLayout L = make_layout(cfg);
+  std::vector<float> params, state;
+  init_parameters(L, 5, params, state);
+  TrainData data;
+  data.rows = 8, data.n_cat = 1, data.n_cont = 1;
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    data.cats.push_back(static_cast<std::int32_t>(1 + 3 * r));  // rows 1, 4, ..., 22 of 51
+    data.cont.push_back(0.1f * static_cast<float>(r));
+    data.target.push_back(static_cast<float>(r % 3));
+  }
+  EngineArgs args;
+  args.config = &cfg, args.layout = &L, args.data = &data, args.params = &params, args.state = &state;
+  auto dense = make_cpu_engine(args);
+  args.lazy_adam = true;
+  auto lazy = make_cpu_engine(args);
+  StepParams sp;
+  sp.adam = {1e-2f, 0.9f, 0.99f, 1e-5f, 1.0f - 1e-2f * 0.1f, 1.0f - 0.9f, 1.0f - 0.99f};
+  const std::vector<std::uint32_t> rows{0, 1, 2, 3, 4, 5, 6, 7};
+  EXPECT_EQ(dense->train_step(rows.data(), rows.size(), sp), lazy->train_step(rows.data(), rows.size(), sp));
+  std::vector<float> pd, pl, sd, sl;
+  dense->read_back(pd, sd);
+  lazy->read_back(pl, sl);
+  std::size_t touched = 0, untouched = 0;
+  for (std::size_t i = 0; i < L.n_params; ++i) {
+    const bool table = i < L.w[0];
+    const std::size_t row = table ? (i - L.emb[0]) / 4 : 0;
+    const bool used = !table || (row % 3 == 1 && row <= 22);
+    if (used) {
+      EXPECT_EQ(pl[i], pd[i]) << "parameter " << i;
+      touched += table;
+    } else {
+      EXPECT_EQ(pl[i], params[i]) << "untouched row " << row;
+      EXPECT_EQ(pd[i], params[i] * sp.adam.wd_factor) << "dense decays row " << row;
+      ++untouched;
+    }
+  }
+  EXPECT_EQ(touched, 8u * 4u);
+  EXPECT_EQ(untouched, (51u - 8u) * 4u);
+  // A second step (other rows) leaves the first batch's rows alone under lazy Adam.
+  for (auto& c : data.cats) c += 1;
+  lazy->train_step(rows.data(), rows.size(), sp);
+  std::vector<float> again, unused;
+  lazy->read_back(again, unused);
+  for (std::size_t r = 1; r <= 22; r += 3)
+    for (std::size_t j = 0; j < 4; ++j) EXPECT_EQ(again[L.emb[0] + r * 4 + j], pl[L.emb[0] + r * 4 + j]) << r;
+}
+
 // ---- synthetic tables ---------------------------------------------------------------
 /// target = f(a) + g(b) + 0.8*x - 0.3*y + noise; ids repeat every `users` rows.
 void make_table(const std::string& path, std::size_t rows, std::uint64_t seed, std::size_t users = 0) {
@@ -375,6 +432,19 @@ TEST(TrainLearn, BinaryAndMulticlassLearn) {
       }
     }
   }
+}
+
+TEST(TrainLearn, LazyAdamLearnsAnIdEmbedding) {
+  TempDir dir;
+  const std::string table = dir.file("t.csv");
+  make_table(table, 2000, 35, 400);
+  TrainOptions o = small_options(table);
+  o.id_col = "uid";  // embedded: 401 rows, a few dozen used per batch
+  o.lazy_adam = true;
+  const auto result = train(o);
+  EXPECT_LT(result.history.back().valid_loss, 0.5 * result.history.front().valid_loss);
+  o.threads = 1;
+  EXPECT_EQ(train(o).model.params, result.model.params);  // deterministic across thread counts
 }
 
 TEST(TrainLearn, EarlyStoppingStops) {

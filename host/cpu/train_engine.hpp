@@ -64,6 +64,7 @@ struct EngineArgs {
   double dropout = 0.0;
   std::uint64_t seed = 0;
   bool tf32 = false;  ///< CUDA only
+  bool lazy_adam = false;  ///< update only the embedding rows in the batch
 };
 
 using EngineFactory = std::function<std::unique_ptr<TrainEngine>(const EngineArgs&)>;

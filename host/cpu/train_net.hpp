@@ -230,13 +230,14 @@ double net_loss(const TrainModelConfig& cfg, const T* targets, std::size_t B, Ne
 }
 
 /// Backward pass from buf.dlogits; overwrites grads (n_params; rows of embedding tables
-/// not in the batch get 0).
+/// not in the batch get 0). With zero_tables false the embedding tables' gradients
+/// [0, L.w[0]) are only added to: the caller zeroed the batch's rows (lazy Adam).
 template <typename T>
 void net_backward(const TrainLayout& L, const T* p, const std::int32_t* cats, std::size_t B, const BatchContext& ctx,
-                  NetBuffers<T>& buf, T* grads, const BagBatch* bag = nullptr) {
+                  NetBuffers<T>& buf, T* grads, const BagBatch* bag = nullptr, bool zero_tables = true) {
   namespace el = train_element;
   const std::size_t H = L.hidden(), D0 = L.dims[0], K = L.n_cont;
-  std::fill(grads, grads + L.n_params, T(0));
+  std::fill(grads + (zero_tables ? 0 : L.w[0]), grads + L.n_params, T(0));
   const std::size_t no = L.n_out;
   const T* x_last = H > 0 ? buf.y[H - 1].data() : buf.x0.data();
   const std::size_t d_last = L.dims[H];
