@@ -18,6 +18,17 @@ std::vector<std::string> bag_vocabulary(const std::string& matrix_dir) {
   return vocab;
 }
 
+void gather_bags(const BagRows& all, const std::uint32_t* rows, std::size_t n, BagRows& out) {
+  out.indptr.assign(1, 0), out.items.clear(), out.weights.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto begin = static_cast<std::ptrdiff_t>(all.indptr[rows[i]]);
+    const auto end = static_cast<std::ptrdiff_t>(all.indptr[rows[i] + 1]);
+    out.items.insert(out.items.end(), all.items.begin() + begin, all.items.begin() + end);
+    out.weights.insert(out.weights.end(), all.weights.begin() + begin, all.weights.begin() + end);
+    out.indptr.push_back(out.items.size());
+  }
+}
+
 BagRows encode_bags(const TrainModelConfig& config, const std::string& matrix_dir, const std::vector<std::string>& ids,
                     std::size_t* missing) {
   const MatrixCounts m = read_matrix_counts(matrix_dir, config.bag_event);

@@ -21,20 +21,13 @@ struct Batch {
 
 void gather(const TrainData& d, const std::uint32_t* rows, std::size_t n, Batch& b) {
   b.cats.resize(n * d.n_cat), b.cont.resize(n * d.n_cont), b.target.resize(n);
-  b.bag.indptr.assign(1, 0), b.bag.items.clear(), b.bag.weights.clear();
-  const bool bags = d.bag.indptr.size() == d.rows + 1;
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t r = rows[i];
     std::copy_n(d.cats.data() + r * d.n_cat, d.n_cat, b.cats.data() + i * d.n_cat);
     std::copy_n(d.cont.data() + r * d.n_cont, d.n_cont, b.cont.data() + i * d.n_cont);
     b.target[i] = d.target[r];
-    if (bags) {
-      const auto begin = static_cast<std::ptrdiff_t>(d.bag.indptr[r]), end = static_cast<std::ptrdiff_t>(d.bag.indptr[r + 1]);
-      b.bag.items.insert(b.bag.items.end(), d.bag.items.begin() + begin, d.bag.items.begin() + end);
-      b.bag.weights.insert(b.bag.weights.end(), d.bag.weights.begin() + begin, d.bag.weights.begin() + end);
-      b.bag.indptr.push_back(b.bag.items.size());
-    }
   }
+  if (d.bag.indptr.size() == d.rows + 1) gather_bags(d.bag, rows, n, b.bag);
 }
 
 constexpr std::size_t kEvalChunk = 4096;

@@ -35,6 +35,8 @@ struct TrainData {
 /// whose id is missing from the matrix get an empty bag (counted in *missing).
 BagRows encode_bags(const TrainModelConfig& config, const std::string& matrix_dir, const std::vector<std::string>& ids,
                     std::size_t* missing);
+/// out = the bags of rows[0..n) of all, as a batch CSR (indptr from 0).
+void gather_bags(const BagRows& all, const std::uint32_t* rows, std::size_t n, BagRows& out);
 /// The items (users.txt order kept) of a matrix directory, as bag vocabulary ("#na#" first).
 std::vector<std::string> bag_vocabulary(const std::string& matrix_dir);
 

@@ -109,14 +109,7 @@ class CudaEngine final : public train_detail::TrainEngine {
   // The batch's bags as a CSR on the device (built on the host from the rows).
   void upload_bags(const std::uint32_t* rows, std::size_t B) {
     cudaStream_t s = stream_.get();
-    const auto& d = *bags_;
-    host_bag_.indptr.assign(1, 0), host_bag_.items.clear(), host_bag_.weights.clear();
-    for (std::size_t i = 0; i < B; ++i) {
-      const auto begin = static_cast<std::ptrdiff_t>(d.indptr[rows[i]]), end = static_cast<std::ptrdiff_t>(d.indptr[rows[i] + 1]);
-      host_bag_.items.insert(host_bag_.items.end(), d.items.begin() + begin, d.items.begin() + end);
-      host_bag_.weights.insert(host_bag_.weights.end(), d.weights.begin() + begin, d.weights.begin() + end);
-      host_bag_.indptr.push_back(host_bag_.items.size());
-    }
+    train_detail::gather_bags(*bags_, rows, B, host_bag_);
     const std::size_t nnz = std::max<std::size_t>(host_bag_.items.size(), 1);
     if (bag_items_.size() < nnz) {
       stream_.synchronize();
