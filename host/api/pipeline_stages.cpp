@@ -51,20 +51,14 @@ std::vector<std::vector<std::string>> read_csv_columns(const std::string& path, 
 
 std::vector<double> interaction_counts(const std::string& matrix_dir, std::size_t users, std::size_t items) {
   COHORT_EXPECTS(users * items <= (std::size_t(1) << 28), matrix_dir + ": users x items too large for dense vectors");
+  const MatrixCounts m = read_matrix_counts(matrix_dir);  // every event type summed
+  COHORT_EXPECTS(m.users.size() == users && m.items.size() == items,
+                 matrix_dir + ": shape differs from users.txt x items.txt");
   std::vector<double> dense(users * items, 0.0);
-  for (const auto& entry : fs::directory_iterator(matrix_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.path().extension() != ".mtx") continue;
-    const std::string stem = name.substr(0, name.size() - 4);
-    if (stem.find('.') != std::string::npos || stem == "conversion") continue;  // counts only
-    const Csr m = read_mtx(entry.path().string());
-    COHORT_EXPECTS(static_cast<std::size_t>(m.rows) == users && static_cast<std::size_t>(m.cols) == items,
-                   entry.path().string() + ": shape differs from users.txt x items.txt");
-    for (std::size_t u = 0; u < users; ++u)
-      for (auto k = m.indptr[u]; k < m.indptr[u + 1]; ++k)
-        dense[u * items + static_cast<std::size_t>(m.indices[static_cast<std::size_t>(k)])] +=
-            m.values[static_cast<std::size_t>(k)];
-  }
+  for (std::size_t u = 0; u < users; ++u)
+    for (auto k = m.counts.indptr[u]; k < m.counts.indptr[u + 1]; ++k)
+      dense[u * items + static_cast<std::size_t>(m.counts.indices[static_cast<std::size_t>(k)])] +=
+          m.counts.values[static_cast<std::size_t>(k)];
   return dense;
 }
 
