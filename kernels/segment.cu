@@ -1,9 +1,9 @@
 /*
  * segment.cu: the CUDA k-means steps (see kernels/segment.hpp and host/cpu/segment_cpu.hpp).
  *
- * E-step: dots (rows x k, row-major) = X_block C^T by one cublasSgemm per block of rows
- *   (column-major view: dots^T = C^T' X^T', i.e. op(A) = T on the d x k centroids);
- *   assign_kernel: one thread per row runs the shared nearest_centroid, counts changed
+ * E-step: dots_t (k x rows, row-major, centroid-major) = C X_block^T by one cublasSgemm
+ *   per block of rows (gemm_centroid_major); assign_kernel: one thread per row runs the
+ *   shared nearest_centroid down its column (coalesced across the warp), counts changed
  *   labels (integer atomics: exact) and stores the exact squared distance.
  * M-step sums, deterministic: (label, row) pairs radix-sorted by label with CUB (stable,
  *   so rows ascend within a cluster); the host cuts each cluster's run into chunks of
@@ -77,14 +77,15 @@ __global__ void pp_accept_kernel(const float* trial, int t, int j, std::size_t n
     closest[i] = trial[i * t + j];
 }
 
-__global__ void assign_kernel(const float* x, const float* x_norm2, const float* dots, const float* centroids,
+__global__ void assign_kernel(const float* x, const float* x_norm2, const float* dots_t, const float* centroids,
                               const float* c_norm2, int k, std::size_t d, std::size_t first, std::size_t rows,
                               bool first_assign, std::int32_t* labels, double* distance,
                               unsigned long long* changed) {
   for (std::size_t r = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; r < rows; r += std::size_t(gridDim.x) * blockDim.x) {
     const std::size_t i = first + r;
     float unused;
-    const std::int32_t label = segment::nearest_centroid(x_norm2[i], dots + r * k, c_norm2, k, &unused);
+    // dots_t is centroid-major (k x rows): the warp's reads of one centroid are coalesced
+    const std::int32_t label = segment::nearest_centroid(x_norm2[i], dots_t + r, rows, c_norm2, k, &unused);
     if (first_assign || labels[i] != label) atomicAdd(changed, 1ull);
     labels[i] = label;
     distance[i] = segment::exact_squared_distance(x + i * d, centroids + std::size_t(label) * d, d);
@@ -213,7 +214,7 @@ class CudaSteps final : public KMeansSteps {
     ensure(d_dots_, block * k);
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
-      gemm(d_centroids_.data(), k, d_x_.data() + first_row * d_, rows, d_dots_.data());
+      gemm_centroid_major(d_centroids_.data(), k, d_x_.data() + first_row * d_, rows, d_dots_.data());
       assign_kernel<<<grid_for(rows), kThreads, 0, stream_.get()>>>(
           d_x_.data(), d_x_norm2_.data(), d_dots_.data(), d_centroids_.data(), d_c_norm2_.data(), k, d_, first_row,
           rows, first, d_labels_.data(), d_distance_.data(), d_changed_.data());
@@ -307,6 +308,15 @@ class CudaSteps final : public KMeansSteps {
     COHORT_CUBLAS_TRY(cublasSgemm(blas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, m, static_cast<int>(rows),
                                   static_cast<int>(d_), &one, d_points, static_cast<int>(d_), d_rows,
                                   static_cast<int>(d_), &zero, out, m));
+  }
+
+  // out (m x rows, row-major) = points * x_rows^T: column-major that is the rows x m
+  // matrix x_rows (op T of the d x rows column-major view) times points^T (d x m).
+  void gemm_centroid_major(const float* d_points, int m, const float* d_rows, std::size_t rows, float* out) {
+    const float one = 1.0f, zero = 0.0f;
+    COHORT_CUBLAS_TRY(cublasSgemm(blas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), m,
+                                  static_cast<int>(d_), &one, d_rows, static_cast<int>(d_), d_points,
+                                  static_cast<int>(d_), &zero, out, static_cast<int>(rows)));
   }
 
   void dots_for(const float* host_points, int m, float* out) {

@@ -4,7 +4,7 @@
  *
  *   expanded_distance  ||x||^2 + ||c||^2 - 2 x.c from a GEMM dot product, clamped at 0
  *                      (rounding can make it slightly negative for x close to c).
- *   nearest_centroid   argmin over one row of dots (k values), ties to the smaller index.
+ *   nearest_centroid   argmin over one point's k dots, ties to the smaller index.
  *   exact_squared_distance  sum (x - c)^2 accumulated in double: the inertia and the
  *                      "farthest row" of empty-cluster re-seeding use it.
  *   squared_norm / inverse_norm  for the cosine (spherical) normalisation.
@@ -24,19 +24,23 @@ COHORT_HD inline float expanded_distance(float x_norm2, float c_norm2, float dot
   return value > 0.0f ? value : 0.0f;
 }
 
-/// dots[j] = x.c_j, c_norm2[j] = ||c_j||^2; returns the nearest j (ties -> smaller j) and
-/// its clamped expanded distance in *best_distance.
-COHORT_HD inline std::int32_t nearest_centroid(float x_norm2, const float* dots, const float* c_norm2, int k,
-                                               float* best_distance) {
+/// One step of the argmin over centroids, taken in increasing j: strict, so an equal
+/// distance keeps the smaller index. nearest_centroid runs it along one row; the CPU
+/// backend runs it for a block of rows at once, centroid by centroid (which vectorises
+/// across the rows), with the same result.
+COHORT_HD inline void nearest_step(float value, std::int32_t j, float& best_value, std::int32_t& best) {
+  const bool closer = value < best_value;
+  best_value = closer ? value : best_value;
+  best = closer ? j : best;
+}
+
+/// dots[j * stride] = x.c_j, c_norm2[j] = ||c_j||^2; returns the nearest j (ties -> smaller
+/// j) and its clamped expanded distance in *best_distance.
+COHORT_HD inline std::int32_t nearest_centroid(float x_norm2, const float* dots, std::size_t stride,
+                                               const float* c_norm2, int k, float* best_distance) {
   std::int32_t best = 0;
   float best_value = expanded_distance(x_norm2, c_norm2[0], dots[0]);
-  for (int j = 1; j < k; ++j) {
-    const float value = expanded_distance(x_norm2, c_norm2[j], dots[j]);
-    if (value < best_value) {  // strict: an equal distance keeps the smaller index
-      best_value = value;
-      best = j;
-    }
-  }
+  for (int j = 1; j < k; ++j) nearest_step(expanded_distance(x_norm2, c_norm2[j], dots[j * stride]), j, best_value, best);
   *best_distance = best_value;
   return best;
 }

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "cohort/npy.hpp"
 #include "cohort/segment.hpp"
 #include "cohort/sparse.hpp"
+#include "host/cpu/segment_cpu.hpp"
 #include "kernels/segment_element.hpp"
 #include "tests/test_util.hpp"
 
@@ -204,11 +206,40 @@ TEST(SegmentElement, NearestCentroidTiesGoToTheSmallerIndex) {
   const float dots[3] = {0.0f, 0.0f, 0.0f};
   const float norms[3] = {4.0f, 4.0f, 4.0f};
   float distance = -1.0f;
-  EXPECT_EQ(segment::nearest_centroid(0.0f, dots, norms, 3, &distance), 0);
+  EXPECT_EQ(segment::nearest_centroid(0.0f, dots, 1, norms, 3, &distance), 0);
   EXPECT_EQ(distance, 4.0f);
   const float dots2[3] = {1.0f, 2.0f, 2.0f};  // distances 1 + 4 - 2, 1 + 4 - 4 (twice)
-  EXPECT_EQ(segment::nearest_centroid(1.0f, dots2, norms, 3, &distance), 1);
+  EXPECT_EQ(segment::nearest_centroid(1.0f, dots2, 1, norms, 3, &distance), 1);
   EXPECT_EQ(distance, 1.0f);
+}
+
+// The CPU's block argmin (centroid loop outside, vectorised across rows) against the
+// shared per-row nearest_centroid the GPU runs: same labels and distances, with dots and
+// norms from a few small integers so most rows see exact ties (and clamped zeros).
+TEST(SegmentElement, BlockArgminEqualsPerRowNearestCentroid) {
+  const std::size_t row_counts[] = {1, 15, 16, 17, 513};
+  const int ks[] = {1, 2, 31, 1100};
+  std::uint64_t seed = 40;
+  for (std::size_t rows : row_counts)
+    for (int k : ks) {
+      ++seed;
+      SCOPED_TRACE("rows=" + std::to_string(rows) + " k=" + std::to_string(k) + " seed=" + std::to_string(seed));
+      std::mt19937_64 rng(seed);
+      std::uniform_int_distribution<int> small(0, 3);
+      std::vector<float> x_norm2(rows), c_norm2(k), dots_t(rows * k), dots_row(k);
+      for (auto& v : x_norm2) v = static_cast<float>(small(rng));
+      for (auto& v : c_norm2) v = static_cast<float>(small(rng));
+      for (auto& v : dots_t) v = static_cast<float>(small(rng));
+      std::vector<float> best_value(rows);
+      std::vector<std::int32_t> best(rows);
+      segment::nearest_in_block(x_norm2.data(), dots_t.data(), c_norm2.data(), k, rows, best_value.data(), best.data());
+      for (std::size_t r = 0; r < rows; ++r) {
+        float want_value = -1.0f;
+        const std::int32_t want = segment::nearest_centroid(x_norm2[r], dots_t.data() + r, rows, c_norm2.data(), k, &want_value);
+        ASSERT_EQ(best[r], want) << "row " << r;
+        ASSERT_EQ(best_value[r], want_value) << "row " << r;
+      }
+    }
 }
 
 TEST(SegmentElement, ExpandedDistanceIsClampedAtZero) {

@@ -2,9 +2,10 @@
  * segment_cpu.cpp: the CPU k-means backend and the drivers shared by both backends.
  *
  * CpuSteps: OpenMP threads take blocks of rows; for each, x.c is one single-threaded
- * cblas_sgemm (block x d) * (d x k) and the argmin per row is the shared
- * nearest_centroid (faiss's layout: OpenMP outside, sequential BLAS inside, which avoids
- * OpenBLAS's own pthreads fighting the OpenMP team for the cores). Cluster sums are
+ * cblas_sgemm (k x d) * (d x block) and the argmin per row takes the shared nearest_step
+ * over the centroids, for the whole block at once (faiss's layout: OpenMP outside,
+ * sequential BLAS inside, which avoids OpenBLAS's own pthreads fighting the OpenMP team
+ * for the cores). Cluster sums are
  * accumulated in double over fixed row chunks (independent of the thread count) and
  * the chunks are added in order, so the result is the same with any --threads.
  * kmeanspp_init and run_lloyd only talk to KMeansSteps (see segment_cpu.hpp).
@@ -18,6 +19,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "host/cpu/vector_clones.hpp"
 #include "kernels/segment_element.hpp"
 
 namespace cohort::segment {
@@ -83,16 +85,21 @@ class CpuSteps final : public KMeansSteps {
     std::vector<double> block_inertia(blocks, 0.0);
 #pragma omp parallel reduction(+ : changed) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
     {
-      std::vector<float> dots(block * k);
+      // dots_t (k x rows) = C X_block^T: centroid-major, so the argmin below steps through
+      // the centroids for all the block's rows at once (contiguous, vectorised)
+      std::vector<float> dots_t(block * k), best_value(block);
+      std::vector<std::int32_t> best(block);
 #pragma omp for schedule(dynamic, 4)
       for (std::int64_t b = 0; b < blocks; ++b) {
         const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), k, static_cast<int>(d_), 1.0f,
-                    x_ + first_row * d_, static_cast<int>(d_), centroids, static_cast<int>(d_), 0.0f, dots.data(), k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, static_cast<int>(rows), static_cast<int>(d_), 1.0f,
+                    centroids, static_cast<int>(d_), x_ + first_row * d_, static_cast<int>(d_), 0.0f, dots_t.data(),
+                    static_cast<int>(rows));
+        nearest_in_block(x_norm2_.data() + first_row, dots_t.data(), c_norm2.data(), k, rows, best_value.data(),
+                         best.data());
         for (std::size_t r = 0; r < rows; ++r) {
           const std::size_t i = first_row + r;
-          float unused;
-          const std::int32_t label = nearest_centroid(x_norm2_[i], dots.data() + r * k, c_norm2.data(), k, &unused);
+          const std::int32_t label = best[r];
           if (first || label != labels_[i]) ++changed;
           labels_[i] = label;
           distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
@@ -190,6 +197,22 @@ double centroid_shift(const std::vector<float>& a, const std::vector<float>& b) 
 }
 
 }  // namespace
+
+// Cloned (vector_clones.hpp): only the AVX blends vectorise the select.
+COHORT_VECTOR_CLONES
+void nearest_in_block(const float* __restrict x_norm2, const float* __restrict dots_t,
+                      const float* __restrict c_norm2, int k, std::size_t rows, float* __restrict best_value,
+                      std::int32_t* __restrict best) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    best_value[r] = expanded_distance(x_norm2[r], c_norm2[0], dots_t[r]);
+    best[r] = 0;
+  }
+  for (int j = 1; j < k; ++j) {
+    const float* column = dots_t + static_cast<std::size_t>(j) * rows;
+    for (std::size_t r = 0; r < rows; ++r)
+      nearest_step(expanded_distance(x_norm2[r], c_norm2[j], column[r]), j, best_value[r], best[r]);
+  }
+}
 
 SingleThreadedBlas::SingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
 SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(previous_); }

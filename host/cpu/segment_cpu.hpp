@@ -48,6 +48,12 @@ class KMeansSteps {
   virtual void labels(std::vector<std::int32_t>& out) = 0;
 };
 
+/// nearest_centroid for each of `rows` rows at once, with the centroid loop outside (so
+/// it vectorises across rows): dots_t[j * rows + r] = x_r.c_j, x_norm2[r] = ||x_r||^2.
+/// Same steps in the same order per row as nearest_centroid, so the same labels.
+void nearest_in_block(const float* x_norm2, const float* dots_t, const float* c_norm2, int k, std::size_t rows,
+                      float* best_value, std::int32_t* best);
+
 std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d);
 
 /// Greedy k-means++ (scikit-learn's variant) from a splitmix64 stream of seed.

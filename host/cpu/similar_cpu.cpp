@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "cohort/progress.hpp"
+#include "host/cpu/vector_clones.hpp"
 #include "kernels/similar_element.hpp"
 
 namespace cohort::detail {
@@ -80,11 +81,9 @@ Plan make_plan(const SimilarProblem& p, int threads) {
 constexpr std::size_t kSpan = 16;
 
 // Writes the numbers of the kSpan-score spans of x[0..n) holding a score >= threshold
-// to spans; returns how many. Branch-free so it vectorizes; cloned for AVX2 (the
-// baseline x86-64 build only has SSE2) and picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+// to spans; returns how many. Branch-free so it vectorizes (and cloned, see
+// vector_clones.hpp).
+COHORT_VECTOR_CLONES
 std::size_t spans_at_least(const float* x, std::size_t n, float threshold, std::uint32_t* spans) {
   // GCC vector extensions: two 8-float compares per span, OR-folded to one word.
   typedef float F8 __attribute__((vector_size(32)));
