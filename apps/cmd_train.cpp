@@ -92,7 +92,7 @@ void setup(CLI::App& app) {
                 "a `cohort matrix` output: each row's user (--id-col) enters as a weighted bag of item embeddings "
                 "(also needed by --predict with such a model)");
   c->add_flag("--lazy-adam", opts.lazy_adam,
-              "update only the embedding rows each batch uses (for id columns with millions of values; CPU)");
+              "update only the embedding rows each batch uses (for id columns with millions of values)");
   c->add_option("--matrix-event", opts.matrix_event, "event type whose counts weight the bag (default: all)");
   c->add_option("--bag-size", opts.bag_size, "width of the item embeddings of the bag (0: the size rule)")
       ->capture_default_str();

@@ -189,11 +189,32 @@ __global__ void loss_sum_kernel(const float* sample_loss, std::size_t batch, dou
   *out = s / divisor;
 }
 
-__global__ void adamw_kernel(float* flat, std::size_t n, std::size_t n_decay, el::AdamStep step) {
+__global__ void adamw_kernel(float* flat, std::size_t n, std::size_t begin, std::size_t n_decay, el::AdamStep step) {
   float* g = flat + n;
   float* m = g + n;
   float* v = m + n;
-  GRID_STRIDE(i, n) el::adamw_update(flat + i, g[i], m + i, v + i, step, i < n_decay);
+  GRID_STRIDE(t, n - begin) {
+    const std::size_t i = begin + t;
+    el::adamw_update(flat + i, g[i], m + i, v + i, step, i < n_decay);
+  }
+}
+
+// One block per table row (grid-stride over rows), its threads across the row.
+__global__ void adamw_rows_kernel(float* flat, std::size_t n, const el::TableRow* rows, std::size_t count,
+                                  el::AdamStep step) {
+  float* g = flat + n;
+  float* m = g + n;
+  float* v = m + n;
+  for (std::size_t t = blockIdx.x; t < count; t += gridDim.x)
+    for (std::size_t j = threadIdx.x; j < rows[t].width; j += blockDim.x) {
+      const std::size_t i = rows[t].offset + j;
+      el::adamw_update(flat + i, g[i], m + i, v + i, step, true);  // tables are decayed
+    }
+}
+
+__global__ void zero_rows_kernel(float* values, const el::TableRow* rows, std::size_t count) {
+  for (std::size_t t = blockIdx.x; t < count; t += gridDim.x)
+    for (std::size_t j = threadIdx.x; j < rows[t].width; j += blockDim.x) values[rows[t].offset + j] = 0.0f;
 }
 
 }  // namespace
@@ -317,10 +338,25 @@ void loss_and_grad(const float* d_logits, const float* d_target, std::size_t bat
   COHORT_CHECK_LAUNCH(stream);
 }
 
-void adamw(float* d_flat, std::size_t n, std::size_t n_decay, const train_element::AdamStep& step,
+void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const train_element::AdamStep& step,
            cudaStream_t stream) {
-  if (n == 0) return;
-  adamw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(d_flat, n, n_decay, step);
+  if (begin >= n) return;
+  adamw_kernel<<<blocks_for(n - begin), kThreads, 0, stream>>>(d_flat, n, begin, n_decay, step);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
+                const train_element::AdamStep& step, cudaStream_t stream) {
+  if (count == 0) return;
+  adamw_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(count, 65535)), kThreads, 0, stream>>>(
+      d_flat, n, d_rows, count, step);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t count, cudaStream_t stream) {
+  if (count == 0) return;
+  zero_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(count, 65535)), kThreads, 0, stream>>>(d_values,
+                                                                                                        d_rows, count);
   COHORT_CHECK_LAUNCH(stream);
 }
 

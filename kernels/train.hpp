@@ -76,8 +76,14 @@ void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_
 void loss_and_grad(const float* d_logits, const float* d_target, std::size_t batch, int n_out, int task,
                    bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_loss,
                    cudaStream_t stream);
-/// AdamW over the flat buffer [p | g | m | v] of n parameters; [0, n_decay) decayed.
-void adamw(float* d_flat, std::size_t n, std::size_t n_decay, const train_element::AdamStep& step,
+/// AdamW over parameters [begin, n) of the flat buffer [p | g | m | v] of n parameters;
+/// [0, n_decay) decayed.
+void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const train_element::AdamStep& step,
            cudaStream_t stream);
+/// Lazy Adam: AdamW (decayed) over just the given table rows of the flat buffer.
+void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
+                const train_element::AdamStep& step, cudaStream_t stream);
+/// Zeroes the given table rows of d_values (lazy Adam's gradients before backward).
+void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t count, cudaStream_t stream);
 
 }  // namespace cohort::cuda

@@ -109,6 +109,12 @@ COHORT_HD inline T softmax_ce(const T* logits, int n, int label, T* grad) {
 }
 
 // ---- optimiser ----------------------------------------------------------------------
+/// One embedding-table row of the flat parameter buffer: what lazy Adam updates.
+struct TableRow {
+  std::uint64_t offset;  ///< index of the row's first parameter
+  std::uint64_t width;
+};
+
 struct AdamStep {
   float lr, beta1, beta2, eps;
   float wd_factor;  ///< 1 - lr*wd for decayed parameters

@@ -882,6 +882,7 @@ struct CudaCase {
   bool bn;
   double dropout;
   bool bag = false;
+  bool lazy = false;
 };
 
 class TrainCuda : public ::testing::TestWithParam<CudaCase> {};
@@ -901,6 +902,7 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   o.batch_norm = c.bn;
   o.dropout = c.dropout;
   if (c.bag) o.matrix = make_bag_matrix(dir.path().string(), 300, 62);
+  o.lazy_adam = c.lazy;
   if (c.task != TrainTask::Regression) {
     // Derive a label column from the target: binary sign, or 3 classes by thirds.
     std::ostringstream out;
@@ -944,7 +946,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, TrainCuda,
                                            CudaCase{"multiclass", TrainTask::Multiclass, true, 0.0},
                                            CudaCase{"no_batch_norm", TrainTask::Regression, false, 0.0},
                                            CudaCase{"dropout", TrainTask::Regression, true, 0.2},
-                                           CudaCase{"bag", TrainTask::Regression, true, 0.0, true}),
+                                           CudaCase{"bag", TrainTask::Regression, true, 0.0, true},
+                                           CudaCase{"lazy_adam_with_bag", TrainTask::Regression, true, 0.0, true, true}),
                          [](const ::testing::TestParamInfo<CudaCase>& p) { return std::string(p.param.name); });
 
 }  // namespace

@@ -23,8 +23,6 @@ namespace cohort {
 TrainResult train(const TrainOptions& options) {
   if (options.threads > 0) set_cpu_threads(options.threads);
   const Device device = resolve_device(options.device);
-  COHORT_EXPECTS(!(options.lazy_adam && device == Device::Cuda),
-                 "--lazy-adam runs on the CPU backend only so far; use --device cpu");
   auto prepared = train_detail::prepare_table(options);
   train_detail::EngineFactory factory = train_detail::make_cpu_engine;
 #ifdef COHORT_WITH_CUDA

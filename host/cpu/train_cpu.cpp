@@ -55,9 +55,8 @@ class CpuEngine final : public TrainEngine {
     const BagBatch bag = batch_.bag_view();
     net_forward(L_, p, state_.data(), batch_.cats.data(), batch_.cont.data(), B, ctx, buf_, &bag);
     const double loss = net_loss(cfg_, batch_.target.data(), B, buf_, true);
-    if (lazy_) find_touched_rows(B);
-    for (const auto& [offset, width] : touched_)
-      std::fill_n(g + offset, width, 0.0f);  // the only table rows backward adds to
+    if (lazy_) touched_table_rows(L_, batch_.cats.data(), nullptr, B, batch_.bag.items, touched_);
+    for (const auto& row : touched_) std::fill_n(g + row.offset, row.width, 0.0f);  // the only table rows backward adds to
     net_backward(L_, p, batch_.cats.data(), B, ctx, buf_, g, &bag, !lazy_);
     float* m = g + L_.n_params;
     float* v = m + L_.n_params;
@@ -69,8 +68,8 @@ class CpuEngine final : public TrainEngine {
     const std::int64_t n_touched = static_cast<std::int64_t>(touched_.size());
 #pragma omp parallel for schedule(static) if (n_touched > 64)
     for (std::int64_t t = 0; t < n_touched; ++t) {
-      const auto [offset, width] = touched_[static_cast<std::size_t>(t)];
-      for (std::size_t i = offset; i < offset + width; ++i)
+      const auto row = touched_[static_cast<std::size_t>(t)];
+      for (std::size_t i = row.offset; i < row.offset + row.width; ++i)
         train_element::adamw_update(p + i, g[i], m + i, v + i, sp.adam, true);  // tables are decayed
     }
     return loss;
@@ -89,26 +88,6 @@ class CpuEngine final : public TrainEngine {
     return count > 0 ? total / static_cast<double>(count) : 0.0;
   }
 
-  // touched_: (first parameter, width) of every distinct table row the batch uses.
-  void find_touched_rows(std::size_t B) {
-    touched_.clear();
-    std::vector<std::int32_t> rows;
-    auto add_table = [&](std::size_t offset, std::size_t width) {
-      std::sort(rows.begin(), rows.end());
-      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-      for (const std::int32_t r : rows) touched_.emplace_back(offset + static_cast<std::size_t>(r) * width, width);
-    };
-    for (std::size_t c = 0; c < L_.n_cat; ++c) {
-      rows.clear();
-      for (std::size_t r = 0; r < B; ++r) rows.push_back(batch_.cats[r * L_.n_cat + c]);
-      add_table(L_.emb[c], L_.width[c]);
-    }
-    if (L_.bag_width > 0) {
-      rows = batch_.bag.items;
-      add_table(L_.bag, L_.bag_width);
-    }
-  }
-
   void read_back(std::vector<float>& params, std::vector<float>& state) override {
     params.assign(flat_.begin(), flat_.begin() + static_cast<std::ptrdiff_t>(L_.n_params));
     state = state_;
@@ -122,7 +101,7 @@ class CpuEngine final : public TrainEngine {
   double dropout_;
   std::uint64_t seed_;
   bool lazy_;
-  std::vector<std::pair<std::size_t, std::size_t>> touched_;  // lazy Adam's rows this step
+  std::vector<train_element::TableRow> touched_;  // lazy Adam's rows this step
   Batch batch_;
   NetBuffers<float> buf_;
   BlasSingleThread blas_single_;

@@ -37,6 +37,11 @@ BagRows encode_bags(const TrainModelConfig& config, const std::string& matrix_di
                     std::size_t* missing);
 /// out = the bags of rows[0..n) of all, as a batch CSR (indptr from 0).
 void gather_bags(const BagRows& all, const std::uint32_t* rows, std::size_t n, BagRows& out);
+/// Lazy Adam's rows of one batch: every distinct embedding-table row it uses, table by
+/// table in row order, then the bag table's. cats: categorical codes, row r's at
+/// cats[(rows ? rows[r] : r) * n_cat]; bag_items: the batch's bag items.
+void touched_table_rows(const TrainLayout& layout, const std::int32_t* cats, const std::uint32_t* rows, std::size_t batch,
+                        const std::vector<std::int32_t>& bag_items, std::vector<train_element::TableRow>& out);
 /// The items (users.txt order kept) of a matrix directory, as bag vocabulary ("#na#" first).
 std::vector<std::string> bag_vocabulary(const std::string& matrix_dir);
 

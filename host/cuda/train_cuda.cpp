@@ -2,7 +2,8 @@
  * train_cuda.cpp: the CUDA engine of `cohort train`. The encoded table lives on the
  * device; each step uploads the batch's row numbers, gathers, runs the network with
  * cuBLAS SGEMMs (FP32; TF32 tensor cores when asked) and the kernels of kernels/train.cu, then one fused
- * AdamW over the flat buffer [params | grads | m | v]. The loss (one double) is read
+ * AdamW over the flat buffer [params | grads | m | v] (with --lazy-adam: over the dense
+ * parameters, plus one over just the table rows the batch used). The loss (one double) is read
  * back each step for the divergence check. Same layout and math as the CPU engine.
  */
 #include "host/cuda/train_cuda.hpp"
@@ -31,7 +32,13 @@ void gemm(cublasHandle_t h, bool ta, bool tb, int m, int n, int k, const float* 
 class CudaEngine final : public train_detail::TrainEngine {
  public:
   explicit CudaEngine(const train_detail::EngineArgs& a)
-      : cfg_(*a.config), L_(*a.layout), dropout_(a.dropout), seed_(a.seed), blas_(stream_.get()) {
+      : cfg_(*a.config),
+        L_(*a.layout),
+        data_(*a.data),
+        dropout_(a.dropout),
+        seed_(a.seed),
+        lazy_(a.lazy_adam),
+        blas_(stream_.get()) {
     cudaStream_t s = stream_.get();
     COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const auto& d = *a.data;
@@ -66,8 +73,11 @@ class CudaEngine final : public train_detail::TrainEngine {
     run_forward(rows, B, true, sp.step);
     loss_and_grad(logits_.data(), btarget_.data(), B, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
                   float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), loss_.data(), s);
+    if (lazy_) upload_touched_rows(rows, B);
     run_backward(B, sp.step);
-    adamw(flat_.data(), L_.n_params, L_.n_decay, sp.adam, s);
+    // Lazy Adam: the tables ([0, w[0])) only in the rows the batch used; the rest dense.
+    adamw(flat_.data(), L_.n_params, lazy_ ? L_.w[0] : 0, L_.n_decay, sp.adam, s);
+    if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), host_touched_.size(), sp.adam, s);
     double loss = 0;
     loss_.copy_to_host(&loss, 1, s);
     stream_.synchronize();
@@ -104,6 +114,18 @@ class CudaEngine final : public train_detail::TrainEngine {
     DeviceBuffer<std::size_t> d(std::max<std::size_t>(v.size(), 1), stream_.get());
     d.copy_from_host(v.data(), v.size(), stream_.get());
     return d;
+  }
+
+  // Lazy Adam's table rows for this batch, found on the host (as the CPU engine does) and
+  // uploaded: the batch's codes come from the host copy of the data, its bag items from
+  // upload_bags.
+  void upload_touched_rows(const std::uint32_t* rows, std::size_t B) {
+    train_detail::touched_table_rows(L_, data_.cats.data(), rows, B, host_bag_.items, host_touched_);
+    if (touched_.size() < host_touched_.size()) {
+      stream_.synchronize();
+      touched_ = DeviceBuffer<train_element::TableRow>(host_touched_.size(), stream_.get());
+    }
+    touched_.copy_from_host(host_touched_.data(), host_touched_.size(), stream_.get());
   }
 
   // The batch's bags as a CSR on the device (built on the host from the rows).
@@ -205,7 +227,11 @@ class CudaEngine final : public train_detail::TrainEngine {
     cudaStream_t s = stream_.get();
     float* p = flat_.data();
     float* g = p + L_.n_params;
-    COHORT_CUDA_TRY(cudaMemsetAsync(g, 0, L_.n_params * sizeof(float), s));
+    // Gradients from zero; with lazy Adam the tables only in the batch's rows (the only
+    // ones the scatters below add to), so a step costs O(batch) there, not O(table).
+    const std::size_t zero_from = lazy_ ? L_.w[0] : 0;
+    COHORT_CUDA_TRY(cudaMemsetAsync(g + zero_from, 0, (L_.n_params - zero_from) * sizeof(float), s));
+    if (lazy_) zero_rows(g, touched_.data(), host_touched_.size(), s);
     const std::size_t H = L_.hidden(), D0 = L_.dims[0], K = L_.n_cont, no = L_.n_out;
     const float* x_last = H > 0 ? y_[H - 1].data() : x0_.data();
     const std::size_t d_last = L_.dims[H];
@@ -243,8 +269,10 @@ class CudaEngine final : public train_detail::TrainEngine {
 
   const TrainModelConfig& cfg_;
   const TrainLayout& L_;
+  const train_detail::TrainData& data_;
   double dropout_;
   std::uint64_t seed_;
+  bool lazy_;
   Stream stream_;
   CublasHandle blas_;
   DeviceBuffer<std::int32_t> cats_, bcats_, t_owner_;
@@ -261,6 +289,8 @@ class CudaEngine final : public train_detail::TrainEngine {
   DeviceBuffer<std::uint64_t> bag_indptr_;
   DeviceBuffer<std::int32_t> bag_items_;
   DeviceBuffer<float> bag_weights_;
+  std::vector<train_element::TableRow> host_touched_;  // lazy Adam's rows this step
+  DeviceBuffer<train_element::TableRow> touched_;
   std::size_t capacity_ = 0;
 };
 

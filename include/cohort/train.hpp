@@ -127,7 +127,7 @@ struct TrainOptions {
   /// Lazy (sparse) Adam for the embedding tables: each step updates, decays and keeps
   /// moments only for the rows its batch uses (PyTorch's SparseAdam rule, with the
   /// global step's bias correction), so a step costs O(batch) there, not O(table):
-  /// for id columns with millions of values. Dense parameters update as usual. CPU only.
+  /// for id columns with millions of values. Dense parameters update as usual.
   bool lazy_adam = false;
   double mom_max = 0.95, mom_min = 0.85;
   double pct_start = 0.25, div = 25.0, div_final = 1e5;
