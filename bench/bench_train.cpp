@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu | cuda | both | auto")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0: all)");
   app.add_option("--json", json, "append one JSON line per result to this file");
-  app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables (CPU)");
+  app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables");
   app.add_flag("!--no-peers", peers, "skip the PyTorch peer");
   CLI11_PARSE(app, argc, argv);
   set_cpu_threads(threads);
