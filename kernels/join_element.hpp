@@ -8,7 +8,9 @@
  *                                monotone expression the grid builder uses to clip edges
  *   join_point(grid, px, py, first, emit)
  *                                calls emit(feature) for each feature containing the point,
- *                                in increasing feature order; returns how many
+ *                                in increasing feature order; returns how many. It is
+ *                                join_occupied_cell then join_entries, which the CPU
+ *                                backend calls separately to prefetch between them
  * Exactness: compile without FMA contraction (host -ffp-contract=off, nvcc --fmad=false)
  * so both backends round every operation identically.
  */
@@ -43,16 +45,17 @@ constexpr std::uint32_t kJoinCountMask = 0x3fffffffu;  ///< explicit edge count
 /// True when the ray from (px, py) towards +x crosses the canonical edge e.
 COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
   const double lx = e[0], ly = e[1], hx = e[2], hy = e[3];
-  if (!(ly <= py && py < hy)) return false;
+  // Branch-free (& not &&): whether an edge spans py is a coin flip per edge, and a
+  // mispredicted branch costs more than the two products.
   const double left = (hx - lx) * (py - ly);
   const double right = (px - lx) * (hy - ly);
-  return left - right > 0.0;
+  return (ly <= py) & (py < hy) & (left - right > 0.0);
 }
 
 /// The edge spans py but does not cross the ray: the complement the left-mode entries
 /// count (spanning edges come in even numbers, so its parity equals the crossings').
 COHORT_HD inline bool join_ray_spans_not_crosses(const double* e, double px, double py) {
-  return e[1] <= py && py < e[3] && !join_ray_crosses(e, px, py);
+  return (e[1] <= py) & (py < e[3]) & !join_ray_crosses(e, px, py);
 }
 
 /// Fractional cell coordinate along one axis (monotone non-decreasing in v).
@@ -67,11 +70,17 @@ COHORT_HD inline std::int64_t join_cell(const JoinGridView& g, double px, double
   return r * g.cols + c;
 }
 
-template <typename Emit>
-COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, double py, bool first, Emit&& emit) {
+/// The point's cell when it holds any entries, else -1 (outside the grid, or empty).
+COHORT_HD inline std::int64_t join_occupied_cell(const JoinGridView& g, double px, double py) {
   const std::int64_t cell = join_cell(g, px, py);
-  if (cell < 0 || !((g.occupied[cell >> 5] >> (cell & 31)) & 1u)) return 0;
-  const std::uint64_t begin = g.cell_offsets[cell], end = g.cell_offsets[cell + 1];
+  return cell >= 0 && ((g.occupied[cell >> 5] >> (cell & 31)) & 1u) ? cell : -1;
+}
+
+/// Tests the point against its cell's entries [begin, end): calls emit(feature) for each
+/// feature containing it, in entry (= feature) order; returns how many.
+template <typename Emit>
+COHORT_HD inline std::uint32_t join_entries(const JoinGridView& g, std::uint64_t begin, std::uint64_t end, double px,
+                                            double py, bool first, Emit&& emit) {
   std::uint32_t found = 0;
   for (std::uint64_t k = begin; k < end; ++k) {
     const JoinCellEntry entry = g.entries[k];
@@ -90,6 +99,14 @@ COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, doub
     }
   }
   return found;
+}
+
+/// The whole per-point test: join_occupied_cell, then join_entries over the cell.
+template <typename Emit>
+COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, double py, bool first, Emit&& emit) {
+  const std::int64_t cell = join_occupied_cell(g, px, py);
+  if (cell < 0) return 0;
+  return join_entries(g, g.cell_offsets[cell], g.cell_offsets[cell + 1], px, py, first, emit);
 }
 
 }  // namespace cohort
