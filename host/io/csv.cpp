@@ -6,10 +6,13 @@
  */
 #include "cohort/csv.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include "cohort/error.hpp"
 
@@ -218,7 +221,7 @@ bool CsvReader::next(CsvChunk& chunk) {
   chunk.records_.clear();
   chunk.malformed_.clear();
   std::vector<Record> records;
-  chunk.buffer_.swap(carry_);
+  chunk.buffer_.assign(carry_);  // a copy, so both keep their capacity (no new pages per chunk)
   carry_.clear();
   std::size_t consumed = 0;
   // Read until at least one complete record (a record may exceed one read) or EOF.
@@ -248,11 +251,13 @@ bool CsvReader::next(CsvChunk& chunk) {
   chunk.records_.resize(n);
   for (std::size_t r = 0; r < n; ++r) chunk.records_[r] = next_record_ + r;
   next_record_ += n;
-  std::vector<std::string> errors(n);
+  // Errors are rare: each thread lists its own (record, message), in record order.
+  std::vector<std::vector<std::pair<std::size_t, std::string>>> thread_errors(omp_get_max_threads());
   const char delim = options_.delimiter;
 #pragma omp parallel
   {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> fields;
+    auto& errors = thread_errors[omp_get_thread_num()];
 #pragma omp for schedule(static)
     for (std::ptrdiff_t r = 0; r < static_cast<std::ptrdiff_t>(n); ++r) {
       const Record& rec = records[static_cast<std::size_t>(r)];
@@ -262,23 +267,23 @@ bool CsvReader::next(CsvChunk& chunk) {
         error = "expected " + std::to_string(columns) + " fields (as in the header), found " +
                 std::to_string(fields.size());
       if (!error.empty()) {
-        errors[static_cast<std::size_t>(r)] = std::move(error);
+        errors.emplace_back(static_cast<std::size_t>(r), std::move(error));
         continue;
       }
       std::copy(fields.begin(), fields.end(), chunk.fields_.begin() + r * static_cast<std::ptrdiff_t>(columns));
       chunk.lines_[static_cast<std::size_t>(r)] = rec.line;
     }
   }
-  if (!options_.keep_malformed) {
-    for (std::size_t r = 0; r < n; ++r)
-      if (!errors[r].empty()) throw InvalidInput(path_, records[r].line, errors[r]);
-    return true;
-  }
+  std::vector<std::pair<std::size_t, std::string>> errors;
+  for (auto& mine : thread_errors) std::move(mine.begin(), mine.end(), std::back_inserter(errors));
+  std::sort(errors.begin(), errors.end());
+  if (errors.empty()) return true;
+  if (!options_.keep_malformed) throw InvalidInput(path_, records[errors[0].first].line, errors[0].second);
   // List the malformed records and close the gaps they leave.
-  std::size_t kept = 0;
+  std::size_t kept = 0, next_error = 0;
   for (std::size_t r = 0; r < n; ++r) {
-    if (!errors[r].empty()) {
-      chunk.malformed_.emplace_back(records[r].line, std::move(errors[r]));
+    if (next_error < errors.size() && errors[next_error].first == r) {
+      chunk.malformed_.emplace_back(records[r].line, std::move(errors[next_error++].second));
       continue;
     }
     if (kept != r) {

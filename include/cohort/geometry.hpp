@@ -97,7 +97,9 @@ struct PointReadOptions {
   std::string x_column;   ///< empty: x, lon, lng, longitude
   std::string y_column;   ///< empty: y, lat, latitude
   bool skip_invalid = false;
-  std::size_t chunk_points = std::size_t(1) << 22;
+  /// 2^20: bigger chunks only add memory to touch (page faults) and gain nothing;
+  /// 2^22 ran 1.8x slower end to end from CSV on 10^7 points.
+  std::size_t chunk_points = std::size_t(1) << 20;
 };
 
 /// Streams points from .csv (columns by name) or .npy (float32/float64, shape (n, 2)).

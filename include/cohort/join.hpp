@@ -126,7 +126,9 @@ struct JoinFileOptions {
   bool first = false;
   bool skip_invalid = false;
   std::int64_t grid_cells = 0;
-  std::size_t chunk_points = std::size_t(1) << 22;
+  /// 2^20: bigger chunks only add memory to touch (page faults) and gain nothing;
+  /// 2^22 ran 1.8x slower end to end from CSV on 10^7 points.
+  std::size_t chunk_points = std::size_t(1) << 20;
   std::size_t gpu_memory = 0;
   Device device = Device::Auto;
   bool progress = true;
