@@ -31,6 +31,7 @@ std::string champions_of, matrix_dir, champions_event;
 bool all_queries = false;
 std::size_t champions = 1;
 double gpu_memory_mib = 0.0;
+std::string precision = "fp32";
 SimilarOptions options;
 
 bool ends_with(const std::string& text, const std::string& suffix) {
@@ -156,6 +157,9 @@ void run_similar() {
   if (!ends_with(out_path, ".csv") && !ends_with(out_path, ".npy"))
     throw InvalidInput(out_path, 0, "unknown output format (expected .csv or .npy)");
   options.gpu_memory = static_cast<std::size_t>(gpu_memory_mib * 1024.0 * 1024.0);
+  options.precision = precision == "bf16"   ? ScorePrecision::Bf16
+                      : precision == "tf32" ? ScorePrecision::Tf32
+                                            : ScorePrecision::Fp32;
 
   const Embeddings e = read_embeddings(embeddings_path, ids_path);
   IdIndex index;
@@ -225,6 +229,11 @@ void setup(CLI::App& app) {
   c->add_option("--chunk-rows", options.chunk_rows, "Corpus rows per block/chunk (0 = automatic)");
   c->add_option("--query-batch", options.query_batch, "Queries per batch (0 = automatic)");
   c->add_option("--gpu-memory", gpu_memory_mib, "CUDA memory budget in MiB (0 = 80% of free memory)");
+  c->add_option("--precision", precision,
+                "CUDA score products: fp32, or tf32 / bf16 tensor cores; the results are the same exact ids and "
+                "scores (more candidates are re-scored); the CPU always multiplies in fp32")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+      ->capture_default_str();
   add_common_flags(c, common);
   c->callback(run_similar);
 }

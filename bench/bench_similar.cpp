@@ -41,6 +41,7 @@ struct Config {
   std::size_t queries_n = 100000;
   std::int64_t k = 10;
   std::string device = "cpu";
+  std::string precision = "fp32";  // CUDA score products (the CPU always uses fp32)
   int threads = 0;
   bool peers = true;
   std::string json;
@@ -117,6 +118,10 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     SimilarOptions options;
     options.device = device;
     options.k = config.k;
+    options.precision = config.precision == "bf16"   ? ScorePrecision::Bf16
+                        : config.precision == "tf32" ? ScorePrecision::Tf32
+                                                     : ScorePrecision::Fp32;
+    const std::string label = describe(device) + (device == Device::Cuda ? " " + config.precision : "");
     // Warm-up (and the check) on a small batch, then the timed run.
     std::vector<std::int64_t> sample(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(q, 64)));
     const TopK probe = similar_rows(MatrixView{x.data(), n, d}, sample, options);
@@ -137,14 +142,14 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     }
     std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu k=%-3lld %-28s %9.3f s  %8.3f Gpairs/s  %10.1f queries/s  "
                 "cpu %.2f s (%.3f Gpairs/cpu-s)  peak RSS %.0f MiB",
-                kind.c_str(), n, d, q, static_cast<long long>(config.k), describe(device).c_str(), seconds,
+                kind.c_str(), n, d, q, static_cast<long long>(config.k), label.c_str(), seconds,
                 pairs / seconds * 1e-9, static_cast<double>(q) / seconds, cpu_time, pairs / cpu_time * 1e-9,
                 peak_rss_mib());
     if (device == Device::Cuda && cpu_seconds > 0) std::printf("  (%.1fx cpu)", cpu_seconds / seconds);
     std::printf("\n");
     std::ostringstream json;
     json << "{\"bench\": \"similar\", \"kind\": \"" << kind << "\", \"n\": " << n << ", \"d\": " << d
-         << ", \"queries\": " << q << ", \"k\": " << config.k << ", \"device\": \"" << describe(device)
+         << ", \"queries\": " << q << ", \"k\": " << config.k << ", \"device\": \"" << label
          << "\", \"seconds\": " << seconds << ", \"cpu_seconds\": " << cpu_time << ", \"pairs_per_s\": " << pairs / seconds
          << ", \"peak_rss_mib\": " << peak_rss_mib() << "}";
     emit_json(config, json.str());
@@ -194,6 +199,9 @@ int main(int argc, char** argv) {
   app.add_option("--queries-n", config.queries_n, "Corpus rows for the query batches")->capture_default_str();
   app.add_option("--k", config.k, "Neighbours per query")->capture_default_str();
   app.add_option("--device", config.device, "cpu, cuda, both or auto")->capture_default_str();
+  app.add_option("--precision", config.precision, "CUDA score products: fp32, tf32 or bf16")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+      ->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--json", config.json, "Append one JSON object per result to this file");
   bool no_peers = false;

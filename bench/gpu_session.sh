@@ -58,11 +58,14 @@ step benchmarks
 run_bench() {
   local name="$1"; shift
   step "$name $*"
-  timeout 110 "build-gpu/bench/$name" "$@" 2>&1 | tee "$logs/$name.txt" | tail -n 40
+  timeout 110 "build-gpu/bench/$name" "$@" 2>&1 | tee -a "$logs/$name.txt" | tail -n 40
 }
 run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 --peer 0
 run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_similar --device both --n 1e4,1e5,1e6 --no-peers --json "$logs/bench.jsonl"
+for precision in tf32 bf16; do
+  run_bench bench_similar --device cuda --precision "$precision" --n 1e5,1e6 --d-sweep "" --no-peers --json "$logs/bench.jsonl"
+done
 run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
 fi

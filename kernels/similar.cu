@@ -8,6 +8,8 @@
  */
 #include "kernels/similar.hpp"
 
+#include <cuda_bf16.h>
+
 #include <algorithm>
 
 #include "host/cuda/runtime.hpp"
@@ -31,6 +33,12 @@ __global__ void normalize_rows_kernel(float* rows, std::size_t count, std::size_
   for (std::size_t r = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; r < count;
        r += std::size_t(gridDim.x) * blockDim.x)
     normalize_row(rows + r * d, d, rows + r * d);
+}
+
+__global__ void to_bf16_kernel(const float* in, std::size_t count, std::uint16_t* out) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < count;
+       i += std::size_t(gridDim.x) * blockDim.x)
+    out[i] = __bfloat16_as_ushort(__float2bfloat16_rn(in[i]));
 }
 
 __global__ void reset_kernel(float* threshold, unsigned* count, int* overflow, std::size_t queries) {
@@ -181,6 +189,12 @@ unsigned grid_for(std::size_t n, std::size_t max_blocks) {
 void normalize_rows(float* d_rows, std::size_t rows, std::size_t d, cudaStream_t stream) {
   if (rows == 0) return;
   normalize_rows_kernel<<<grid_for(rows, 65535), kBlock, 0, stream>>>(d_rows, rows, d);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+void to_bf16(const float* d_in, std::size_t count, std::uint16_t* d_out, cudaStream_t stream) {
+  if (count == 0) return;
+  to_bf16_kernel<<<grid_for(count, 65535), kBlock, 0, stream>>>(d_in, count, d_out);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -26,6 +26,10 @@ struct CandidateBuffers {
 /// Normalizes rows x d in place with normalize_row (one thread per row).
 void normalize_rows(float* d_rows, std::size_t rows, std::size_t d, cudaStream_t stream);
 
+/// out[i] = in[i] rounded to the nearest BF16 (ties to even), as raw bits: the input
+/// rounding kBf16InputRounding assumes.
+void to_bf16(const float* d_in, std::size_t count, std::uint16_t* d_out, cudaStream_t stream);
+
 /// Sets thresholds to -3 (below every score), counts to 0 and the overflow flag to 0.
 void reset_candidates(const CandidateBuffers& buffers, std::size_t queries, cudaStream_t stream);
 

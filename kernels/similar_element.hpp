@@ -11,7 +11,8 @@
  *                    cannot change the result), rounded once to float, clamped to [-1, 1].
  *   ranks_before     the output order: score descending, then index ascending.
  *   candidate_window how far below the k-th best fast (GEMM) score a candidate may lie
- *                    and still be in the exact top k.
+ *                    and still be in the exact top k, for FP32 or rounded (TF32, BF16)
+ *                    GEMM inputs.
  *
  * Window derivation (u = 2^-24): normalized rows have norm <= 1 + u. A float32 dot of
  * length d in any order (blocked, split-K, FMA) errs by at most d*u*sum|a_i b_i| <=
@@ -21,6 +22,14 @@
  * k-th value T, the k-th best exact score is >= T - eps, and any row in the exact top k
  * has fast score >= T - 2 eps: keeping every row with fast >= T' - 2 eps for any
  * T' <= T (a running k-th best) keeps the exact top k.
+ *
+ * Rounded inputs (tensor cores): each element of both rows carries a relative error of
+ * at most r (the format's rounding), so the exact dot of the rounded rows differs from
+ * the dot of the rows by at most (2r + r^2) sum|a_i b_i| <= (2r + r^2)(1 + 3u). Their
+ * products are exact in FP32 (8 + 8 or 11 + 11 significant bits). Tensor-core sums are
+ * not IEEE FP32 on every generation (they may truncate, and drop low bits when aligning
+ * addends), so the accumulation term assumes 16u a step instead of u: 16 d u (1 + r)^2,
+ * still small next to 2r. eps = (2r + r^2)(1 + 2^-20) + (16d + 16) u (1 + r)^2.
  */
 #pragma once
 
@@ -73,9 +82,20 @@ COHORT_HD inline bool ranks_before(float score_a, std::int64_t index_a, float sc
   return score_a > score_b || (score_a == score_b && index_a < index_b);
 }
 
+/// Relative rounding of a GEMM input: TF32 keeps 10 mantissa bits and the hardware may
+/// truncate (2^-10); BF16 keeps 7 and to_bf16 rounds to nearest (2^-8).
+constexpr float kTf32InputRounding = 9.765625e-4f;  // 2^-10
+constexpr float kBf16InputRounding = 3.90625e-3f;   // 2^-8
+
 /// 2 * eps: rows whose fast score is below (running k-th best) - window can be dropped.
-COHORT_HD inline float candidate_window(std::size_t d) {
-  return 2.0f * static_cast<float>(2 * d + 16) * 5.9604644775390625e-8f;  // 2^-24
+/// input_rounding: 0 for FP32 inputs, else the bound r above.
+COHORT_HD inline float candidate_window(std::size_t d, float input_rounding = 0.0f) {
+  const float u = 5.9604644775390625e-8f;  // 2^-24
+  if (input_rounding == 0.0f) return 2.0f * static_cast<float>(2 * d + 16) * u;
+  const float r = input_rounding;
+  const float eps = (2.0f * r + r * r) * (1.0f + 9.5367431640625e-7f) +  // 2^-20
+                    static_cast<float>(16 * d + 16) * u * (1.0f + r) * (1.0f + r);
+  return 2.0f * eps;
 }
 
 }  // namespace cohort

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -172,6 +173,88 @@ TEST(SimilarElement, ClampAndOrder) {
   EXPECT_FALSE(ranks_before(0.5f, 2, 0.5f, 1));
   EXPECT_FALSE(ranks_before(0.5f, 1, 0.5f, 1));
   EXPECT_GT(candidate_window(64), 2.0f * 64 * std::ldexp(1.0f, -24));
+}
+
+// The tensor-core windows hold for rows rounded as the GPU rounds them (TF32 truncated or
+// to nearest, BF16 to nearest) and FP32 sums rounded to nearest or toward zero, in two
+// orders: random rows, a row with itself, and rows built so that every element loses
+// almost the whole rounding bound in the same direction (the worst case).
+float keep_mantissa_bits(float x, int kept, bool nearest) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  const int dropped = 23 - kept;
+  if (nearest) bits += ((std::uint32_t(1) << (dropped - 1)) - 1) + ((bits >> dropped) & 1u);
+  bits &= ~((std::uint32_t(1) << dropped) - 1);
+  std::memcpy(&x, &bits, 4);
+  return x;
+}
+
+float float_toward_zero(double v) {
+  float f = static_cast<float>(v);
+  if (std::fabs(static_cast<double>(f)) > std::fabs(v)) f = std::nextafter(f, 0.0f);
+  return f;
+}
+
+// Worst fast-score error over the sum orders and roundings; products are exact in FP32.
+double worst_fast_error(const std::vector<float>& a, const std::vector<float>& b, int kept, bool nearest) {
+  const std::size_t d = a.size();
+  const float exact = cosine_score(a.data(), b.data(), d);
+  double worst = 0.0;
+  for (bool toward_zero : {false, true})
+    for (bool reversed : {false, true}) {
+      float sum = 0.0f;
+      for (std::size_t t = 0; t < d; ++t) {
+        const std::size_t i = reversed ? d - 1 - t : t;
+        const double product = static_cast<double>(keep_mantissa_bits(a[i], kept, nearest)) *
+                               static_cast<double>(keep_mantissa_bits(b[i], kept, nearest));
+        sum = toward_zero ? float_toward_zero(static_cast<double>(sum) + product)
+                          : static_cast<float>(static_cast<double>(sum) + product);
+      }
+      worst = std::max(worst, std::fabs(static_cast<double>(sum) - static_cast<double>(exact)));
+    }
+  return worst;
+}
+
+TEST(SimilarElement, TensorCoreWindowsBoundTheRoundedProducts) {
+  struct Mode {
+    const char* name;
+    int kept;
+    bool nearest;
+    float rounding;
+  };
+  const Mode modes[] = {{"tf32 truncated", 10, false, kTf32InputRounding},
+                        {"tf32 nearest", 10, true, kTf32InputRounding},
+                        {"bf16 nearest", 7, true, kBf16InputRounding}};
+  for (const Mode& mode : modes) {
+    SCOPED_TRACE(mode.name);
+    for (std::size_t d : {1, 3, 64, 255, 1024}) {
+      const double eps = candidate_window(d, mode.rounding) / 2.0;
+      const auto rows = random_matrix(40, d, 900 + d);
+      std::vector<float> hat(rows.size());
+      for (std::size_t r = 0; r < 40; ++r) normalize_row(rows.data() + r * d, d, hat.data() + r * d);
+      for (std::size_t r = 0; r < 40; ++r)
+        for (std::size_t s : {r, (r + 1) % 40}) {
+          const std::vector<float> a(hat.begin() + r * d, hat.begin() + (r + 1) * d);
+          const std::vector<float> b(hat.begin() + s * d, hat.begin() + (s + 1) * d);
+          ASSERT_LE(worst_fast_error(a, b, mode.kept, mode.nearest), eps) << "d=" << d << " rows " << r << "," << s;
+        }
+    }
+    // 250 equal elements x = (1 + e - 2^-23) 2^-4 (norm < 1), e the format's largest
+    // relative rounding (2^-kept truncated, half that to nearest): each rounds down by
+    // almost e, so the fast score of the row with itself is low by almost 2e. The
+    // window must hold it, and the test must really reach it.
+    const double e = std::ldexp(1.0, mode.nearest ? -mode.kept - 1 : -mode.kept);
+    const float x = std::ldexp(static_cast<float>(1.0 + e - std::ldexp(1.0, -23)), -4);
+    const std::vector<float> worst_row(250, x);
+    const double error = worst_fast_error(worst_row, worst_row, mode.kept, mode.nearest);
+    const double exact = cosine_score(worst_row.data(), worst_row.data(), 250);
+    EXPECT_LE(error, candidate_window(250, mode.rounding) / 2.0);
+    EXPECT_GE(error, 0.95 * 2.0 * e * exact / (1.0 + e));
+  }
+  // Narrower formats, wider windows; FP32 unchanged.
+  EXPECT_EQ(candidate_window(64, 0.0f), candidate_window(64));
+  EXPECT_LT(candidate_window(64), candidate_window(64, kTf32InputRounding));
+  EXPECT_LT(candidate_window(64, kTf32InputRounding), candidate_window(64, kBf16InputRounding));
 }
 
 // ---- (2) CPU vs references over shapes ----
@@ -620,6 +703,22 @@ TEST(SimilarCli, ChampionsOfAnItem) {
   EXPECT_NE(result.output.find("zzz"), std::string::npos) << result.output;
 }
 
+TEST(SimilarCli, PrecisionFlagChangesNoResult) {
+  CliFixture f;
+  const std::string args = " --all --k 5 --out ";
+  for (const char* precision : {"fp32", "tf32", "bf16"}) {
+    const auto result =
+        testing::run_cli(f.base() + " --precision " + precision + args + f.dir.file(std::string(precision) + ".csv"));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+  }
+  EXPECT_EQ(testing::read_file(f.dir.file("fp32.csv")), testing::read_file(f.dir.file("bf16.csv")));
+  EXPECT_EQ(testing::read_file(f.dir.file("fp32.csv")), testing::read_file(f.dir.file("tf32.csv")));
+  const auto bad = testing::run_cli(f.base() + " --precision fp16" + args + f.dir.file("x.csv"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(f.dir.file("x.csv")));
+}
+
 TEST(SimilarCli, BadInputIsOneErrorLine) {
   CliFixture f;
   auto expect_error = [&](const std::string& args, const std::string& needle) {
@@ -677,7 +776,12 @@ TEST_F(SimilarCuda, MatchesCpuOverShapes) {
     for (std::size_t i = 0; i < sh.q; ++i) rows[i] = static_cast<std::int64_t>((i * 7919) % sh.n);
     auto options = cpu_options(sh.k);
     options.exclude_self = seed % 2 == 0;
-    compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options, what);
+    // The tensor-core modes return the same ids and scores as the CPU's FP32 ones.
+    for (ScorePrecision precision : {ScorePrecision::Fp32, ScorePrecision::Tf32, ScorePrecision::Bf16}) {
+      options.precision = precision;
+      compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options,
+              what + " precision " + std::to_string(static_cast<int>(precision)));
+    }
   }
 }
 
@@ -701,6 +805,8 @@ TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
     options.allowed.assign(n, 1);
     for (std::size_t j = 0; j < n; j += 5) options.allowed[j] = 0;
     compare(view, rows, options, "budget+filter k=" + std::to_string(k));
+    options.precision = ScorePrecision::Bf16;  // the widest window: most candidates, most retries
+    compare(view, rows, options, "budget+filter bf16 k=" + std::to_string(k));
   }
 }
 

@@ -91,6 +91,7 @@ detail::SimilarProblem make_problem(MatrixView corpus, const SimilarOptions& opt
   problem.chunk_rows = options.chunk_rows;
   problem.query_batch = options.query_batch;
   problem.gpu_memory = options.gpu_memory;
+  problem.precision = options.precision;
   return problem;
 }
 

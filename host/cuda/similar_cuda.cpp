@@ -7,7 +7,9 @@
  *   query batch   B x d, normalized on the device
  *   score tile    B x T (T <= 8192 corpus rows per cuBLAS SGEMM)
  *   candidates    B x cap slots of (fast, index, exact), cap = T + 2k + 1024
- * Per query batch: for each tile, SGEMM (FP32, no TF32) -> filter_candidates appends
+ * Per query batch: for each tile, the score GEMM (SGEMM in FP32 by default; TF32 tensor
+ * cores, or BF16 copies of the normalized rows through cublasGemmEx with FP32 sums, when
+ * SimilarOptions::precision asks, with the window widened to match) -> filter_candidates appends
  * rows reaching the running threshold -> prune_candidates (radix select of the k-th
  * best) when a query could overflow on the next tile. At each chunk's end: prune all,
  * then re-score the chunk's candidates with cosine_score. If ties inside the window
@@ -60,11 +62,14 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   const std::size_t n = p.corpus.rows, d = p.dim(), q = p.query_count, k = p.k;
   TopK result = detail::empty_topk(q, k);
   if (q == 0 || n == 0 || k == 0) return result;
-  const float window = candidate_window(d);
+  const bool bf16 = p.precision == ScorePrecision::Bf16;
+  const float window = candidate_window(d, p.precision == ScorePrecision::Tf32 ? kTf32InputRounding
+                                           : bf16                             ? kBf16InputRounding
+                                                                              : 0.0f);
 
   // ---- plan the memory ----
   const std::size_t budget = p.gpu_memory ? p.gpu_memory : free_device_memory() / 10 * 8;
-  const std::size_t row_bytes = d * sizeof(float);
+  const std::size_t row_bytes = d * (sizeof(float) + (bf16 ? sizeof(std::uint16_t) : 0));  // + the BF16 copy
   std::size_t chunk = p.chunk_rows ? std::min(p.chunk_rows, n) : n;
   chunk = std::max<std::size_t>(1, std::min(chunk, budget / 2 / row_bytes));
   const std::size_t tile = std::min(chunk, kMaxTile);
@@ -82,10 +87,12 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   Stream stream;
   const cudaStream_t s = stream.get();
   CublasHandle blas(s);
-  // FP32 products only: the candidate window is derived for float32 accumulation.
-  COHORT_CUBLAS_TRY(cublasSetMathMode(blas.get(), CUBLAS_DEFAULT_MATH));
+  // The window above is derived for this precision: FP32 SGEMM unless asked otherwise.
+  COHORT_CUBLAS_TRY(cublasSetMathMode(
+      blas.get(), p.precision == ScorePrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 
   DeviceBuffer<float> d_chunk(chunk * d, s), d_queries(batch * d, s), d_scores(batch * tile, s);
+  DeviceBuffer<std::uint16_t> d_chunk16(bf16 ? chunk * d : 0, s), d_queries16(bf16 ? batch * d : 0, s);
   DeviceBuffer<std::int64_t> d_excluded(p.excluded ? batch : 0, s);
   DeviceBuffer<std::uint8_t> d_allowed(p.allowed ? n : 0, s);
   if (p.allowed) d_allowed.copy_from_host(p.allowed, n, s);
@@ -95,6 +102,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
     const std::size_t first = c * chunk, rows = std::min(chunk, n - first);
     d_chunk.copy_from_host(p.corpus.data + first * d, rows * d, s);
     normalize_rows(d_chunk.data(), rows, d, s);
+    if (bf16) to_bf16(d_chunk.data(), rows * d, d_chunk16.data(), s);
   };
   if (chunks == 1) load_chunk(0);
 
@@ -110,6 +118,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
     for (std::size_t i = 0; i < qn; ++i) std::copy(p.query(q0 + i), p.query(q0 + i) + d, h_queries.data() + i * d);
     d_queries.copy_from_host(h_queries.data(), qn * d, s);
     normalize_rows(d_queries.data(), qn, d, s);
+    if (bf16) to_bf16(d_queries.data(), qn * d, d_queries16.data(), s);
     if (p.excluded) d_excluded.copy_from_host(p.excluded + q0, qn, s);
 
     for (;;) {  // redone with more slots if exact ties overflowed a buffer
@@ -122,10 +131,17 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
           const std::size_t m = std::min(tile, chunk_rows - t);
           // Column-major view: scores^T (m x qn) = chunk_tile (d x m)^T * queries (d x qn),
           // i.e. row-major scores (qn x m) with query i at d_scores + i * m.
-          COHORT_CUBLAS_TRY(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(qn),
-                                        static_cast<int>(d), &alpha, d_chunk.data() + t * d, static_cast<int>(d),
-                                        d_queries.data(), static_cast<int>(d), &beta, d_scores.data(),
-                                        static_cast<int>(m)));
+          if (bf16)
+            COHORT_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                                           static_cast<int>(qn), static_cast<int>(d), &alpha, d_chunk16.data() + t * d,
+                                           CUDA_R_16BF, static_cast<int>(d), d_queries16.data(), CUDA_R_16BF,
+                                           static_cast<int>(d), &beta, d_scores.data(), CUDA_R_32F, static_cast<int>(m),
+                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+          else
+            COHORT_CUBLAS_TRY(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                                          static_cast<int>(qn), static_cast<int>(d), &alpha, d_chunk.data() + t * d,
+                                          static_cast<int>(d), d_queries.data(), static_cast<int>(d), &beta,
+                                          d_scores.data(), static_cast<int>(m)));
           filter_candidates(d_scores.data(), qn, m, static_cast<std::int64_t>(chunk_first + t),
                             p.excluded ? d_excluded.data() : nullptr, p.allowed ? d_allowed.data() : nullptr, buffers,
                             s);

@@ -5,8 +5,9 @@
  * Algorithm (both backends): every row is normalized once in float32 by the shared
  * normalize_row (kernels/similar_element.hpp). Fast scores come from a float32 GEMM
  * (cblas_sgemm on the CPU, cuBLAS SGEMM on the GPU) over tiles of queries x corpus
- * rows, never the whole Q x N matrix. A candidate is kept while its fast score is
- * within candidate_window(d) of the running k-th best fast score: that window is twice
+ * rows, never the whole Q x N matrix (TF32 or BF16 tensor cores on the GPU when asked).
+ * A candidate is kept while its fast score is within candidate_window of the running
+ * k-th best fast score: that window is twice
  * a proven bound on |fast - exact| for any summation order, so the final candidate set
  * always contains the true top k. Candidates are then re-scored with the shared
  * cosine_score (products of floats accumulated in double in index order, rounded once
@@ -31,6 +32,16 @@
 
 namespace cohort {
 
+/// Input precision of the fast (GEMM) scores on the CUDA backend. The ids and scores
+/// returned are the same in every mode: a lower precision only widens the candidate
+/// window (candidate_window) and more candidates are re-scored exactly. The CPU backend
+/// always multiplies in FP32.
+enum class ScorePrecision {
+  Fp32,  ///< FP32 SGEMM, no tensor cores (the default)
+  Tf32,  ///< TF32 tensor cores (inputs rounded to 10 mantissa bits by the hardware)
+  Bf16,  ///< BF16 tensor cores (rows rounded to nearest BF16, 7 mantissa bits), FP32 sums
+};
+
 /// A dense row-major float32 matrix owned elsewhere.
 struct MatrixView {
   const float* data = nullptr;
@@ -53,6 +64,8 @@ struct SimilarOptions {
   std::size_t query_batch = 0;
   /// CUDA: device memory budget in bytes; 0 = 80% of the free memory.
   std::size_t gpu_memory = 0;
+  /// CUDA: precision of the score products (results do not depend on it).
+  ScorePrecision precision = ScorePrecision::Fp32;
   /// Candidate filter: when not empty (size = corpus rows), only rows with a non-zero
   /// entry can be returned.
   std::vector<std::uint8_t> allowed;
