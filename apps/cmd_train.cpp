@@ -114,6 +114,9 @@ void setup(CLI::App& app) {
   c->add_option("--resume", opts.resume,
                  "continue training a model (DIR or model.ckpt) on --table; its columns and vocabularies are kept");
   c->add_flag("--tf32", opts.tf32, "CUDA: TF32 tensor-core GEMMs (default FP32)");
+  c->add_flag("--deterministic", opts.deterministic,
+              "CUDA: bitwise reproducible runs (no floating-point atomics; slower with large batches). The CPU always "
+              "is");
   c->add_flag("--impute-nan", opts.impute_nan, "replace NaN/empty continuous values with the training mean");
   c->add_option("--predict", predict_table, "predict the rows of this CSV with --model, write --out");
   c->add_option("--model", model_dir, "trained model directory (or model.ckpt) for --predict");

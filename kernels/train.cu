@@ -1,8 +1,10 @@
 /*
  * train.cu: thin kernels of the tabular network, each a grid-stride loop around the
- * COHORT_HD code of train_element.hpp that the CPU backend runs too. Reductions over the
- * batch use one thread per feature summing rows in order, as the CPU does, so the only
- * CPU/GPU differences come from cuBLAS's GEMM summation order.
+ * COHORT_HD code of train_element.hpp that the CPU backend runs too. Sums over the batch
+ * run in train_element's segment order (one thread per (segment, feature), then one per
+ * feature over the segments), as the CPU's column_sums does, so the only CPU/GPU
+ * differences come from cuBLAS's GEMM summation order and, unless deterministic, from
+ * the atomic adds of the embedding gradients.
  */
 #include "kernels/train.hpp"
 
@@ -52,6 +54,16 @@ __global__ void embedding_scatter_kernel(float* g, EmbeddingTables t, const std:
   }
 }
 
+__global__ void embedding_scatter_atomic_kernel(float* g, EmbeddingTables t, const std::int32_t* bcats,
+                                                std::size_t batch, const float* dx0, std::size_t ld) {
+  GRID_STRIDE(i, batch * t.emb_cols) {
+    const std::size_t r = i / t.emb_cols, j = i % t.emb_cols;
+    const std::size_t c = static_cast<std::size_t>(t.owner[j]);
+    const std::size_t jj = j - t.column[c];
+    atomicAdd(g + t.offset[c] + static_cast<std::size_t>(bcats[r * t.n_cat + c]) * t.width[c] + jj, dx0[r * ld + j]);
+  }
+}
+
 __global__ void bag_gather_kernel(const float* table, std::size_t width, const std::uint64_t* indptr,
                                   const std::int32_t* items, const float* weights, std::size_t batch, float* x0,
                                   std::size_t ld) {
@@ -70,30 +82,92 @@ __global__ void bag_scatter_kernel(float* g, std::size_t width, const std::uint6
   }
 }
 
-__global__ void bn_stats_kernel(const float* in, std::size_t batch, std::size_t features, float* mean, float* invstd,
-                                float* rmean, float* rvar, bool training) {
+__global__ void bag_scatter_atomic_kernel(float* g, std::size_t width, const std::uint64_t* indptr,
+                                          const std::int32_t* items, const float* weights, std::size_t batch,
+                                          const float* dx0, std::size_t ld) {
+  GRID_STRIDE(i, batch * width) {
+    const std::size_t r = i / width, j = i % width;
+    for (std::uint64_t k = indptr[r]; k < indptr[r + 1]; ++k)
+      atomicAdd(g + static_cast<std::size_t>(items[k]) * width + j, weights[k] * dx0[r * ld + j]);
+  }
+}
+
+// ---- sums over the batch in train_element's segment order (the CPU's column_sums) ----
+struct ColumnValue {
+  const float* in;
+  std::size_t ld;
+  __device__ float operator()(std::size_t r, std::size_t f) const { return in[r * ld + f]; }
+};
+struct ColumnProduct {
+  const float *in, *other;
+  std::size_t ld, ld_other;
+  __device__ float operator()(std::size_t r, std::size_t f) const { return in[r * ld + f] * other[r * ld_other + f]; }
+};
+struct CenteredSquare {
+  const float *in, *mean;
+  std::size_t features;
+  __device__ float operator()(std::size_t r, std::size_t f) const {
+    const float d = in[r * features + f] - mean[f];
+    return d * d;
+  }
+};
+
+// partial[s * features + f] = value(r, f) summed over segment s's rows, in order.
+template <typename Value>
+__global__ void segment_sums_kernel(Value value, std::size_t batch, std::size_t features, float* partial) {
+  GRID_STRIDE(i, el::row_segments(batch) * features) {
+    const std::size_t s = i / features, f = i % features;
+    const std::size_t r0 = s * el::kRowSegment, r1 = r0 + el::kRowSegment < batch ? r0 + el::kRowSegment : batch;
+    float sum = 0.f;
+    for (std::size_t r = r0; r < r1; ++r) sum += value(r, f);
+    partial[i] = sum;
+  }
+}
+
+// out[f] = the segment sums of feature f added in segment order.
+__global__ void combine_segments_kernel(const float* partial, std::size_t segments, std::size_t features, float* out) {
+  GRID_STRIDE(f, features) {
+    float sum = 0.f;
+    for (std::size_t s = 0; s < segments; ++s) sum += partial[s * features + f];
+    out[f] = sum;
+  }
+}
+
+// out[f] = sum over the batch of value(r, f); scratch: row_segments(batch) x features.
+template <typename Value>
+void batch_sums(Value value, std::size_t batch, std::size_t features, float* out, float* scratch, cudaStream_t stream) {
+  const std::size_t segments = el::row_segments(batch);
+  segment_sums_kernel<<<blocks_for(segments * features), kThreads, 0, stream>>>(value, batch, features, scratch);
+  COHORT_CHECK_LAUNCH(stream);
+  combine_segments_kernel<<<blocks_for(features), kThreads, 0, stream>>>(scratch, segments, features, out);
+  COHORT_CHECK_LAUNCH(stream);
+}
+
+// Training batch norm, after the sums: mean = sum / B; then var = sum of squares / B,
+// the running statistics and invstd, as batch_norm_forward on the CPU.
+__global__ void bn_mean_kernel(float* mean, std::size_t features, std::size_t batch) {
+  GRID_STRIDE(f, features) mean[f] /= float(batch);
+}
+
+__global__ void bn_finish_kernel(const float* mean, float* invstd, float* rmean, float* rvar, std::size_t features,
+                                 std::size_t batch) {
   const float eps = float(1e-5), mom = float(0.1);
   GRID_STRIDE(f, features) {
-    if (!training) {
-      mean[f] = rmean[f];
-      invstd[f] = el::bn_invstd(rvar[f], eps);
-      continue;
-    }
-    float s = 0.f;
-    for (std::size_t r = 0; r < batch; ++r) s += in[r * features + f];
-    const float m = s / float(batch);
-    float ss = 0.f;
-    for (std::size_t r = 0; r < batch; ++r) {
-      const float d = in[r * features + f] - m;
-      ss += d * d;
-    }
-    const float var = ss / float(batch);
+    const float var = invstd[f] / float(batch);  // invstd holds the sum of squares here
     if (rmean) {
-      rmean[f] = el::bn_running_update(rmean[f], m, mom);
+      rmean[f] = el::bn_running_update(rmean[f], mean[f], mom);
       rvar[f] = el::bn_running_update(rvar[f], batch > 1 ? var * float(batch) / float(batch - 1) : var, mom);
     }
-    mean[f] = m;
     invstd[f] = el::bn_invstd(var, eps);
+  }
+}
+
+__global__ void bn_running_kernel(const float* rmean, const float* rvar, std::size_t features, float* mean,
+                                  float* invstd) {
+  const float eps = float(1e-5);
+  GRID_STRIDE(f, features) {
+    mean[f] = rmean[f];
+    invstd[f] = el::bn_invstd(rvar[f], eps);
   }
 }
 
@@ -125,20 +199,6 @@ __global__ void add_bias_kernel(float* x, const float* bias, std::size_t batch, 
 __global__ void dropout_kernel(float* x, std::size_t n, std::uint64_t seed, std::uint64_t step, std::uint64_t layer,
                                double p) {
   GRID_STRIDE(i, n) x[i] *= el::dropout_scale<float>(seed, step, (layer << 40) + i, p);
-}
-
-__global__ void column_sums_kernel(const float* in, std::size_t ld, const float* other, std::size_t ld_other,
-                                   std::size_t batch, std::size_t features, float* out, float* out2) {
-  GRID_STRIDE(f, features) {
-    float s = 0.f, s2 = 0.f;
-    for (std::size_t r = 0; r < batch; ++r) {
-      const float v = in[r * ld + f];
-      s += v;
-      if (other) s2 += v * other[r * ld_other + f];
-    }
-    out[f] = s;
-    if (other) out2[f] = s2;
-  }
 }
 
 __global__ void bn_relu_backward_kernel(float* dy, const float* xhat, const float* a, const float* gamma,
@@ -237,9 +297,13 @@ void embedding_gather(const float* d_params, const EmbeddingTables& t, const std
 }
 
 void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
-                           const float* d_dx0, std::size_t ld, cudaStream_t stream) {
+                           const float* d_dx0, std::size_t ld, bool deterministic, cudaStream_t stream) {
   if (batch * t.emb_cols == 0) return;
-  embedding_scatter_kernel<<<blocks_for(t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch, d_dx0, ld);
+  if (deterministic)
+    embedding_scatter_kernel<<<blocks_for(t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch, d_dx0, ld);
+  else
+    embedding_scatter_atomic_kernel<<<blocks_for(batch * t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch,
+                                                                                            d_dx0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -253,18 +317,30 @@ void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_
 
 void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
                      const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
-                     std::size_t ld, cudaStream_t stream) {
+                     std::size_t ld, bool deterministic, cudaStream_t stream) {
   if (batch * width == 0) return;
-  bag_scatter_kernel<<<blocks_for(width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr, d_items, d_weights,
-                                                                 batch, d_dx0, ld);
+  if (deterministic)
+    bag_scatter_kernel<<<blocks_for(width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr, d_items, d_weights,
+                                                                   batch, d_dx0, ld);
+  else
+    bag_scatter_atomic_kernel<<<blocks_for(batch * width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr,
+                                                                                  d_items, d_weights, batch, d_dx0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,
-              float* d_rmean, float* d_rvar, bool training, cudaStream_t stream) {
+              float* d_rmean, float* d_rvar, bool training, float* d_scratch, cudaStream_t stream) {
   if (features == 0) return;
-  bn_stats_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_in, batch, features, d_mean, d_invstd, d_rmean,
-                                                                 d_rvar, training);
+  if (!training) {
+    bn_running_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_rmean, d_rvar, features, d_mean, d_invstd);
+    COHORT_CHECK_LAUNCH(stream);
+    return;
+  }
+  batch_sums(ColumnValue{d_in, features}, batch, features, d_mean, d_scratch, stream);
+  bn_mean_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_mean, features, batch);
+  COHORT_CHECK_LAUNCH(stream);
+  batch_sums(CenteredSquare{d_in, d_mean, features}, batch, features, d_invstd, d_scratch, stream);
+  bn_finish_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_mean, d_invstd, d_rmean, d_rvar, features, batch);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -304,11 +380,10 @@ void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t st
 }
 
 void column_sums(const float* d_in, std::size_t ld, const float* d_other, std::size_t ld_other, std::size_t batch,
-                 std::size_t features, float* d_out, float* d_out2, cudaStream_t stream) {
+                 std::size_t features, float* d_out, float* d_out2, float* d_scratch, cudaStream_t stream) {
   if (features == 0) return;
-  column_sums_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_in, ld, d_other, ld_other, batch, features,
-                                                                    d_out, d_out2);
-  COHORT_CHECK_LAUNCH(stream);
+  batch_sums(ColumnValue{d_in, ld}, batch, features, d_out, d_scratch, stream);
+  if (d_other) batch_sums(ColumnProduct{d_in, d_other, ld, ld_other}, batch, features, d_out2, d_scratch, stream);
 }
 
 void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const float* d_gamma, const float* d_invstd,

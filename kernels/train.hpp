@@ -31,22 +31,25 @@ void gather_rows(const std::uint32_t* d_rows, std::size_t batch, const std::int3
 /// x0[r, 0:emb_cols] = concatenated embedding rows (ld = D0).
 void embedding_gather(const float* d_params, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
                       float* d_x0, std::size_t ld, cudaStream_t stream);
-/// grads of the embedding tables += dx0 rows (one thread per x0 column, rows in order).
+/// grads of the embedding tables += dx0 rows: deterministic, one thread per x0 column
+/// adding the rows in order (the CPU's order); else one atomicAdd per (row, column).
 void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
-                           const float* d_dx0, std::size_t ld, cudaStream_t stream);
+                           const float* d_dx0, std::size_t ld, bool deterministic, cudaStream_t stream);
 /// The bag input: x0[r, j] = bag_column(table, width, j, entries of row r) for j < width
 /// (x0 already offset to the bag's first column; indptr has batch + 1 entries).
 void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,
                 const float* d_weights, std::size_t batch, float* d_x0, std::size_t ld, cudaStream_t stream);
-/// Gradient of the bag table += weight x dx0 row, one thread per column j, rows and
-/// entries in order (the CPU's order).
+/// Gradient of the bag table += weight x dx0 row: deterministic, one thread per column j,
+/// rows and entries in order (the CPU's order); else one thread per (row, column) with
+/// atomicAdd.
 void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
                      const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
-                     std::size_t ld, cudaStream_t stream);
+                     std::size_t ld, bool deterministic, cudaStream_t stream);
 /// Training: batch mean and invstd per feature, running stats updated (rmean may be null).
-/// Evaluation: mean/invstd from the running statistics.
+/// Evaluation: mean/invstd from the running statistics. Batch sums in segment order
+/// (train_element::kRowSegment) through d_scratch: row_segments(batch) x features floats.
 void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,
-              float* d_rmean, float* d_rvar, bool training, cudaStream_t stream);
+              float* d_rmean, float* d_rvar, bool training, float* d_scratch, cudaStream_t stream);
 /// out[r*ld_out + f] = bn_forward(in[r*F + f]); xhat[r*F + f] kept.
 void bn_apply(const float* d_in, std::size_t batch, std::size_t features, const float* d_mean, const float* d_invstd,
               const float* d_gamma, const float* d_beta, float* d_xhat, float* d_out, std::size_t ld_out,
@@ -62,9 +65,10 @@ void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t fe
 void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t step, std::uint64_t layer, double p,
              cudaStream_t stream);
 /// out[f] = sum_r in[r*ld + f] (and out2[f] = sum_r in*other when other is not null,
-/// other with ld_other).
+/// other with ld_other), in segment order through d_scratch (row_segments(batch) x
+/// features floats).
 void column_sums(const float* d_in, std::size_t ld, const float* d_other, std::size_t ld_other, std::size_t batch,
-                 std::size_t features, float* d_out, float* d_out2, cudaStream_t stream);
+                 std::size_t features, float* d_out, float* d_out2, float* d_scratch, cudaStream_t stream);
 /// dy <- relu_backward(a, bn_backward(dy, ...)) with dbeta = sum dy, dgamma = sum dy*xhat.
 void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const float* d_gamma, const float* d_invstd,
                       const float* d_dgamma, const float* d_dbeta, std::size_t batch, std::size_t features,

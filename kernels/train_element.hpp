@@ -61,6 +61,14 @@ COHORT_HD inline T y_range_backward(T x, T lo, T hi, T dy) {
   return dy * (hi - lo) * s * (T(1) - s);
 }
 
+// ---- sums over the batch --------------------------------------------------------------
+/// Batch reductions (batch-norm statistics; bias, scale and output-bias gradients) add a
+/// feature's rows in fixed segments of kRowSegment rows, in row order, then the segment
+/// sums in segment order: the same order on both backends, and on the GPU one thread
+/// per (segment, feature) rather than one per feature walking the whole batch.
+constexpr std::size_t kRowSegment = 64;
+COHORT_HD inline std::size_t row_segments(std::size_t rows) { return (rows + kRowSegment - 1) / kRowSegment; }
+
 // ---- batch norm (per feature; mean and biased variance over the batch) -------------
 template <typename T>
 COHORT_HD inline T bn_invstd(T var, T eps) { return T(1) / sqrt_(var + eps); }

@@ -72,6 +72,7 @@ struct EngineArgs {
   std::uint64_t seed = 0;
   bool tf32 = false;  ///< CUDA only
   bool lazy_adam = false;  ///< update only the embedding rows in the batch
+  bool deterministic = false;  ///< CUDA: no floating-point atomics
 };
 
 using EngineFactory = std::function<std::unique_ptr<TrainEngine>(const EngineArgs&)>;

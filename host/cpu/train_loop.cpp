@@ -58,6 +58,7 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   args.dropout = o.dropout;
   args.seed = o.seed;
   args.tf32 = o.tf32;
+  args.deterministic = o.deterministic;
   args.lazy_adam = o.lazy_adam;
   auto engine = factory(args);
 

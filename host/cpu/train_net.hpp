@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -62,7 +63,9 @@ class BlasSingleThread {
   int previous_;
 };
 
-/// out[f] = sum over rows r (in order) of value(r, f), for f < cols; parallel over features.
+/// out[f] = sum over rows of value(r, f), for f < cols, in train_element's segment order
+/// (rows in order within kRowSegment-row segments, then the segments in order: the CUDA
+/// kernels' order); parallel over features.
 template <typename T, typename Value>
 void column_sums(std::size_t rows, std::size_t cols, T* out, Value value) {
   constexpr std::size_t kBlock = 64;
@@ -70,9 +73,15 @@ void column_sums(std::size_t rows, std::size_t cols, T* out, Value value) {
 #pragma omp parallel for schedule(static) if (rows * cols > 16384)
   for (std::int64_t block = 0; block < blocks; ++block) {
     const std::size_t f0 = static_cast<std::size_t>(block) * kBlock, f1 = f0 + kBlock < cols ? f0 + kBlock : cols;
+    T segment[kBlock];
     for (std::size_t f = f0; f < f1; ++f) out[f] = T(0);
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t f = f0; f < f1; ++f) out[f] += value(r, f);
+    for (std::size_t r0 = 0; r0 < rows; r0 += train_element::kRowSegment) {
+      const std::size_t r1 = std::min(rows, r0 + train_element::kRowSegment);
+      for (std::size_t f = f0; f < f1; ++f) segment[f - f0] = T(0);
+      for (std::size_t r = r0; r < r1; ++r)
+        for (std::size_t f = f0; f < f1; ++f) segment[f - f0] += value(r, f);
+      for (std::size_t f = f0; f < f1; ++f) out[f] += segment[f - f0];
+    }
   }
 }
 

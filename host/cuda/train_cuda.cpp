@@ -38,6 +38,7 @@ class CudaEngine final : public train_detail::TrainEngine {
         dropout_(a.dropout),
         seed_(a.seed),
         lazy_(a.lazy_adam),
+        deterministic_(a.deterministic),
         blas_(stream_.get()) {
     cudaStream_t s = stream_.get();
     COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -172,6 +173,8 @@ class CudaEngine final : public train_detail::TrainEngine {
     dlogits_ = DeviceBuffer<float>(B * L_.n_out, s);
     sample_loss_ = DeviceBuffer<float>(B, s);
     dx_ = DeviceBuffer<float>(B * widest, s);
+    // Segment sums of the batch reductions (column_sums with two outputs reuse it in turn).
+    scratch_ = DeviceBuffer<float>(train_element::row_segments(B) * std::max(widest, L_.n_out), s);
     dx2_ = DeviceBuffer<float>(B * widest, s);
   }
 
@@ -193,7 +196,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     if (K > 0) {
       if (L_.bn) {
         bn_stats(bcont_.data(), B, K, cont_mean_.data(), cont_invstd_.data(), st + L_.cont_rmean, st + L_.cont_rvar,
-                 training, s);
+                 training, scratch_.data(), s);
         bn_apply(bcont_.data(), B, K, cont_mean_.data(), cont_invstd_.data(), p + L_.cont_gamma, p + L_.cont_beta,
                  cont_xhat_.data(), x0_.data() + L_.emb_cols, D0, s);
       } else {
@@ -208,7 +211,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       bias_relu(a_[l].data(), L_.bn ? nullptr : p + L_.bias[l], B, dout, s);
       if (L_.bn) {
         bn_stats(a_[l].data(), B, dout, mean_[l].data(), invstd_[l].data(), st + L_.rmean[l], st + L_.rvar[l], training,
-                 s);
+                 scratch_.data(), s);
         bn_apply(a_[l].data(), B, dout, mean_[l].data(), invstd_[l].data(), p + L_.gamma[l], p + L_.beta[l],
                  xhat_[l].data(), y_[l].data(), dout, s);
       } else {
@@ -237,7 +240,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     const std::size_t d_last = L_.dims[H];
     gemm(blas_.get(), true, false, int(no), int(d_last), int(B), dlogits_.data(), int(no), x_last, int(d_last),
          g + L_.w[H], int(d_last));
-    column_sums(dlogits_.data(), no, nullptr, 0, B, no, g + L_.out_bias, nullptr, s);
+    column_sums(dlogits_.data(), no, nullptr, 0, B, no, g + L_.out_bias, nullptr, scratch_.data(), s);
     float* dx = dx_.data();
     float* dx_next = dx2_.data();
     gemm(blas_.get(), false, false, int(B), int(d_last), int(no), dlogits_.data(), int(no), p + L_.w[H], int(d_last), dx,
@@ -246,12 +249,12 @@ class CudaEngine final : public train_detail::TrainEngine {
       const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
       dropout(dx, B * dout, seed_, step, l, dropout_, s);
       if (L_.bn) {
-        column_sums(dx, dout, xhat_[l].data(), dout, B, dout, g + L_.beta[l], g + L_.gamma[l], s);
+        column_sums(dx, dout, xhat_[l].data(), dout, B, dout, g + L_.beta[l], g + L_.gamma[l], scratch_.data(), s);
         bn_relu_backward(dx, xhat_[l].data(), a_[l].data(), p + L_.gamma[l], invstd_[l].data(), g + L_.gamma[l],
                          g + L_.beta[l], B, dout, s);
       } else {
         relu_backward(dx, a_[l].data(), B * dout, s);
-        column_sums(dx, dout, nullptr, 0, B, dout, g + L_.bias[l], nullptr, s);
+        column_sums(dx, dout, nullptr, 0, B, dout, g + L_.bias[l], nullptr, scratch_.data(), s);
       }
       const float* xin = l > 0 ? y_[l - 1].data() : x0_.data();
       gemm(blas_.get(), true, false, int(dout), int(din), int(B), dx, int(dout), xin, int(din), g + L_.w[l], int(din));
@@ -259,12 +262,13 @@ class CudaEngine final : public train_detail::TrainEngine {
            int(din));
       std::swap(dx, dx_next);
     }
-    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, s);
+    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, deterministic_, s);
     if (bags_)
       bag_scatter_add(g + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
-                      dx + L_.bag_col, D0, s);
+                      dx + L_.bag_col, D0, deterministic_, s);
     if (K > 0 && L_.bn)
-      column_sums(dx + L_.emb_cols, D0, cont_xhat_.data(), K, B, K, g + L_.cont_beta, g + L_.cont_gamma, s);
+      column_sums(dx + L_.emb_cols, D0, cont_xhat_.data(), K, B, K, g + L_.cont_beta, g + L_.cont_gamma, scratch_.data(),
+                  s);
   }
 
   const TrainModelConfig& cfg_;
@@ -273,11 +277,12 @@ class CudaEngine final : public train_detail::TrainEngine {
   double dropout_;
   std::uint64_t seed_;
   bool lazy_;
+  bool deterministic_;
   Stream stream_;
   CublasHandle blas_;
   DeviceBuffer<std::int32_t> cats_, bcats_, t_owner_;
   DeviceBuffer<float> cont_, target_, flat_, state_, bcont_, btarget_, x0_, cont_xhat_, cont_mean_, cont_invstd_;
-  DeviceBuffer<float> logits_, dlogits_, sample_loss_, dx_, dx2_;
+  DeviceBuffer<float> logits_, dlogits_, sample_loss_, dx_, dx2_, scratch_;
   std::vector<DeviceBuffer<float>> a_, xhat_, y_, mean_, invstd_;
   DeviceBuffer<std::size_t> t_offset_, t_width_, t_column_;
   DeviceBuffer<std::uint32_t> rows_;

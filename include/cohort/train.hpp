@@ -142,6 +142,11 @@ struct TrainOptions {
   /// CUDA GEMM precision: false = FP32 (default), true = TF32 tensor cores (faster,
   /// ~1e-3 relative error per product). The CPU always computes in FP32.
   bool tf32 = false;
+  /// CUDA: bitwise reproducible runs. By default the embedding gradients are added with
+  /// one atomic per (row, column), fast for large batches but in a varying order, so runs
+  /// agree within rounding; deterministic adds each column's rows in order instead.
+  /// The CPU is always bitwise reproducible.
+  bool deterministic = false;
   Device device = Device::Auto;
   int threads = 0;
   std::uint64_t seed = 42;
