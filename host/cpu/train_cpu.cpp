@@ -5,6 +5,7 @@
  */
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "host/cpu/train_engine.hpp"
 #include "host/cpu/train_net.hpp"
@@ -47,7 +48,7 @@ class CpuEngine final : public TrainEngine {
     std::copy(a.params->begin(), a.params->end(), flat_.begin());
   }
 
-  double train_step(const std::uint32_t* rows, std::size_t B, const StepParams& sp) override {
+  void train_step(const std::uint32_t* rows, std::size_t B, const StepParams& sp) override {
     gather(data_, rows, B, batch_);
     BatchContext ctx{true, seed_, sp.step, dropout_};
     float* p = flat_.data();
@@ -72,8 +73,10 @@ class CpuEngine final : public TrainEngine {
       for (std::size_t i = row.offset; i < row.offset + row.width; ++i)
         train_element::adamw_update(p + i, g[i], m + i, v + i, sp.adam, true);  // tables are decayed
     }
-    return loss;
+    losses_.push_back(loss);
   }
+
+  std::vector<double> take_losses() override { return std::exchange(losses_, {}); }
 
   double eval_loss(const std::uint32_t* rows, std::size_t count) override {
     double total = 0;
@@ -102,6 +105,7 @@ class CpuEngine final : public TrainEngine {
   std::uint64_t seed_;
   bool lazy_;
   std::vector<train_element::TableRow> touched_;  // lazy Adam's rows this step
+  std::vector<double> losses_;                    // since the last take_losses
   Batch batch_;
   NetBuffers<float> buf_;
   BlasSingleThread blas_single_;

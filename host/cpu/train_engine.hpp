@@ -54,8 +54,11 @@ struct StepParams {
 class TrainEngine {
  public:
   virtual ~TrainEngine() = default;
-  /// One optimiser step on data rows rows[0..B); returns the batch's mean loss.
-  virtual double train_step(const std::uint32_t* rows, std::size_t batch, const StepParams& step) = 0;
+  /// One optimiser step on data rows rows[0..B). Its mean loss is kept for take_losses:
+  /// the CUDA engine does not wait for a step to finish before queueing the next.
+  virtual void train_step(const std::uint32_t* rows, std::size_t batch, const StepParams& step) = 0;
+  /// The mean losses of the steps since the last call, in step order (waits for them).
+  virtual std::vector<double> take_losses() = 0;
   /// Mean loss over the rows in evaluation mode (running statistics, no dropout).
   virtual double eval_loss(const std::uint32_t* rows, std::size_t count) = 0;
   /// Copies the current parameters and state to the host.

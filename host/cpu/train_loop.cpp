@@ -28,6 +28,9 @@ double one_cycle_momentum(const TrainOptions& o, std::uint64_t step, std::uint64
 
 namespace {
 
+// Steps between reading the losses back (a GPU wait each time).
+constexpr std::size_t kLossCheck = 32;
+
 std::string fmt(double v) {
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", v);
@@ -76,6 +79,19 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
     std::vector<std::uint32_t> rows(prepared.train_rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = prepared.train_rows[perm[i]];
     double sum = 0;
+    // The losses come back every kLossCheck steps (the CUDA engine runs ahead of them),
+    // each checked for divergence with its own step number.
+    std::uint64_t checked = step;
+    auto check_losses = [&] {
+      for (const double loss : engine->take_losses()) {
+        ++checked;
+        if (!std::isfinite(loss))
+          throw Error("training diverged: the training loss is " + fmt(loss) + " at epoch " + std::to_string(epoch) +
+                      ", step " + std::to_string(checked) + " (lr " + fmt(one_cycle_lr(o, checked - 1, total)) +
+                      "); try a lower --lr");
+        sum += loss;
+      }
+    };
     for (std::size_t s = 0; s < steps_per_epoch; ++s, ++step) {
       const double lr = one_cycle_lr(o, step, total), mom = one_cycle_momentum(o, step, total);
       const double t = static_cast<double>(step + 1);
@@ -88,13 +104,11 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
                  static_cast<float>(1.0 - lr * o.wd),
                  static_cast<float>(1.0 - std::pow(mom, t)),
                  static_cast<float>(1.0 - std::pow(o.beta2, t))};
-      const double loss = engine->train_step(rows.data() + s * B, B, sp);
-      if (!std::isfinite(loss))
-        throw Error("training diverged: the training loss is " + fmt(loss) + " at epoch " + std::to_string(epoch) +
-                    ", step " + std::to_string(step + 1) + " (lr " + fmt(lr) + "); try a lower --lr");
-      sum += loss;
+      engine->train_step(rows.data() + s * B, B, sp);
+      if ((s + 1) % kLossCheck == 0) check_losses();
       if (progress) progress->add(1);
     }
+    check_losses();
     TrainEpoch row;
     row.epoch = epoch;
     row.train_loss = sum / static_cast<double>(steps_per_epoch);

@@ -3,12 +3,15 @@
  * device; each step uploads the batch's row numbers, gathers, runs the network with
  * cuBLAS SGEMMs (FP32; TF32 tensor cores when asked) and the kernels of kernels/train.cu, then one fused
  * AdamW over the flat buffer [params | grads | m | v] (with --lazy-adam: over the dense
- * parameters, plus one over just the table rows the batch used). The loss (one double) is read
- * back each step for the divergence check. Same layout and math as the CPU engine.
+ * parameters, plus one over just the table rows the batch used). Steps are queued without
+ * waiting: each one's loss (one double) stays on the device until take_losses reads a
+ * run of them back, so the GPU never idles while the host prepares a batch. Same layout
+ * and math as the CPU engine.
  */
 #include "host/cuda/train_cuda.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "host/cuda/runtime.hpp"
@@ -20,6 +23,7 @@ namespace {
 using train_detail::TrainLayout;
 
 constexpr std::size_t kEvalChunk = 4096;
+constexpr std::size_t kLossSlots = 64;  // steps queued before their losses are read back
 
 /// Row-major C (m x n) = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
 void gemm(cublasHandle_t h, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
@@ -64,25 +68,30 @@ class CudaEngine final : public train_detail::TrainEngine {
     t_owner_.copy_from_host(owner.data(), owner.size(), s);
     tables_ = {t_offset_.data(), t_width_.data(), t_column_.data(), t_owner_.data(), L_.n_cat, L_.bag_col};
     if (L_.bag_width > 0) bags_ = &d.bag;
-    loss_ = DeviceBuffer<double>(1, s);
+    losses_ = DeviceBuffer<double>(kLossSlots, s);
+    eval_loss_ = DeviceBuffer<double>(1, s);
     stream_.synchronize();
   }
 
-  double train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
+  // Queues the step and returns: the host prepares the next batch while the GPU works.
+  // The loss stays on the device (losses_) until take_losses or a full ring.
+  void train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
     cudaStream_t s = stream_.get();
     reserve(B);
     run_forward(rows, B, true, sp.step);
     loss_and_grad(logits_.data(), btarget_.data(), B, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
-                  float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), loss_.data(), s);
+                  float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), losses_.data() + pending_, s);
     if (lazy_) upload_touched_rows(rows, B);
     run_backward(B, sp.step);
     // Lazy Adam: the tables ([0, w[0])) only in the rows the batch used; the rest dense.
     adamw(flat_.data(), L_.n_params, lazy_ ? L_.w[0] : 0, L_.n_decay, sp.adam, s);
     if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), host_touched_.size(), sp.adam, s);
-    double loss = 0;
-    loss_.copy_to_host(&loss, 1, s);
-    stream_.synchronize();
-    return loss;
+    if (++pending_ == kLossSlots) flush_losses();
+  }
+
+  std::vector<double> take_losses() override {
+    flush_losses();
+    return std::exchange(host_losses_, {});
   }
 
   double eval_loss(const std::uint32_t* rows, std::size_t count) override {
@@ -93,9 +102,9 @@ class CudaEngine final : public train_detail::TrainEngine {
       reserve(n);
       run_forward(rows + at, n, false, 0);
       loss_and_grad(logits_.data(), btarget_.data(), n, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
-                    float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), loss_.data(), s);
+                    float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), eval_loss_.data(), s);
       double loss = 0;
-      loss_.copy_to_host(&loss, 1, s);
+      eval_loss_.copy_to_host(&loss, 1, s);
       stream_.synchronize();
       total += loss * static_cast<double>(n);
     }
@@ -111,6 +120,16 @@ class CudaEngine final : public train_detail::TrainEngine {
   }
 
  private:
+  // Waits for the queued steps and appends their losses to host_losses_.
+  void flush_losses() {
+    if (pending_ == 0) return;
+    const std::size_t old = host_losses_.size();
+    host_losses_.resize(old + pending_);
+    losses_.copy_to_host(host_losses_.data() + old, pending_, stream_.get());
+    stream_.synchronize();
+    pending_ = 0;
+  }
+
   DeviceBuffer<std::size_t> upload(const std::vector<std::size_t>& v) {
     DeviceBuffer<std::size_t> d(std::max<std::size_t>(v.size(), 1), stream_.get());
     d.copy_from_host(v.data(), v.size(), stream_.get());
@@ -155,7 +174,6 @@ class CudaEngine final : public train_detail::TrainEngine {
     std::size_t widest = L_.dims[0];
     for (auto d : L_.dims) widest = std::max(widest, d);
     rows_ = DeviceBuffer<std::uint32_t>(B, s);
-    host_rows_ = PinnedBuffer<std::uint32_t>(B);
     bcats_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(B * L_.n_cat, 1), s);
     bcont_ = DeviceBuffer<float>(std::max<std::size_t>(B * K, 1), s);
     btarget_ = DeviceBuffer<float>(B, s);
@@ -180,8 +198,9 @@ class CudaEngine final : public train_detail::TrainEngine {
 
   void run_forward(const std::uint32_t* rows, std::size_t B, bool training, std::uint64_t step) {
     cudaStream_t s = stream_.get();
-    std::copy(rows, rows + B, host_rows_.data());
-    rows_.copy_from_host(host_rows_.data(), B, s);
+    // From pageable memory: staged before the call returns, so the caller's rows (and
+    // the next step's) are free to change while the GPU is still behind.
+    rows_.copy_from_host(rows, B, s);
     gather_rows(rows_.data(), B, cats_.data(), cont_.data(), target_.data(), L_.n_cat, L_.n_cont, bcats_.data(),
                 bcont_.data(), btarget_.data(), s);
     float* p = flat_.data();
@@ -286,8 +305,9 @@ class CudaEngine final : public train_detail::TrainEngine {
   std::vector<DeviceBuffer<float>> a_, xhat_, y_, mean_, invstd_;
   DeviceBuffer<std::size_t> t_offset_, t_width_, t_column_;
   DeviceBuffer<std::uint32_t> rows_;
-  PinnedBuffer<std::uint32_t> host_rows_;
-  DeviceBuffer<double> loss_;
+  DeviceBuffer<double> losses_, eval_loss_;  // one slot per queued step; eval_loss's
+  std::size_t pending_ = 0;                   // queued steps whose loss is in losses_
+  std::vector<double> host_losses_;
   EmbeddingTables tables_;
   const BagRows* bags_ = nullptr;  // the data's bags (null without a bag input)
   BagRows host_bag_;                // the current batch's, uploaded below
