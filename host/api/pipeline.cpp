@@ -122,11 +122,14 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
     for (const auto& s : c.train_cat_columns) cats += (cats.empty() ? "" : ", ") + q(s);
     for (const auto& s : c.train_cont_columns) conts += (conts.empty() ? "" : ", ") + q(s);
     for (const int l : c.train_layers) layers += (layers.empty() ? "" : ", ") + std::to_string(l);
-    stages.push_back({"train", {c.customers},
+    std::vector<std::string> train_inputs{c.customers};
+    if (c.train_bag) train_inputs.push_back(out + "matrix");
+    stages.push_back({"train", train_inputs,
                       "{\"target\": " + q(c.train_target) + ", \"id_column\": " + q(c.customer_id_column) +
                           ", \"cat_columns\": [" + cats + "], \"cont_columns\": [" + conts + "], \"epochs\": " +
                           std::to_string(c.train_epochs) + ", \"batch\": " + std::to_string(c.train_batch) +
-                          ", \"lr\": " + num(c.train_lr) + ", \"layers\": [" + layers + "], \"seed\": " +
+                          ", \"lr\": " + num(c.train_lr) + ", \"bag\": " + (c.train_bag ? "true" : "false") +
+                          ", \"layers\": [" + layers + "], \"seed\": " +
                           std::to_string(c.seed) + on_device,
                       {"train"}, [&] { return detail::stage_train(c, out, device); }});
   }

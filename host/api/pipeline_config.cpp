@@ -162,6 +162,7 @@ PipelineConfig parse_pipeline_config(const std::string& json, const std::string&
                     {"epochs", integer(c.train_epochs, 1, 1000)},
                     {"batch", integer(c.train_batch, 1, 1 << 20)},
                     {"lr", [&](element x, const std::string& r) { c.train_lr = w.number(x, r); }},
+                    {"bag", [&](element b, const std::string& r) { c.train_bag = w.boolean(b, r); }},
                     {"layers", [&](element a, const std::string& r) {
                        simdjson::dom::array items;
                        if (a.get_array().get(items)) w.fail(r, "expected an array of integers");
@@ -233,7 +234,8 @@ std::string pipeline_config_json(const PipelineConfig& c) {
   j += std::string("    \"train\": {\"enabled\": ") + (c.train ? "true" : "false") + ", \"target\": " + quote(c.train_target) +
        ", \"cat_columns\": " + list(c.train_cat_columns) + ", \"cont_columns\": " + list(c.train_cont_columns) +
        ", \"epochs\": " + std::to_string(c.train_epochs) + ", \"batch\": " + std::to_string(c.train_batch) +
-       ", \"lr\": " + number(c.train_lr) + ", \"layers\": " + layers + "},\n";
+       ", \"lr\": " + number(c.train_lr) + ", \"bag\": " + (c.train_bag ? "true" : "false") +
+       ", \"layers\": " + layers + "},\n";
   j += "    \"segment\": {\"k_min\": " + std::to_string(c.k_min) + ", \"k_max\": " + std::to_string(c.k_max) +
        ", \"metric\": " + quote(c.metric) + ", \"n_init\": " + std::to_string(c.n_init) + "},\n";
   j += "    \"similar\": {\"k\": " + std::to_string(c.similar_k) + ", \"queries\": " + std::to_string(c.similar_queries) +

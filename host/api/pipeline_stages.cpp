@@ -125,6 +125,7 @@ std::string stage_train(const PipelineConfig& c, const std::string& out, Device 
   options.batch = c.train_batch;
   options.lr = c.train_lr;
   options.layers = c.train_layers;
+  if (c.train_bag) options.matrix = out + "matrix";  // the matrix stage's output
   options.device = device;
   options.seed = c.seed;
   const TrainResult result = train(options);

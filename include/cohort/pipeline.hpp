@@ -67,6 +67,9 @@ struct PipelineConfig {
   int train_epochs = 5, train_batch = 256;
   double train_lr = 1e-2;
   std::vector<int> train_layers{64, 32};
+  /// Each customer's row of the stage's matrix enters as a weighted bag of item
+  /// embeddings (`cohort train --matrix`), so the user vectors reflect behaviour.
+  bool train_bag = true;
   int k_min = 2, k_max = 10;
   std::string metric = "cosine";  ///< "cosine" | "euclidean"
   int n_init = 3;
