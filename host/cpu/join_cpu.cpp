@@ -21,12 +21,15 @@ namespace {
 // (most points of a store layout are in empty cells and stop at the bitmap). The same
 // functions in the same order per point as join_point, so the same pairs, in point order.
 constexpr std::size_t kGroup = 32;
+constexpr std::uint64_t kPrefetchEntries = 4;
+constexpr std::uint32_t kPrefetchLines = 4;
+constexpr std::size_t kDeepPrefetchBytes = std::size_t(2) << 20;  // edges beyond this: prefetch deep
 
 class GroupedJoin {
  public:
-  GroupedJoin(const JoinGridView& g, const double* x, const double* y, bool first, std::vector<std::uint64_t>& points,
-              std::vector<std::uint32_t>& features)
-      : g_(g), x_(x), y_(y), first_(first), points_(points), features_(features) {}
+  GroupedJoin(const JoinGridView& g, bool deep, const double* x, const double* y, bool first,
+              std::vector<std::uint64_t>& points, std::vector<std::uint32_t>& features)
+      : g_(g), deep_(deep), x_(x), y_(y), first_(first), points_(points), features_(features) {}
 
   void add(std::size_t i) {
     const std::int64_t cell = join_occupied_cell(g_, x_[i], y_[i]);
@@ -41,8 +44,18 @@ class GroupedJoin {
       begin_[j] = g_.cell_offsets[cell_[j]], end_[j] = g_.cell_offsets[cell_[j] + 1];
       __builtin_prefetch(g_.entries + begin_[j]);
     }
+    // The edges of the cell's first entries (two 32-byte edges a cache line), a few lines
+    // each when the edges outgrow the cache; else the first line only (the rest would
+    // cost more instructions than the misses they save).
+    const std::uint64_t entries = deep_ ? kPrefetchEntries : 1;
+    const std::uint32_t lines = deep_ ? kPrefetchLines : 1;
     for (std::size_t j = 0; j < size_; ++j)
-      if (begin_[j] < end_[j]) __builtin_prefetch(g_.edges + 4 * g_.entries[begin_[j]].edge_begin);
+      for (std::uint64_t k = begin_[j]; k < end_[j] && k < begin_[j] + entries; ++k) {
+        const JoinCellEntry& entry = g_.entries[k];
+        const double* edges = g_.edges + 4 * entry.edge_begin;
+        const std::uint32_t count = entry.count_parity & kJoinCountMask;
+        for (std::uint32_t e = 0; e < count && e < 2 * lines; e += 2) __builtin_prefetch(edges + 4 * e);
+      }
     for (std::size_t j = 0; j < size_; ++j) {
       const std::size_t i = point_[j];
       join_entries(g_, begin_[j], end_[j], x_[i], y_[i], first_, [&](std::uint32_t f) {
@@ -55,6 +68,7 @@ class GroupedJoin {
 
  private:
   const JoinGridView& g_;
+  bool deep_;
   const double *x_, *y_;
   bool first_;
   std::vector<std::uint64_t>& points_;
@@ -71,6 +85,7 @@ JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::
   JoinPairs out;
   if (n == 0) return out;
   const JoinGridView view = host_view(grid);
+  const bool deep = grid.edges.size() * sizeof(double) > kDeepPrefetchBytes;
   constexpr std::size_t kBlock = std::size_t(1) << 15;
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<std::vector<std::uint64_t>> block_point(blocks);
@@ -80,7 +95,7 @@ JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::
     auto& points = block_point[b];
     auto& features = block_feature[b];
     const std::size_t end = std::min(n, (b + 1) * kBlock);
-    GroupedJoin group(view, x, y, first, points, features);
+    GroupedJoin group(view, deep, x, y, first, points, features);
     for (std::size_t i = b * kBlock; i < end; ++i) group.add(i);
     group.flush();
   }
