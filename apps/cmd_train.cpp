@@ -17,7 +17,7 @@ CommonOptions common;
 TrainOptions opts;
 std::string out, task = "regression", y_range, layers = "512,256", emb_sizes, predict_table, model_dir;
 std::vector<std::string> cat_cols, cont_cols;
-bool no_id_embedding = false, no_batch_norm = false;
+bool no_id_embedding = false, no_batch_norm = false, no_cuda_graph = false;
 
 double to_number(const std::string& text, const std::string& flag) {
   try {
@@ -49,6 +49,7 @@ void run_train() {
   opts.cat_cols = cat_cols;
   opts.cont_cols = cont_cols;
   opts.embed_id = !no_id_embedding;
+  opts.cuda_graph = !no_cuda_graph;
   opts.batch_norm = !no_batch_norm;
   opts.task = parse_train_task(task);
   if (!y_range.empty()) {
@@ -114,6 +115,8 @@ void setup(CLI::App& app) {
   c->add_option("--resume", opts.resume,
                  "continue training a model (DIR or model.ckpt) on --table; its columns and vocabularies are kept");
   c->add_flag("--tf32", opts.tf32, "CUDA: TF32 tensor-core GEMMs (default FP32)");
+  c->add_flag("--no-cuda-graph", no_cuda_graph,
+              "CUDA: launch each step's kernels one by one instead of replaying a captured graph");
   c->add_flag("--deterministic", opts.deterministic,
               "CUDA: bitwise reproducible runs (no floating-point atomics; slower with large batches). The CPU always "
               "is");

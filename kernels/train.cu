@@ -196,8 +196,9 @@ __global__ void add_bias_kernel(float* x, const float* bias, std::size_t batch, 
   GRID_STRIDE(i, batch * features) x[i] += bias[i % features];
 }
 
-__global__ void dropout_kernel(float* x, std::size_t n, std::uint64_t seed, std::uint64_t step, std::uint64_t layer,
-                               double p) {
+__global__ void dropout_kernel(float* x, std::size_t n, std::uint64_t seed, const StepState* state,
+                               std::uint64_t layer, double p) {
+  const std::uint64_t step = state->step;
   GRID_STRIDE(i, n) x[i] *= el::dropout_scale<float>(seed, step, (layer << 40) + i, p);
 }
 
@@ -242,14 +243,17 @@ __global__ void loss_kernel(const float* logits, const float* target, std::size_
 }
 
 // One thread: the batch's mean loss, summed in row order like the CPU (in double).
-__global__ void loss_sum_kernel(const float* sample_loss, std::size_t batch, double divisor, double* out) {
+__global__ void loss_sum_kernel(const float* sample_loss, std::size_t batch, double divisor, double* losses,
+                                const StepState* state) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   double s = 0.0;
   for (std::size_t r = 0; r < batch; ++r) s += double(sample_loss[r]);
-  *out = s / divisor;
+  losses[state ? state->loss_slot : 0] = s / divisor;
 }
 
-__global__ void adamw_kernel(float* flat, std::size_t n, std::size_t begin, std::size_t n_decay, el::AdamStep step) {
+__global__ void adamw_kernel(float* flat, std::size_t n, std::size_t begin, std::size_t n_decay,
+                             const StepState* state) {
+  const el::AdamStep step = state->adam;
   float* g = flat + n;
   float* m = g + n;
   float* v = m + n;
@@ -261,7 +265,8 @@ __global__ void adamw_kernel(float* flat, std::size_t n, std::size_t begin, std:
 
 // One block per table row (grid-stride over rows), its threads across the row.
 __global__ void adamw_rows_kernel(float* flat, std::size_t n, const el::TableRow* rows, std::size_t count,
-                                  el::AdamStep step) {
+                                  const StepState* state) {
+  const el::AdamStep step = state->adam;
   float* g = flat + n;
   float* m = g + n;
   float* v = m + n;
@@ -372,10 +377,10 @@ void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t fe
   COHORT_CHECK_LAUNCH(stream);
 }
 
-void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t step, std::uint64_t layer, double p,
+void dropout(float* d_x, std::size_t count, std::uint64_t seed, const StepState* d_state, std::uint64_t layer, double p,
              cudaStream_t stream) {
   if (count == 0 || p <= 0.0) return;
-  dropout_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_x, count, seed, step, layer, p);
+  dropout_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_x, count, seed, d_state, layer, p);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -402,29 +407,29 @@ void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_
 }
 
 void loss_and_grad(const float* d_logits, const float* d_target, std::size_t batch, int n_out, int task,
-                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_loss,
-                   cudaStream_t stream) {
+                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_losses,
+                   const StepState* d_state, cudaStream_t stream) {
   if (batch == 0) return;
   loss_kernel<<<blocks_for(batch), kThreads, 0, stream>>>(d_logits, d_target, batch, n_out, task, y_range, lo, hi,
                                                           d_dlogits, d_sample_loss);
   COHORT_CHECK_LAUNCH(stream);
   const double divisor = task == 0 ? double(batch) * n_out : double(batch);
-  loss_sum_kernel<<<1, 1, 0, stream>>>(d_sample_loss, batch, divisor, d_loss);
+  loss_sum_kernel<<<1, 1, 0, stream>>>(d_sample_loss, batch, divisor, d_losses, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 
-void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const train_element::AdamStep& step,
+void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const StepState* d_state,
            cudaStream_t stream) {
   if (begin >= n) return;
-  adamw_kernel<<<blocks_for(n - begin), kThreads, 0, stream>>>(d_flat, n, begin, n_decay, step);
+  adamw_kernel<<<blocks_for(n - begin), kThreads, 0, stream>>>(d_flat, n, begin, n_decay, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
-                const train_element::AdamStep& step, cudaStream_t stream) {
+                const StepState* d_state, cudaStream_t stream) {
   if (count == 0) return;
   adamw_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(count, 65535)), kThreads, 0, stream>>>(
-      d_flat, n, d_rows, count, step);
+      d_flat, n, d_rows, count, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -1,8 +1,10 @@
 /*
  * train.hpp: launchers of the `train` kernels (kernels/train.cu). Matrices are row-major
- * B x F with a leading dimension (ld) where noted; per-feature kernels run one thread
- * per feature looping over the rows in order (the CPU's order: bitwise-equal sums, no
- * atomics). All launchers return at once for empty work and check the launch.
+ * B x F with a leading dimension (ld) where noted; sums over the batch run in
+ * train_element's segment order (the CPU's order). What changes from step to step is
+ * read from a StepState in device memory, so a captured CUDA graph of a training step
+ * replays with each step's values. All launchers return at once for empty work and
+ * check the launch.
  */
 #pragma once
 
@@ -14,6 +16,13 @@
 #include "kernels/train_element.hpp"
 
 namespace cohort::cuda {
+
+/// A training step's changing values, read by the kernels from device memory.
+struct StepState {
+  train_element::AdamStep adam;
+  std::uint64_t step = 0;       ///< 0-based global step (the dropout key)
+  std::uint32_t loss_slot = 0;  ///< loss_and_grad writes the step's mean loss to d_losses[loss_slot]
+};
 
 /// Per-categorical-column tables on the device (n_cat entries each, size_t).
 struct EmbeddingTables {
@@ -61,8 +70,8 @@ void copy_columns(const float* d_in, std::size_t batch, std::size_t features, fl
 void bias_relu(float* d_a, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream);
 /// x += bias per column.
 void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream);
-/// x[i] *= dropout_scale(seed, step, (layer << 40) + i, p).
-void dropout(float* d_x, std::size_t count, std::uint64_t seed, std::uint64_t step, std::uint64_t layer, double p,
+/// x[i] *= dropout_scale(seed, d_state->step, (layer << 40) + i, p).
+void dropout(float* d_x, std::size_t count, std::uint64_t seed, const StepState* d_state, std::uint64_t layer, double p,
              cudaStream_t stream);
 /// out[f] = sum_r in[r*ld + f] (and out2[f] = sum_r in*other when other is not null,
 /// other with ld_other), in segment order through d_scratch (row_segments(batch) x
@@ -75,18 +84,19 @@ void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const 
                       cudaStream_t stream);
 /// dy <- relu_backward(a, dy).
 void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_t stream);
-/// Per-sample loss and dL/dlogits (/B) like train_detail::net_loss; the mean loss goes
-/// to d_loss (one double, summed in row order).
+/// Per-sample loss and dL/dlogits (/B) like train_detail::net_loss; the mean loss (one
+/// double, summed in row order) goes to d_losses[d_state->loss_slot], or d_losses[0]
+/// when d_state is null.
 void loss_and_grad(const float* d_logits, const float* d_target, std::size_t batch, int n_out, int task,
-                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_loss,
-                   cudaStream_t stream);
-/// AdamW over parameters [begin, n) of the flat buffer [p | g | m | v] of n parameters;
-/// [0, n_decay) decayed.
-void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const train_element::AdamStep& step,
+                   bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_losses,
+                   const StepState* d_state, cudaStream_t stream);
+/// AdamW (d_state->adam) over parameters [begin, n) of the flat buffer [p | g | m | v] of
+/// n parameters; [0, n_decay) decayed.
+void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const StepState* d_state,
            cudaStream_t stream);
 /// Lazy Adam: AdamW (decayed) over just the given table rows of the flat buffer.
 void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
-                const train_element::AdamStep& step, cudaStream_t stream);
+                const StepState* d_state, cudaStream_t stream);
 /// Zeroes the given table rows of d_values (lazy Adam's gradients before backward).
 void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t count, cudaStream_t stream);
 

@@ -76,6 +76,7 @@ struct EngineArgs {
   bool tf32 = false;  ///< CUDA only
   bool lazy_adam = false;  ///< update only the embedding rows in the batch
   bool deterministic = false;  ///< CUDA: no floating-point atomics
+  bool cuda_graph = true;      ///< CUDA: replay each step as one captured graph
 };
 
 using EngineFactory = std::function<std::unique_ptr<TrainEngine>(const EngineArgs&)>;

@@ -62,6 +62,7 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   args.seed = o.seed;
   args.tf32 = o.tf32;
   args.deterministic = o.deterministic;
+  args.cuda_graph = o.cuda_graph;
   args.lazy_adam = o.lazy_adam;
   auto engine = factory(args);
 

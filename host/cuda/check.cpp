@@ -22,6 +22,12 @@ void check(cusparseStatus_t status, const char* call, const char* file, int line
     throw_cuda_error(call, file, line, cusparseGetErrorName(status), cusparseGetErrorString(status));
 }
 
+void synchronize_unless_capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  COHORT_CUDA_TRY(cudaStreamIsCapturing(stream, &status));
+  if (status == cudaStreamCaptureStatusNone) COHORT_CUDA_TRY(cudaStreamSynchronize(stream));
+}
+
 void log_failure(cudaError_t status, const char* call, const char* file, int line) noexcept {
   std::fprintf(stderr, "warning: %s failed at %s:%d: %s (%s)\n", call, file, line,
                cudaGetErrorName(status), cudaGetErrorString(status));

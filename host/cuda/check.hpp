@@ -5,7 +5,8 @@
  * the call and, when it fails, throw cohort::CudaError naming the call text, the
  * file:line and the library's error name and description. COHORT_CHECK_LAUNCH(stream)
  * checks a kernel launch (and synchronizes the stream in debug builds, so a faulting
- * kernel is reported at its launch site). Destructors use COHORT_CUDA_LOG instead:
+ * kernel is reported at its launch site, except while the stream is being captured
+ * into a CUDA graph). Destructors use COHORT_CUDA_LOG instead:
  * they must not throw.
  */
 #pragma once
@@ -31,6 +32,10 @@ void check(cusparseStatus_t status, const char* call, const char* file, int line
 /// For destructors: prints the failure to stderr instead of throwing.
 void log_failure(cudaError_t status, const char* call, const char* file, int line) noexcept;
 
+/// Debug builds' COHORT_CHECK_LAUNCH: waits for the stream, unless it is being captured
+/// into a CUDA graph (a wait there would end the capture with an error).
+void synchronize_unless_capturing(cudaStream_t stream);
+
 }  // namespace cohort::cuda
 
 #define COHORT_CUDA_TRY(call) ::cohort::cuda::check((call), #call, __FILE__, __LINE__)
@@ -46,9 +51,9 @@ void log_failure(cudaError_t status, const char* call, const char* file, int lin
 #ifdef NDEBUG
 #define COHORT_CHECK_LAUNCH(stream) COHORT_CUDA_TRY(cudaGetLastError())
 #else
-#define COHORT_CHECK_LAUNCH(stream)           \
-  do {                                        \
-    COHORT_CUDA_TRY(cudaGetLastError());      \
-    COHORT_CUDA_TRY(cudaStreamSynchronize(stream)); \
+#define COHORT_CHECK_LAUNCH(stream)                      \
+  do {                                                   \
+    COHORT_CUDA_TRY(cudaGetLastError());                 \
+    ::cohort::cuda::synchronize_unless_capturing(stream); \
   } while (0)
 #endif

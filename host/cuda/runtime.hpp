@@ -7,6 +7,8 @@
  *   PinnedBuffer<T>  page-locked host memory for asynchronous copies.
  *   Stream, Event    owned stream / event; Event::elapsed_ms for kernel timing.
  *   CublasHandle, CusparseHandle  library handles bound to a stream.
+ *   CapturedGraph    the work a function queues on a stream, captured once as a CUDA
+ *                    graph and replayed with one launch.
  *   DeviceScope      sets the current device for a scope and restores the old one.
  * Destructors never throw: failures are logged (COHORT_CUDA_LOG).
  */
@@ -152,6 +154,42 @@ class PinnedBuffer {
  private:
   T* data_ = nullptr;
   std::size_t size_ = 0;
+};
+
+class CapturedGraph {
+ public:
+  CapturedGraph() = default;
+  ~CapturedGraph() { reset(); }
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+
+  /// Captures what work() queues on stream (nothing runs) and instantiates it. work must
+  /// not wait for the stream, allocate, or read back.
+  template <typename Work>
+  void capture(cudaStream_t stream, Work&& work) {
+    reset();
+    COHORT_CUDA_TRY(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      work();
+    } catch (...) {
+      if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    COHORT_CUDA_TRY(cudaStreamEndCapture(stream, &graph));
+    const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
+    COHORT_CUDA_LOG(cudaGraphDestroy(graph));
+    COHORT_CUDA_TRY(status);
+  }
+  bool ready() const { return exec_ != nullptr; }
+  void launch(cudaStream_t stream) { COHORT_CUDA_TRY(cudaGraphLaunch(exec_, stream)); }
+  void reset() {
+    if (exec_) COHORT_CUDA_LOG(cudaGraphExecDestroy(exec_));
+    exec_ = nullptr;
+  }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
 };
 
 class CublasHandle {

@@ -24,6 +24,7 @@ using train_detail::TrainLayout;
 
 constexpr std::size_t kEvalChunk = 4096;
 constexpr std::size_t kLossSlots = 64;  // steps queued before their losses are read back
+constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // cuBLAS's advice for Hopper
 
 /// Row-major C (m x n) = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
 void gemm(cublasHandle_t h, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
@@ -70,22 +71,40 @@ class CudaEngine final : public train_detail::TrainEngine {
     if (L_.bag_width > 0) bags_ = &d.bag;
     losses_ = DeviceBuffer<double>(kLossSlots, s);
     eval_loss_ = DeviceBuffer<double>(1, s);
+    d_state_ = DeviceBuffer<StepState>(1, s);
+    h_states_ = PinnedBuffer<StepState>(kLossSlots);
+    // cuBLAS gets its workspace up front: it must not allocate inside a graph capture.
+    cublas_workspace_ = DeviceBuffer<std::uint8_t>(kCublasWorkspace, s);
+    COHORT_CUBLAS_TRY(cublasSetWorkspace(blas_.get(), cublas_workspace_.data(), kCublasWorkspace));
+    use_graph_ = a.cuda_graph && !bags_ && !lazy_;
     stream_.synchronize();
   }
 
   // Queues the step and returns: the host prepares the next batch while the GPU works.
-  // The loss stays on the device (losses_) until take_losses or a full ring.
+  // The loss stays on the device (losses_) until take_losses or a full ring. Without a
+  // bag input or lazy Adam (whose launches depend on each batch) the kernels after the
+  // uploads are one CUDA graph, captured on the first step and replayed.
   void train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
     cudaStream_t s = stream_.get();
     reserve(B);
-    run_forward(rows, B, true, sp.step);
-    loss_and_grad(logits_.data(), btarget_.data(), B, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
-                  float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), losses_.data() + pending_, s);
+    // The step's rows and changing values, staged in its slot of the pinned rings: a slot
+    // is written again only after flush_losses has waited for its step.
+    std::uint32_t* staged_rows = h_rows_.data() + pending_ * capacity_;
+    std::copy(rows, rows + B, staged_rows);
+    h_states_[pending_] = StepState{sp.adam, sp.step, static_cast<std::uint32_t>(pending_)};
+    rows_.copy_from_host(staged_rows, B, s);
+    d_state_.copy_from_host(&h_states_[pending_], 1, s);
+    if (bags_) upload_bags(rows, B);
     if (lazy_) upload_touched_rows(rows, B);
-    run_backward(B, sp.step);
-    // Lazy Adam: the tables ([0, w[0])) only in the rows the batch used; the rest dense.
-    adamw(flat_.data(), L_.n_params, lazy_ ? L_.w[0] : 0, L_.n_decay, sp.adam, s);
-    if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), host_touched_.size(), sp.adam, s);
+    if (use_graph_) {
+      if (!graph_.ready() || graph_batch_ != B) {
+        graph_.capture(s, [&] { step_kernels(B); });
+        graph_batch_ = B;
+      }
+      graph_.launch(s);
+    } else {
+      step_kernels(B);
+    }
     if (++pending_ == kLossSlots) flush_losses();
   }
 
@@ -100,9 +119,12 @@ class CudaEngine final : public train_detail::TrainEngine {
     for (std::size_t at = 0; at < count; at += kEvalChunk) {
       const std::size_t n = std::min(kEvalChunk, count - at);
       reserve(n);
-      run_forward(rows + at, n, false, 0);
+      rows_.copy_from_host(rows + at, n, s);  // pageable: staged before the call returns
+      if (bags_) upload_bags(rows + at, n);
+      forward_kernels(n, false);
       loss_and_grad(logits_.data(), btarget_.data(), n, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
-                    float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), eval_loss_.data(), s);
+                    float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), eval_loss_.data(), nullptr,
+                    s);
       double loss = 0;
       eval_loss_.copy_to_host(&loss, 1, s);
       stream_.synchronize();
@@ -120,6 +142,19 @@ class CudaEngine final : public train_detail::TrainEngine {
   }
 
  private:
+  // One training step's kernels, after its uploads (rows_, d_state_, bags, touched rows).
+  void step_kernels(std::size_t B) {
+    cudaStream_t s = stream_.get();
+    forward_kernels(B, true);
+    loss_and_grad(logits_.data(), btarget_.data(), B, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
+                  float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), losses_.data(),
+                  d_state_.data(), s);
+    run_backward(B);
+    // Lazy Adam: the tables ([0, w[0])) only in the rows the batch used; the rest dense.
+    adamw(flat_.data(), L_.n_params, lazy_ ? L_.w[0] : 0, L_.n_decay, d_state_.data(), s);
+    if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), host_touched_.size(), d_state_.data(), s);
+  }
+
   // Waits for the queued steps and appends their losses to host_losses_.
   void flush_losses() {
     if (pending_ == 0) return;
@@ -170,6 +205,8 @@ class CudaEngine final : public train_detail::TrainEngine {
     cudaStream_t s = stream_.get();
     stream_.synchronize();
     capacity_ = B;
+    graph_.reset();  // it holds the old buffers' addresses
+    h_rows_ = PinnedBuffer<std::uint32_t>(kLossSlots * B);
     const std::size_t H = L_.hidden(), K = L_.n_cont;
     std::size_t widest = L_.dims[0];
     for (auto d : L_.dims) widest = std::max(widest, d);
@@ -196,18 +233,15 @@ class CudaEngine final : public train_detail::TrainEngine {
     dx2_ = DeviceBuffer<float>(B * widest, s);
   }
 
-  void run_forward(const std::uint32_t* rows, std::size_t B, bool training, std::uint64_t step) {
+  // The forward pass over the batch whose rows (and bags) are already on the device.
+  void forward_kernels(std::size_t B, bool training) {
     cudaStream_t s = stream_.get();
-    // From pageable memory: staged before the call returns, so the caller's rows (and
-    // the next step's) are free to change while the GPU is still behind.
-    rows_.copy_from_host(rows, B, s);
     gather_rows(rows_.data(), B, cats_.data(), cont_.data(), target_.data(), L_.n_cat, L_.n_cont, bcats_.data(),
                 bcont_.data(), btarget_.data(), s);
     float* p = flat_.data();
     const std::size_t D0 = L_.dims[0], K = L_.n_cont, H = L_.hidden();
     embedding_gather(p, tables_, bcats_.data(), B, x0_.data(), D0, s);
     if (bags_) {
-      upload_bags(rows, B);
       bag_gather(p + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
                  x0_.data() + L_.bag_col, D0, s);
     }
@@ -236,7 +270,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       } else {
         COHORT_CUDA_TRY(cudaMemcpyAsync(y_[l].data(), a_[l].data(), B * dout * sizeof(float), cudaMemcpyDeviceToDevice, s));
       }
-      if (training) dropout(y_[l].data(), B * dout, seed_, step, l, dropout_, s);
+      if (training) dropout(y_[l].data(), B * dout, seed_, d_state_.data(), l, dropout_, s);
       x = y_[l].data();
     }
     const std::size_t din = L_.dims[H];
@@ -245,7 +279,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     add_bias(logits_.data(), p + L_.out_bias, B, L_.n_out, s);
   }
 
-  void run_backward(std::size_t B, std::uint64_t step) {
+  void run_backward(std::size_t B) {
     cudaStream_t s = stream_.get();
     float* p = flat_.data();
     float* g = p + L_.n_params;
@@ -266,7 +300,7 @@ class CudaEngine final : public train_detail::TrainEngine {
          int(d_last));
     for (std::size_t l = H; l-- > 0;) {
       const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
-      dropout(dx, B * dout, seed_, step, l, dropout_, s);
+      dropout(dx, B * dout, seed_, d_state_.data(), l, dropout_, s);
       if (L_.bn) {
         column_sums(dx, dout, xhat_[l].data(), dout, B, dout, g + L_.beta[l], g + L_.gamma[l], scratch_.data(), s);
         bn_relu_backward(dx, xhat_[l].data(), a_[l].data(), p + L_.gamma[l], invstd_[l].data(), g + L_.gamma[l],
@@ -308,6 +342,13 @@ class CudaEngine final : public train_detail::TrainEngine {
   DeviceBuffer<double> losses_, eval_loss_;  // one slot per queued step; eval_loss's
   std::size_t pending_ = 0;                   // queued steps whose loss is in losses_
   std::vector<double> host_losses_;
+  DeviceBuffer<StepState> d_state_;       // the current step's changing values
+  PinnedBuffer<StepState> h_states_;      // one staging slot per queued step
+  PinnedBuffer<std::uint32_t> h_rows_;    // kLossSlots x capacity_ staged batch rows
+  DeviceBuffer<std::uint8_t> cublas_workspace_;
+  bool use_graph_ = false;
+  CapturedGraph graph_;                   // step_kernels for batches of graph_batch_ rows
+  std::size_t graph_batch_ = 0;
   EmbeddingTables tables_;
   const BagRows* bags_ = nullptr;  // the data's bags (null without a bag input)
   BagRows host_bag_;                // the current batch's, uploaded below

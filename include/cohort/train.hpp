@@ -147,6 +147,10 @@ struct TrainOptions {
   /// agree within rounding; deterministic adds each column's rows in order instead.
   /// The CPU is always bitwise reproducible.
   bool deterministic = false;
+  /// CUDA: capture a training step's kernels once as a CUDA graph and replay it (one
+  /// launch a step instead of dozens; small batches are otherwise launch-bound). Not
+  /// with a bag input or lazy Adam, whose launches change with each batch.
+  bool cuda_graph = true;
   Device device = Device::Auto;
   int threads = 0;
   std::uint64_t seed = 42;
