@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   using namespace cohort::bench;
   CLI::App app{"cohort train benchmark"};
   std::size_t rows = 22000, ids = 0;
-  bool lazy_adam = false;
+  bool lazy_adam = false, no_cuda_graph = false;
   std::vector<int> batches{512};
   int epochs = 3, threads = 0;
   std::string device = "auto", json;
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (0: all)");
   app.add_option("--json", json, "append one JSON line per result to this file");
   app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables");
+  app.add_flag("--no-cuda-graph", no_cuda_graph, "CUDA: launch each step's kernels one by one");
   app.add_flag("!--no-peers", peers, "skip the PyTorch peer");
   CLI11_PARSE(app, argc, argv);
   set_cpu_threads(threads);
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       o.has_y_range = true, o.y_lo = 0.0, o.y_hi = 1.1;
       o.epochs = epochs, o.batch = batch, o.device = dev, o.progress = false, o.lr = 1e-2, o.wd = 0.05;
       o.lazy_adam = lazy_adam;
+      o.cuda_graph = !no_cuda_graph;
       Timer timer;
       const TrainResult result = train(o);
       const double wall = timer.seconds();
