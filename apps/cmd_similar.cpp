@@ -157,9 +157,7 @@ void run_similar() {
   if (!ends_with(out_path, ".csv") && !ends_with(out_path, ".npy"))
     throw InvalidInput(out_path, 0, "unknown output format (expected .csv or .npy)");
   options.gpu_memory = static_cast<std::size_t>(gpu_memory_mib * 1024.0 * 1024.0);
-  options.precision = precision == "bf16"   ? ScorePrecision::Bf16
-                      : precision == "tf32" ? ScorePrecision::Tf32
-                                            : ScorePrecision::Fp32;
+  options.precision = parse_gemm_precision(precision);
 
   const Embeddings e = read_embeddings(embeddings_path, ids_path);
   IdIndex index;

@@ -16,6 +16,7 @@ namespace {
 CommonOptions common;
 TrainOptions opts;
 std::string out, task = "regression", y_range, layers = "512,256", emb_sizes, predict_table, model_dir;
+std::string precision = "fp32";
 std::vector<std::string> cat_cols, cont_cols;
 bool no_id_embedding = false, no_batch_norm = false, no_cuda_graph = false;
 
@@ -50,6 +51,7 @@ void run_train() {
   opts.cont_cols = cont_cols;
   opts.embed_id = !no_id_embedding;
   opts.cuda_graph = !no_cuda_graph;
+  opts.precision = parse_gemm_precision(precision);
   opts.batch_norm = !no_batch_norm;
   opts.task = parse_train_task(task);
   if (!y_range.empty()) {
@@ -114,7 +116,9 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--resume", opts.resume,
                  "continue training a model (DIR or model.ckpt) on --table; its columns and vocabularies are kept");
-  c->add_flag("--tf32", opts.tf32, "CUDA: TF32 tensor-core GEMMs (default FP32)");
+  c->add_option("--precision", precision, "CUDA GEMMs: fp32, or tf32 / bf16 tensor cores (the CPU always uses fp32)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+      ->capture_default_str();
   c->add_flag("--no-cuda-graph", no_cuda_graph,
               "CUDA: launch each step's kernels one by one instead of replaying a captured graph");
   c->add_flag("--deterministic", opts.deterministic,

@@ -118,9 +118,7 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     SimilarOptions options;
     options.device = device;
     options.k = config.k;
-    options.precision = config.precision == "bf16"   ? ScorePrecision::Bf16
-                        : config.precision == "tf32" ? ScorePrecision::Tf32
-                                                     : ScorePrecision::Fp32;
+    options.precision = parse_gemm_precision(config.precision);
     const std::string label = describe(device) + (device == Device::Cuda ? " " + config.precision : "");
     // Warm-up (and the check) on a small batch, then the timed run.
     std::vector<std::int64_t> sample(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(q, 64)));

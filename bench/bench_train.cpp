@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cohort train benchmark"};
   std::size_t rows = 22000, ids = 0;
   bool lazy_adam = false, no_cuda_graph = false;
+  std::string precision = "fp32";
   std::vector<int> batches{512};
   int epochs = 3, threads = 0;
   std::string device = "auto", json;
@@ -88,6 +89,9 @@ int main(int argc, char** argv) {
   app.add_option("--json", json, "append one JSON line per result to this file");
   app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables");
   app.add_flag("--no-cuda-graph", no_cuda_graph, "CUDA: launch each step's kernels one by one");
+  app.add_option("--precision", precision, "CUDA GEMMs: fp32, tf32 or bf16")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+      ->capture_default_str();
   app.add_flag("!--no-peers", peers, "skip the PyTorch peer");
   CLI11_PARSE(app, argc, argv);
   set_cpu_threads(threads);
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
       o.epochs = epochs, o.batch = batch, o.device = dev, o.progress = false, o.lr = 1e-2, o.wd = 0.05;
       o.lazy_adam = lazy_adam;
       o.cuda_graph = !no_cuda_graph;
+      o.precision = parse_gemm_precision(precision);
       Timer timer;
       const TrainResult result = train(o);
       const double wall = timer.seconds();

@@ -69,6 +69,7 @@ done
 run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers --json "$logs/bench.jsonl"
+run_bench bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers --json "$logs/bench.jsonl"
 run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam --no-peers --json "$logs/bench.jsonl"
 fi
 step done

@@ -777,7 +777,7 @@ TEST_F(SimilarCuda, MatchesCpuOverShapes) {
     auto options = cpu_options(sh.k);
     options.exclude_self = seed % 2 == 0;
     // The tensor-core modes return the same ids and scores as the CPU's FP32 ones.
-    for (ScorePrecision precision : {ScorePrecision::Fp32, ScorePrecision::Tf32, ScorePrecision::Bf16}) {
+    for (GemmPrecision precision : {GemmPrecision::Fp32, GemmPrecision::Tf32, GemmPrecision::Bf16}) {
       options.precision = precision;
       compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options,
               what + " precision " + std::to_string(static_cast<int>(precision)));
@@ -805,7 +805,7 @@ TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
     options.allowed.assign(n, 1);
     for (std::size_t j = 0; j < n; j += 5) options.allowed[j] = 0;
     compare(view, rows, options, "budget+filter k=" + std::to_string(k));
-    options.precision = ScorePrecision::Bf16;  // the widest window: most candidates, most retries
+    options.precision = GemmPrecision::Bf16;  // the widest window: most candidates, most retries
     compare(view, rows, options, "budget+filter bf16 k=" + std::to_string(k));
   }
 }

@@ -957,6 +957,27 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   EXPECT_NEAR(eager.history[0].train_loss, first.history[0].train_loss, 1e-6 * std::fabs(first.history[0].train_loss));
 }
 
+// Tensor-core GEMMs round their inputs (TF32: 10 mantissa bits, BF16: 7), so parameters
+// drift from the FP32 run; the model must still learn as well.
+TEST(TrainCudaPrecision, Tf32AndBf16LearnLikeFp32) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  TempDir dir;
+  const std::string table = dir.file("t.csv");
+  make_table(table, 1380, 61, 300);
+  TrainOptions o = small_options(table);
+  o.layers = {64, 32};
+  o.epochs = 3;
+  o.device = Device::Cuda;
+  const auto fp32 = train(o);
+  for (GemmPrecision precision : {GemmPrecision::Tf32, GemmPrecision::Bf16}) {
+    SCOPED_TRACE(gemm_precision_name(precision));
+    o.precision = precision;
+    const auto fast = train(o);
+    EXPECT_NEAR(fast.history.back().valid_loss, fp32.history.back().valid_loss,
+                0.05 * fp32.history.back().valid_loss);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, TrainCuda,
                          ::testing::Values(CudaCase{"regression", TrainTask::Regression, true, 0.0},
                                            CudaCase{"binary", TrainTask::Binary, true, 0.0},

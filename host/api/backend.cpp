@@ -26,6 +26,22 @@ const char* device_name(Device device) {
   return "?";
 }
 
+GemmPrecision parse_gemm_precision(const std::string& name) {
+  if (name == "fp32") return GemmPrecision::Fp32;
+  if (name == "tf32") return GemmPrecision::Tf32;
+  if (name == "bf16") return GemmPrecision::Bf16;
+  throw InvalidInput("unknown precision '" + name + "' (expected fp32, tf32 or bf16)");
+}
+
+const char* gemm_precision_name(GemmPrecision precision) {
+  switch (precision) {
+    case GemmPrecision::Fp32: return "fp32";
+    case GemmPrecision::Tf32: return "tf32";
+    case GemmPrecision::Bf16: return "bf16";
+  }
+  return "?";
+}
+
 bool built_with_cuda() {
 #ifdef COHORT_WITH_CUDA
   return true;

@@ -73,7 +73,7 @@ struct EngineArgs {
   const std::vector<float>* state = nullptr;
   double dropout = 0.0;
   std::uint64_t seed = 0;
-  bool tf32 = false;  ///< CUDA only
+  GemmPrecision precision = GemmPrecision::Fp32;  ///< CUDA only
   bool lazy_adam = false;  ///< update only the embedding rows in the batch
   bool deterministic = false;  ///< CUDA: no floating-point atomics
   bool cuda_graph = true;      ///< CUDA: replay each step as one captured graph

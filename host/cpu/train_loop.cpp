@@ -60,7 +60,7 @@ TrainResult run_training(const TrainOptions& o, PreparedTable prepared, const En
   args.state = &result.model.state;
   args.dropout = o.dropout;
   args.seed = o.seed;
-  args.tf32 = o.tf32;
+  args.precision = o.precision;
   args.deterministic = o.deterministic;
   args.cuda_graph = o.cuda_graph;
   args.lazy_adam = o.lazy_adam;

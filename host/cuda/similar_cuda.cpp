@@ -62,8 +62,8 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   const std::size_t n = p.corpus.rows, d = p.dim(), q = p.query_count, k = p.k;
   TopK result = detail::empty_topk(q, k);
   if (q == 0 || n == 0 || k == 0) return result;
-  const bool bf16 = p.precision == ScorePrecision::Bf16;
-  const float window = candidate_window(d, p.precision == ScorePrecision::Tf32 ? kTf32InputRounding
+  const bool bf16 = p.precision == GemmPrecision::Bf16;
+  const float window = candidate_window(d, p.precision == GemmPrecision::Tf32 ? kTf32InputRounding
                                            : bf16                             ? kBf16InputRounding
                                                                               : 0.0f);
 
@@ -89,7 +89,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   CublasHandle blas(s);
   // The window above is derived for this precision: FP32 SGEMM unless asked otherwise.
   COHORT_CUBLAS_TRY(cublasSetMathMode(
-      blas.get(), p.precision == ScorePrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+      blas.get(), p.precision == GemmPrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 
   DeviceBuffer<float> d_chunk(chunk * d, s), d_queries(batch * d, s), d_scores(batch * tile, s);
   DeviceBuffer<std::uint16_t> d_chunk16(bf16 ? chunk * d : 0, s), d_queries16(bf16 ? batch * d : 0, s);

@@ -1,7 +1,7 @@
 /*
  * train_cuda.cpp: the CUDA engine of `cohort train`. The encoded table lives on the
  * device; each step uploads the batch's row numbers, gathers, runs the network with
- * cuBLAS SGEMMs (FP32; TF32 tensor cores when asked) and the kernels of kernels/train.cu, then one fused
+ * cuBLAS GEMMs (FP32; TF32 or BF16 tensor cores when asked) and the kernels of kernels/train.cu, then one fused
  * AdamW over the flat buffer [params | grads | m | v] (with --lazy-adam: over the dense
  * parameters, plus one over just the table rows the batch used). Steps are queued without
  * waiting: each one's loss (one double) stays on the device until take_losses reads a
@@ -27,11 +27,13 @@ constexpr std::size_t kLossSlots = 64;  // steps queued before their losses are 
 constexpr std::size_t kCublasWorkspace = std::size_t(32) << 20;  // cuBLAS's advice for Hopper
 
 /// Row-major C (m x n) = op(A) op(B) through column-major cuBLAS: C^T = op(B)^T op(A)^T.
-void gemm(cublasHandle_t h, bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-          float* c, int ldc) {
+/// FP32 matrices; compute CUBLAS_COMPUTE_32F, or the TF32 / BF16 tensor-core types.
+void gemm_ex(cublasHandle_t h, cublasComputeType_t compute, bool ta, bool tb, int m, int n, int k, const float* a,
+             int lda, const float* b, int ldb, float* c, int ldc) {
   const float one = 1.f, zero = 0.f;
-  COHORT_CUBLAS_TRY(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b, ldb,
-                                a, lda, &zero, c, ldc));
+  COHORT_CUBLAS_TRY(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, b,
+                                 CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &zero, c, CUDA_R_32F, ldc, compute,
+                                 CUBLAS_GEMM_DEFAULT));
 }
 
 class CudaEngine final : public train_detail::TrainEngine {
@@ -46,7 +48,9 @@ class CudaEngine final : public train_detail::TrainEngine {
         deterministic_(a.deterministic),
         blas_(stream_.get()) {
     cudaStream_t s = stream_.get();
-    COHORT_CUBLAS_TRY(cublasSetMathMode(blas_.get(), a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    compute_ = a.precision == GemmPrecision::Tf32   ? CUBLAS_COMPUTE_32F_FAST_TF32
+               : a.precision == GemmPrecision::Bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                                    : CUBLAS_COMPUTE_32F;
     const auto& d = *a.data;
     cats_ = DeviceBuffer<std::int32_t>(d.cats.size(), s);
     cats_.copy_from_host(d.cats.data(), d.cats.size(), s);
@@ -142,6 +146,10 @@ class CudaEngine final : public train_detail::TrainEngine {
   }
 
  private:
+  void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
+    gemm_ex(blas_.get(), compute_, ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+  }
+
   // One training step's kernels, after its uploads (rows_, d_state_, bags, touched rows).
   void step_kernels(std::size_t B) {
     cudaStream_t s = stream_.get();
@@ -259,7 +267,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     const float* x = x0_.data();
     for (std::size_t l = 0; l < H; ++l) {
       const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
-      gemm(blas_.get(), false, true, int(B), int(dout), int(din), x, int(din), p + L_.w[l], int(din), a_[l].data(),
+      gemm(false, true, int(B), int(dout), int(din), x, int(din), p + L_.w[l], int(din), a_[l].data(),
            int(dout));
       bias_relu(a_[l].data(), L_.bn ? nullptr : p + L_.bias[l], B, dout, s);
       if (L_.bn) {
@@ -274,7 +282,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       x = y_[l].data();
     }
     const std::size_t din = L_.dims[H];
-    gemm(blas_.get(), false, true, int(B), int(L_.n_out), int(din), x, int(din), p + L_.w[H], int(din), logits_.data(),
+    gemm(false, true, int(B), int(L_.n_out), int(din), x, int(din), p + L_.w[H], int(din), logits_.data(),
          int(L_.n_out));
     add_bias(logits_.data(), p + L_.out_bias, B, L_.n_out, s);
   }
@@ -291,12 +299,12 @@ class CudaEngine final : public train_detail::TrainEngine {
     const std::size_t H = L_.hidden(), D0 = L_.dims[0], K = L_.n_cont, no = L_.n_out;
     const float* x_last = H > 0 ? y_[H - 1].data() : x0_.data();
     const std::size_t d_last = L_.dims[H];
-    gemm(blas_.get(), true, false, int(no), int(d_last), int(B), dlogits_.data(), int(no), x_last, int(d_last),
+    gemm(true, false, int(no), int(d_last), int(B), dlogits_.data(), int(no), x_last, int(d_last),
          g + L_.w[H], int(d_last));
     column_sums(dlogits_.data(), no, nullptr, 0, B, no, g + L_.out_bias, nullptr, scratch_.data(), s);
     float* dx = dx_.data();
     float* dx_next = dx2_.data();
-    gemm(blas_.get(), false, false, int(B), int(d_last), int(no), dlogits_.data(), int(no), p + L_.w[H], int(d_last), dx,
+    gemm(false, false, int(B), int(d_last), int(no), dlogits_.data(), int(no), p + L_.w[H], int(d_last), dx,
          int(d_last));
     for (std::size_t l = H; l-- > 0;) {
       const std::size_t din = L_.dims[l], dout = L_.dims[l + 1];
@@ -310,8 +318,8 @@ class CudaEngine final : public train_detail::TrainEngine {
         column_sums(dx, dout, nullptr, 0, B, dout, g + L_.bias[l], nullptr, scratch_.data(), s);
       }
       const float* xin = l > 0 ? y_[l - 1].data() : x0_.data();
-      gemm(blas_.get(), true, false, int(dout), int(din), int(B), dx, int(dout), xin, int(din), g + L_.w[l], int(din));
-      gemm(blas_.get(), false, false, int(B), int(din), int(dout), dx, int(dout), p + L_.w[l], int(din), dx_next,
+      gemm(true, false, int(dout), int(din), int(B), dx, int(dout), xin, int(din), g + L_.w[l], int(din));
+      gemm(false, false, int(B), int(din), int(dout), dx, int(dout), p + L_.w[l], int(din), dx_next,
            int(din));
       std::swap(dx, dx_next);
     }
@@ -331,6 +339,7 @@ class CudaEngine final : public train_detail::TrainEngine {
   std::uint64_t seed_;
   bool lazy_;
   bool deterministic_;
+  cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   Stream stream_;
   CublasHandle blas_;
   DeviceBuffer<std::int32_t> cats_, bcats_, t_owner_;

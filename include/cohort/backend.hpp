@@ -21,6 +21,15 @@ enum class Device { Auto, Cpu, Cuda };
 Device parse_device(const std::string& name);
 const char* device_name(Device device);
 
+/// Input precision of the CUDA backends' matrix products (cuBLAS). Fp32: SGEMM without
+/// tensor cores. Tf32 / Bf16: tensor cores with the inputs rounded to 10 / 7 mantissa
+/// bits and FP32 sums. The CPU backends always multiply in FP32.
+enum class GemmPrecision { Fp32, Tf32, Bf16 };
+
+/// "fp32" | "tf32" | "bf16" -> GemmPrecision; anything else throws InvalidInput.
+GemmPrecision parse_gemm_precision(const std::string& name);
+const char* gemm_precision_name(GemmPrecision precision);
+
 /// One CUDA device as seen by the runtime.
 struct GpuInfo {
   int index = 0;

@@ -32,16 +32,6 @@
 
 namespace cohort {
 
-/// Input precision of the fast (GEMM) scores on the CUDA backend. The ids and scores
-/// returned are the same in every mode: a lower precision only widens the candidate
-/// window (candidate_window) and more candidates are re-scored exactly. The CPU backend
-/// always multiplies in FP32.
-enum class ScorePrecision {
-  Fp32,  ///< FP32 SGEMM, no tensor cores (the default)
-  Tf32,  ///< TF32 tensor cores (inputs rounded to 10 mantissa bits by the hardware)
-  Bf16,  ///< BF16 tensor cores (rows rounded to nearest BF16, 7 mantissa bits), FP32 sums
-};
-
 /// A dense row-major float32 matrix owned elsewhere.
 struct MatrixView {
   const float* data = nullptr;
@@ -64,8 +54,11 @@ struct SimilarOptions {
   std::size_t query_batch = 0;
   /// CUDA: device memory budget in bytes; 0 = 80% of the free memory.
   std::size_t gpu_memory = 0;
-  /// CUDA: precision of the score products (results do not depend on it).
-  ScorePrecision precision = ScorePrecision::Fp32;
+  /// CUDA: precision of the fast score products. The ids and scores returned are the
+  /// same in every mode: a lower precision widens the candidate window
+  /// (candidate_window) and more candidates are re-scored exactly. Tf32 lets the
+  /// hardware round; Bf16 rounds the normalized rows to nearest itself.
+  GemmPrecision precision = GemmPrecision::Fp32;
   /// Candidate filter: when not empty (size = corpus rows), only rows with a non-zero
   /// entry can be returned.
   std::vector<std::uint8_t> allowed;

@@ -139,9 +139,10 @@ struct TrainOptions {
   /// ignored); a new optimiser state and one-cycle schedule start, as fastai's
   /// fit_one_cycle on a loaded learner does. Values unseen by the checkpoint map to row 0.
   std::string resume;
-  /// CUDA GEMM precision: false = FP32 (default), true = TF32 tensor cores (faster,
-  /// ~1e-3 relative error per product). The CPU always computes in FP32.
-  bool tf32 = false;
+  /// CUDA GEMM precision (cuBLAS compute type): FP32 (default), or TF32 / BF16 tensor
+  /// cores (faster; ~1e-3 / ~8e-3 relative error per product, FP32 sums). The CPU always
+  /// computes in FP32.
+  GemmPrecision precision = GemmPrecision::Fp32;
   /// CUDA: bitwise reproducible runs. By default the embedding gradients are added with
   /// one atomic per (row, column), fast for large batches but in a varying order, so runs
   /// agree within rounding; deterministic adds each column's rows in order instead.
