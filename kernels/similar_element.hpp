@@ -29,7 +29,8 @@
  * products are exact in FP32 (8 + 8 or 11 + 11 significant bits). Tensor-core sums are
  * not IEEE FP32 on every generation (they may truncate, and drop low bits when aligning
  * addends), so the accumulation term assumes 16u a step instead of u: 16 d u (1 + r)^2,
- * still small next to 2r. eps = (2r + r^2)(1 + 2^-20) + (16d + 16) u (1 + r)^2.
+ * still small next to 2r. eps = (2r + r^2)(1 + 2^-20) + (16d + 16) u (1 + r)^2, where
+ * 1 + 2^-20 covers the (1 + 3u) above and the float rounding of eps itself.
  */
 #pragma once
 

@@ -75,7 +75,11 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   const std::size_t tile = std::min(chunk, kMaxTile);
   const std::size_t fixed = chunk * row_bytes + (p.allowed ? n : 0);
   std::size_t cap = tile + 2 * k + 1024;
-  const std::size_t per_query = row_bytes + tile * sizeof(float) + cap * kSlotBytes + 3 * sizeof(std::int64_t);
+  // Device bytes per query in a batch: its row(s), its score tile row, its candidate slots.
+  auto per_query_bytes = [&](std::size_t slots) {
+    return row_bytes + tile * sizeof(float) + slots * kSlotBytes + 3 * sizeof(std::int64_t);
+  };
+  const std::size_t per_query = per_query_bytes(cap);
   std::size_t batch = p.query_batch;
   if (batch == 0) batch = budget > fixed ? (budget - fixed) / per_query : 0;
   batch = std::min({batch, kMaxBatch, q});
@@ -156,7 +160,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
       stream.synchronize();
       if (!overflow) break;
       cap *= 2;
-      if (fixed + batch * (row_bytes + tile * sizeof(float) + cap * kSlotBytes) > budget)
+      if (fixed + batch * per_query_bytes(cap) > budget)
         throw Error("more than " + std::to_string(cap / 2) +
                     " rows tie within float rounding of a query's k-th best score; raise --gpu-memory (now " +
                     mib(budget) + ") or use --device cpu");
