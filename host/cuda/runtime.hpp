@@ -174,6 +174,7 @@ class CapturedGraph {
       work();
     } catch (...) {
       if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+      (void)cudaGetLastError();  // the invalidated capture's error, not a later launch's
       throw;
     }
     COHORT_CUDA_TRY(cudaStreamEndCapture(stream, &graph));

@@ -87,7 +87,7 @@ class CudaEngine final : public train_detail::TrainEngine {
   // Queues the step and returns: the host prepares the next batch while the GPU works.
   // The loss stays on the device (losses_) until take_losses or a full ring. Without a
   // bag input or lazy Adam (whose launches depend on each batch) the kernels after the
-  // uploads are one CUDA graph, captured on the first step and replayed.
+  // uploads are one CUDA graph, captured after the first step and replayed.
   void train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
     cudaStream_t s = stream_.get();
     reserve(B);
@@ -100,14 +100,16 @@ class CudaEngine final : public train_detail::TrainEngine {
     d_state_.copy_from_host(&h_states_[pending_], 1, s);
     if (bags_) upload_bags(rows, B);
     if (lazy_) upload_touched_rows(rows, B);
-    if (use_graph_) {
-      if (!graph_.ready() || graph_batch_ != B) {
+    if (use_graph_ && graph_.ready() && graph_batch_ == B) {
+      graph_.launch(s);
+    } else {
+      // Eagerly first (kernels load, and a fault shows at its launch), then captured for
+      // the next steps: capturing queues nothing.
+      step_kernels(B);
+      if (use_graph_) {
         graph_.capture(s, [&] { step_kernels(B); });
         graph_batch_ = B;
       }
-      graph_.launch(s);
-    } else {
-      step_kernels(B);
     }
     if (++pending_ == kLossSlots) flush_losses();
   }
