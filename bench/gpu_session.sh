@@ -4,10 +4,12 @@
 # CUDA tests once under compute-sanitizer, then every benchmark. Logs go to $OUT when
 # set (the device tool brings them back), else to ./gpu-logs.
 # Prepare on the dev machine first with bench/gpu_prepare.sh, then through the device
-# tool (each call may run 10 minutes, so two calls while the machine stays warm):
-#   bash bench/gpu_session.sh check    build, tests, compute-sanitizer   carry [".gpu"]
-#   bash bench/gpu_session.sh bench    the benchmarks (reuses build-gpu)  carry [".gpu"]
-# With no argument it does both (for machines without a per-call limit).
+# tool (each call may run 10 minutes, so three calls while the machine stays warm, each
+# with carry [".gpu"]):
+#   bash bench/gpu_session.sh check                     build, tests, compute-sanitizer
+#   bash bench/gpu_session.sh bench join matrix similar  those benchmarks (reuse build-gpu)
+#   bash bench/gpu_session.sh bench segment train
+# "bench" alone runs every benchmark; no argument does everything (no per-call limit).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 logs="${OUT:-$root/gpu-logs}"
@@ -60,16 +62,28 @@ run_bench() {
   step "$name $*"
   timeout 110 "build-gpu/bench/$name" "$@" 2>&1 | tee -a "$logs/$name.txt" | tail -n 40
 }
-run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 --peer 0
-run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl"
-run_bench bench_similar --device both --n 1e4,1e5,1e6 --no-peers --json "$logs/bench.jsonl"
-for precision in tf32 bf16; do
-  run_bench bench_similar --device cuda --precision "$precision" --n 1e5,1e6 --d-sweep "" --no-peers --json "$logs/bench.jsonl"
+# The benchmark groups named after "bench" (all of them when none is named).
+groups=("${@:2}")
+[ ${#groups[@]} -gt 0 ] || groups=(join matrix similar segment train)
+for group in "${groups[@]}"; do
+  case "$group" in
+    join) run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 --peer 0 ;;
+    matrix) run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl" ;;
+    similar)
+      run_bench bench_similar --device both --n 1e4,1e5,1e6 --no-peers --json "$logs/bench.jsonl"
+      for precision in tf32 bf16; do
+        run_bench bench_similar --device cuda --precision "$precision" --n 1e5,1e6 --d-sweep "" --no-peers \
+          --json "$logs/bench.jsonl"
+      done ;;
+    segment) run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl" ;;
+    train)
+      run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
+      run_bench bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers --json "$logs/bench.jsonl"
+      run_bench bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers --json "$logs/bench.jsonl"
+      run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam --no-peers \
+        --json "$logs/bench.jsonl" ;;
+    *) echo "error: unknown benchmark group '$group' (join, matrix, similar, segment, train)" >&2 ;;
+  esac
 done
-run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl"
-run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
-run_bench bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers --json "$logs/bench.jsonl"
-run_bench bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers --json "$logs/bench.jsonl"
-run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam --no-peers --json "$logs/bench.jsonl"
 fi
 step done
