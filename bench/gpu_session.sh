@@ -46,7 +46,8 @@ export COHORT_BINARY="$root/build-gpu/cohort"
 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
 
 step compute-sanitizer on the CUDA tests
-compute-sanitizer --tool memcheck --error-exitcode 9 \
+# Bounded, so the call ends inside the device tool's 10 minutes (124: cut off).
+timeout 360 compute-sanitizer --tool memcheck --error-exitcode 9 \
   build-gpu/tests/cohort_tests --gtest_filter='*Cuda*:*Gpu*:*CUDA*' 2>&1 | tail -n 40
 echo "sanitizer exit code: ${PIPESTATUS[0]}"
 
