@@ -3,15 +3,21 @@
  *   1. pack_keys_kernel: key[i] = pack_cell_key(row, event, col), value[i] = i
  *   2. cub::DeviceRadixSort::SortPairs over the key bits in use only (stable, so equal
  *      keys keep their event order)
- *   3. gather_cells_kernel: the sorted events as one-event accumulators (time, weight)
- *   4. cub::DeviceReduce::ReduceByKey with CellMerge: count, sum, min/max time per key
- *   5. the unique keys and accumulators come back; keys are unpacked on the host.
- * The per-element code (key packing, cell_merge) is kernels/matrix_element.hpp, which
- * the CPU backend calls too. Memory on the device: about 110 bytes per event
- * (inputs 26, keys 2 x 8, indices 2 x 4, accumulators 2 x 32, sort scratch).
+ *   3. cub::DeviceRunLengthEncode::Encode: the distinct keys (cells) and their event
+ *      counts; cub::DeviceScan::ExclusiveSum: where each cell's events start
+ *   4. fold_cells_kernel, one thread per cell: cell_from_event of its first event, then
+ *      cell_merge with each next one in event order, as the CPU folds (a tree-shaped
+ *      reduction such as ReduceByKey would add the weights in another order, and the
+ *      sums would differ in the last bits)
+ *   5. the keys and accumulators come back; keys are unpacked on the host.
+ * The per-element code (key packing, cell_from_event, cell_merge) is
+ * kernels/matrix_element.hpp, which the CPU backend calls too. Memory on the device:
+ * about 90 bytes per event (inputs 26, keys 2 x 8, indices 2 x 4, run lengths and
+ * starts 2 x 4, accumulators 32 per cell, sort scratch).
  */
 #include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_reduce.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
 
 #include <algorithm>
 
@@ -30,11 +36,20 @@ __global__ void pack_keys_kernel(const std::uint32_t* row, const std::uint32_t* 
   }
 }
 
-__global__ void gather_cells_kernel(const std::uint32_t* index, const double* time, const double* weight,
-                                    CellAccumulator* cells, std::size_t n) {
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
-    const std::uint32_t k = index[i];
-    cells[i] = cell_from_event(time ? time[k] : 0.0, weight ? weight[k] : 1.0);
+// Cell c's events are sorted positions [start[c], start[c] + length[c]); index maps a
+// sorted position to its event. Folded left to right, as the CPU backend does.
+__global__ void fold_cells_kernel(const std::uint32_t* index, const std::uint32_t* start, const std::uint32_t* length,
+                                  std::size_t cells, const double* time, const double* weight, CellAccumulator* out) {
+  for (std::size_t c = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; c < cells;
+       c += std::size_t(gridDim.x) * blockDim.x) {
+    const std::uint32_t first = start[c], end = first + length[c];
+    std::uint32_t k = index[first];
+    CellAccumulator acc = cell_from_event(time ? time[k] : 0.0, weight ? weight[k] : 1.0);
+    for (std::uint32_t p = first + 1; p < end; ++p) {
+      k = index[p];
+      acc = cell_merge(acc, cell_from_event(time ? time[k] : 0.0, weight ? weight[k] : 1.0));
+    }
+    out[c] = acc;
   }
 }
 
@@ -65,16 +80,18 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   DeviceBuffer<double> d_time = upload(ev.time, n, s), d_weight = upload(ev.weight, n, s);
 
   DeviceBuffer<std::uint64_t> d_keys(n, s), d_sorted_keys(n, s);
-  DeviceBuffer<std::uint32_t> d_index(n, s), d_sorted_index(n, s);
-  DeviceBuffer<CellAccumulator> d_cells(n, s), d_merged(n, s);
+  DeviceBuffer<std::uint32_t> d_index(n, s), d_sorted_index(n, s), d_length(n, s), d_start(n, s);
   DeviceBuffer<std::uint64_t>& d_unique = d_keys;  // the unsorted keys are dead after the sort
   DeviceBuffer<std::uint64_t> d_runs(1, s);
-  std::size_t sort_bytes = 0, reduce_bytes = 0;
+  // Scratch for the largest of the three: the scan's need grows with its length, so
+  // querying it for n items covers the real call over the (fewer) cells.
+  std::size_t sort_bytes = 0, encode_bytes = 0, scan_bytes = 0;
   COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, d_keys.data(), d_sorted_keys.data(),
                                                   d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
-  COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, d_sorted_keys.data(), d_unique.data(),
-                                                 d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
-  DeviceBuffer<char> d_temp(std::max(sort_bytes, reduce_bytes), s);
+  COHORT_CUDA_TRY(cub::DeviceRunLengthEncode::Encode(nullptr, encode_bytes, d_sorted_keys.data(), d_unique.data(),
+                                                     d_length.data(), d_runs.data(), n, s));
+  COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, d_length.data(), d_start.data(), n, s));
+  DeviceBuffer<char> d_temp(std::max({sort_bytes, encode_bytes, scan_bytes}), s);
   Event start, stop;  // the device work alone, from events in device memory to cells there
   start.record(s);
   pack_keys_kernel<<<grid_for(n), 256, 0, s>>>(d_row.data(), d_col.data(), ev.event ? d_event.data() : nullptr, layout,
@@ -82,14 +99,18 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
                                                   d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
-  gather_cells_kernel<<<grid_for(n), 256, 0, s>>>(d_sorted_index.data(), ev.time ? d_time.data() : nullptr,
-                                                   ev.weight ? d_weight.data() : nullptr, d_cells.data(), n);
-  COHORT_CHECK_LAUNCH(s);
-  COHORT_CUDA_TRY(cub::DeviceReduce::ReduceByKey(d_temp.data(), reduce_bytes, d_sorted_keys.data(), d_unique.data(),
-                                                 d_cells.data(), d_merged.data(), d_runs.data(), CellMerge(), n, s));
-  stop.record(s);
+  COHORT_CUDA_TRY(cub::DeviceRunLengthEncode::Encode(d_temp.data(), encode_bytes, d_sorted_keys.data(), d_unique.data(),
+                                                     d_length.data(), d_runs.data(), n, s));
   std::uint64_t runs = 0;
   d_runs.copy_to_host(&runs, 1, s);
+  stream.synchronize();
+  COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(d_temp.data(), scan_bytes, d_length.data(), d_start.data(), runs, s));
+  DeviceBuffer<CellAccumulator> d_merged(runs, s);
+  fold_cells_kernel<<<grid_for(runs), 256, 0, s>>>(d_sorted_index.data(), d_start.data(), d_length.data(), runs,
+                                                    ev.time ? d_time.data() : nullptr,
+                                                    ev.weight ? d_weight.data() : nullptr, d_merged.data());
+  COHORT_CHECK_LAUNCH(s);
+  stop.record(s);
   stream.synchronize();
   if (device_ms) *device_ms = stop.elapsed_ms_since(start);
 

@@ -35,6 +35,13 @@ struct Slot {
   PinnedBuffer<std::uint32_t> h_feature;
   std::size_t temp_bytes = 0;
   std::size_t begin = 0, count = 0;  // the batch in flight
+
+  Slot() = default;
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  // In-flight copies may still read the pinned buffers: wait before they go.
+  ~Slot() { wait_quietly(); }
+  void wait_quietly() noexcept { COHORT_CUDA_LOG(cudaStreamSynchronize(stream.get())); }
 };
 
 void grow(Slot& s, std::size_t pairs) {
@@ -127,13 +134,19 @@ JoinPairs CudaJoiner::join(const double* x, const double* y, std::size_t n, bool
   };
   Slot* previous = nullptr;
   std::size_t b = 0;
-  for (std::size_t begin = 0; begin < n; begin += batch, ++b) {
-    Slot& slot = m.slots[b % 2];
-    stage_a(slot, begin);
-    if (previous) stage_b(*previous);
-    previous = &slot;
+  try {
+    for (std::size_t begin = 0; begin < n; begin += batch, ++b) {
+      Slot& slot = m.slots[b % 2];
+      stage_a(slot, begin);
+      if (previous) stage_b(*previous);
+      previous = &slot;
+    }
+    stage_b(*previous);
+  } catch (...) {
+    // The other slot's batch may still be in flight; the next join reuses its buffers.
+    for (auto& s : m.slots) s.wait_quietly();
+    throw;
   }
-  stage_b(*previous);
   return out;
 }
 
