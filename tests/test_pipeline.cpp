@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -386,6 +387,48 @@ TEST(PipelineSkip, UnchangedSkipsForceRerunsChangedInputRerunsDependents) {
   changed = skipped(run_pipeline(fewer, options));
   EXPECT_FALSE(changed["similar"]);
   EXPECT_TRUE(changed["segment"]);
+}
+
+// The checksum cache trusts (size, mtime) only for files written well before their
+// checksum was taken: a same-size rewrite that keeps an old mtime is not noticed (that is
+// what the cache saves reading), any other change is, and a fresh file is always read.
+TEST(PipelineSkip, ChecksumCacheTrustsOnlySettledFiles) {
+  testing::TempDir dir;
+  const std::string file = dir.file("input.csv");
+  testing::write_file(file, "a,b\n1,2\n");
+  const auto old_time = fs::last_write_time(file) - std::chrono::hours(1);
+  fs::last_write_time(file, old_time);
+  detail::ChecksumCache cache;
+  const std::uint64_t first = detail::checksum_path(file, cache);
+  EXPECT_EQ(first, checksum_path(file));
+  // Same size, same (old) mtime: the cached checksum comes back without a read.
+  testing::write_file(file, "a,b\n3,4\n");
+  fs::last_write_time(file, old_time);
+  EXPECT_EQ(detail::checksum_path(file, cache), first);
+  // A new mtime: read again.
+  fs::last_write_time(file, old_time + std::chrono::seconds(1));
+  const std::uint64_t second = detail::checksum_path(file, cache);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(second, checksum_path(file));
+  // A file written just now is read every time, even with its size and mtime unchanged.
+  const std::string fresh = dir.file("fresh.csv");
+  testing::write_file(fresh, "x\n1\n");
+  const std::uint64_t fresh_first = detail::checksum_path(fresh, cache);
+  const auto fresh_time = fs::last_write_time(fresh);
+  testing::write_file(fresh, "x\n2\n");
+  fs::last_write_time(fresh, fresh_time);
+  EXPECT_NE(detail::checksum_path(fresh, cache), fresh_first);
+  // The cache survives the manifest round trip.
+  detail::Manifest manifest;
+  manifest.checksums = cache;
+  write_manifest(dir.file("manifest.json"), manifest, "{}", Device::Cpu, GroundTruthScores{});
+  detail::Manifest again = detail::read_manifest(dir.file("manifest.json"));
+  ASSERT_EQ(again.checksums.size(), cache.size());
+  for (const auto& [path, entry] : cache) {
+    EXPECT_EQ(again.checksums[path].checksum, entry.checksum) << path;
+    EXPECT_EQ(again.checksums[path].mtime_ns, entry.mtime_ns) << path;
+    EXPECT_EQ(again.checksums[path].taken_ns, entry.taken_ns) << path;
+  }
 }
 
 TEST(PipelineBroken, CorruptEventsFailNamingTheStageAndLeaveNothingComplete) {

@@ -36,10 +36,10 @@ std::string key_of(const Stage& stage, const std::vector<std::pair<std::string, 
   return checksum_hex(h);
 }
 
-bool outputs_intact(const detail::StageRecord& record, const std::string& out) {
+bool outputs_intact(const detail::StageRecord& record, const std::string& out, detail::ChecksumCache& cache) {
   for (const auto& [path, sum] : record.outputs) {
     if (!fs::exists(out + path)) return false;
-    if (checksum_hex(checksum_path(out + path)) != sum) return false;
+    if (checksum_hex(detail::checksum_path(out + path, cache)) != sum) return false;
   }
   return !record.outputs.empty();
 }
@@ -160,14 +160,14 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
     for (const auto& path : stage.inputs) {
       if (!fs::exists(path))
         throw Error("pipeline stage '" + stage.name + "' failed: input '" + path + "' does not exist");
-      inputs.emplace_back(path, checksum_hex(checksum_path(path)));
+      inputs.emplace_back(path, checksum_hex(detail::checksum_path(path, manifest.checksums)));
     }
     const std::string key = key_of(stage, inputs);
     const detail::StageRecord* previous = manifest.find(stage.name);
     PipelineStageResult result;
     result.name = stage.name;
     if (!options.force && previous && previous->status == "complete" && previous->key == key &&
-        outputs_intact(*previous, out)) {
+        outputs_intact(*previous, out, manifest.checksums)) {
       result.skipped = true;
       result.recorded_seconds = previous->seconds;
       result.detail = previous->detail;
@@ -201,7 +201,8 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
     record.params = stage.params;
     record.inputs = inputs;
     record.detail = result.detail;
-    for (const auto& output : stage.outputs) record.outputs.emplace_back(output, checksum_hex(checksum_path(out + output)));
+    for (const auto& output : stage.outputs)
+      record.outputs.emplace_back(output, checksum_hex(detail::checksum_path(out + output, manifest.checksums)));
     manifest.stages.push_back(record);
     detail::write_manifest(manifest_path, manifest, config_json, device, report.truth);
     report.stages.push_back(result);
@@ -223,7 +224,7 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
     for (const unsigned char ch : material) h = (h ^ ch) * 1099511628211ull;
     const std::string key = checksum_hex(h);
     const detail::StageRecord* previous = manifest.find("report");
-    if (!options.force && previous && previous->key == key && outputs_intact(*previous, out)) {
+    if (!options.force && previous && previous->key == key && outputs_intact(*previous, out, manifest.checksums)) {
       result.skipped = true;
       result.recorded_seconds = previous->seconds;
       result.detail = previous->detail;
@@ -251,7 +252,7 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
       record.seconds = result.seconds;
       record.params = "{}";
       record.detail = result.detail;
-      record.outputs.emplace_back("report.html", checksum_hex(checksum_path(out + "report.html")));
+      record.outputs.emplace_back("report.html", checksum_hex(detail::checksum_path(out + "report.html", manifest.checksums)));
       manifest.stages.push_back(record);
     }
     report.stages.push_back(result);

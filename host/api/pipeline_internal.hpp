@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,8 +30,25 @@ struct StageRecord {
   std::string detail;
 };
 
+/// A file's checksum remembered with its size and modification time (ns), so a rerun
+/// need not read unchanged inputs and outputs again. Trusted only when the file was last
+/// written more than kRacyNs before the checksum was taken: a file rewritten within the
+/// file system's time resolution of its checksum could keep its size and mtime (git's
+/// "racy" rule), so it is read again.
+struct CachedChecksum {
+  std::uint64_t size = 0, checksum = 0;
+  std::int64_t mtime_ns = 0, taken_ns = 0;
+  bool used = false;  ///< looked up or taken in this run (only those are written back)
+};
+using ChecksumCache = std::map<std::string, CachedChecksum>;  ///< by absolute path
+constexpr std::int64_t kRacyNs = 2'000'000'000;
+
+/// checksum_path, with each file's checksum from the cache when its size and mtime match.
+std::uint64_t checksum_path(const std::string& path, ChecksumCache& cache);
+
 struct Manifest {
   std::vector<StageRecord> stages;
+  ChecksumCache checksums;
   std::string failed_stage, error;  ///< the last run's failure, if any
   const StageRecord* find(const std::string& name) const;
   void remove(const std::string& name);

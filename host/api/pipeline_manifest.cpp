@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -37,6 +38,29 @@ std::uint64_t checksum_file(const std::string& path) {
   return h;
 }
 
+std::int64_t nanoseconds(fs::file_time_type t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// The files of a path (itself, or a directory's files in name order) folded into one
+// checksum with file_checksum(file path).
+template <typename FileChecksum>
+std::uint64_t checksum_path_with(const std::string& path, FileChecksum&& file_checksum) {
+  if (!fs::exists(path)) throw InvalidInput(path, 0, "does not exist");
+  if (!fs::is_directory(path)) return file_checksum(path);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(path))
+    if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), path).string());
+  std::sort(files.begin(), files.end());
+  std::uint64_t h = kFnvOffset;
+  for (const auto& name : files) {
+    const std::uint64_t sub = file_checksum((fs::path(path) / name).string());
+    h = fnv_bytes(h, reinterpret_cast<const unsigned char*>(name.data()), name.size() + 0);
+    h = fnv_bytes(h, reinterpret_cast<const unsigned char*>(&sub), sizeof sub);
+  }
+  return h;
+}
+
 std::string number(double x) {
   char text[32];
   std::snprintf(text, sizeof text, "%.6g", x);
@@ -45,21 +69,7 @@ std::string number(double x) {
 
 }  // namespace
 
-std::uint64_t checksum_path(const std::string& path) {
-  if (!fs::exists(path)) throw InvalidInput(path, 0, "does not exist");
-  if (!fs::is_directory(path)) return checksum_file(path);
-  std::vector<std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(path))
-    if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), path).string());
-  std::sort(files.begin(), files.end());
-  std::uint64_t h = kFnvOffset;
-  for (const auto& name : files) {
-    const std::uint64_t sub = checksum_file((fs::path(path) / name).string());
-    h = fnv_bytes(h, reinterpret_cast<const unsigned char*>(name.data()), name.size() + 0);
-    h = fnv_bytes(h, reinterpret_cast<const unsigned char*>(&sub), sizeof sub);
-  }
-  return h;
-}
+std::uint64_t checksum_path(const std::string& path) { return checksum_path_with(path, checksum_file); }
 
 std::string checksum_hex(std::uint64_t checksum) {
   char text[20];
@@ -68,6 +78,22 @@ std::string checksum_hex(std::uint64_t checksum) {
 }
 
 namespace detail {
+
+std::uint64_t checksum_path(const std::string& path, ChecksumCache& cache) {
+  return checksum_path_with(path, [&](const std::string& file) {
+    CachedChecksum& entry = cache[fs::absolute(file).lexically_normal().string()];
+    const std::uint64_t size = fs::file_size(file);
+    const std::int64_t mtime = nanoseconds(fs::last_write_time(file));
+    entry.used = true;
+    if (entry.taken_ns != 0 && entry.size == size && entry.mtime_ns == mtime && mtime + kRacyNs < entry.taken_ns)
+      return entry.checksum;
+    // Taken before reading: a write during the read leaves a later mtime, so a mismatch.
+    entry.taken_ns = nanoseconds(fs::file_time_type::clock::now());
+    entry.checksum = checksum_file(file);
+    entry.size = size, entry.mtime_ns = mtime;
+    return entry.checksum;
+  });
+}
 
 const StageRecord* Manifest::find(const std::string& name) const {
   for (const auto& s : stages)
@@ -132,6 +158,19 @@ Manifest read_manifest(const std::string& path) {
     }
     if (!r.name.empty()) manifest.stages.push_back(std::move(r));
   }
+  simdjson::dom::array files;
+  if (!root["file_checksums"].get_array().get(files))
+    for (simdjson::dom::element f : files) {
+      std::string_view p, sum;
+      std::uint64_t size = 0;
+      std::int64_t mtime = 0, taken = 0;
+      if (f["path"].get_string().get(p) || f["fnv1a64"].get_string().get(sum) || f["size"].get_uint64().get(size) ||
+          f["mtime_ns"].get_int64().get(mtime) || f["taken_ns"].get_int64().get(taken))
+        continue;
+      CachedChecksum& entry = manifest.checksums[std::string(p)];
+      entry.size = size, entry.mtime_ns = mtime, entry.taken_ns = taken;
+      entry.checksum = std::stoull(std::string(sum), nullptr, 16);
+    }
   return manifest;
 }
 
@@ -161,6 +200,15 @@ void write_manifest(const std::string& path, const Manifest& manifest, const std
       j += std::string(k ? ", " : "") + "{\"path\": " + json_quote(s.outputs[k].first) +
            ", \"fnv1a64\": " + json_quote(s.outputs[k].second) + "}";
     j += "]}";
+  }
+  j += "\n  ],\n  \"file_checksums\": [";
+  bool listed = false;
+  for (const auto& [file, entry] : manifest.checksums) {
+    if (!entry.used) continue;
+    j += std::string(listed ? "," : "") + "\n    {\"path\": " + json_quote(file) + ", \"size\": " +
+         std::to_string(entry.size) + ", \"mtime_ns\": " + std::to_string(entry.mtime_ns) + ", \"taken_ns\": " +
+         std::to_string(entry.taken_ns) + ", \"fnv1a64\": " + json_quote(checksum_hex(entry.checksum)) + "}";
+    listed = true;
   }
   j += "\n  ]";
   if (!manifest.failed_stage.empty())
