@@ -86,7 +86,7 @@ __global__ void assign_kernel(const float* x, const float* x_norm2, const float*
     float unused;
     // dots_t is centroid-major (k x rows): the warp's reads of one centroid are coalesced
     const std::int32_t label = segment::nearest_centroid(x_norm2[i], dots_t + r, rows, c_norm2, k, &unused);
-    if (first_assign || labels[i] != label) atomicAdd(changed, 1ull);
+    if (!first_assign && labels[i] != label) atomicAdd(changed, 1ull);  // the first assign changes all n
     labels[i] = label;
     distance[i] = segment::exact_squared_distance(x + i * d, centroids + std::size_t(label) * d, d);
   }
@@ -97,7 +97,22 @@ __global__ void iota_kernel(std::int32_t* out, std::size_t n) {
     out[i] = static_cast<std::int32_t>(i);
 }
 
-__global__ void count_kernel(const std::int32_t* labels, std::size_t n, unsigned long long* counts) {
+// Cluster sizes: a shared-memory histogram per block (k <= kSharedCounts), then one
+// global add per (block, cluster), instead of n adds on k addresses. Integers: exact.
+constexpr int kSharedCounts = 4096;
+
+__global__ void count_kernel(const std::int32_t* labels, std::size_t n, int k, unsigned long long* counts) {
+  __shared__ unsigned local[kSharedCounts];
+  for (int c = threadIdx.x; c < k; c += blockDim.x) local[c] = 0;
+  __syncthreads();
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    atomicAdd(local + labels[i], 1u);
+  __syncthreads();
+  for (int c = threadIdx.x; c < k; c += blockDim.x)
+    if (local[c]) atomicAdd(counts + c, static_cast<unsigned long long>(local[c]));
+}
+
+__global__ void count_global_kernel(const std::int32_t* labels, std::size_t n, unsigned long long* counts) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
     atomicAdd(counts + labels[i], 1ull);
 }
@@ -146,7 +161,7 @@ class CudaSteps final : public KMeansSteps {
                                                                   segment::squared_norm(center, d_), n_,
                                                                   d_closest_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
-    return total(d_closest_.data(), 1, 0, &segment_totals_);
+    return total(d_closest_.data(), 1, 0, nullptr);
   }
 
   void pp_sample(const std::vector<double>& thresholds, std::vector<std::int64_t>& rows) override {
@@ -155,21 +170,22 @@ class CudaSteps final : public KMeansSteps {
     rows.resize(thresholds.size());
     std::vector<float> values;
     for (std::size_t t = 0; t < thresholds.size(); ++t) {
-      // The segment holding the threshold, then a sequential cumulative sum inside it.
+      // The segment holding the threshold by its (tree-summed) total, then a sequential
+      // cumulative sum from there; if rounding leaves that sum short at the segment's
+      // end, on into the next segments (the CPU's rule: the first row reaching it).
       double prefix = 0.0;
       std::size_t s = 0;
       while (s + 1 < segments_ && prefix + seg[s] < thresholds[t]) prefix += seg[s++];
-      const std::size_t begin = s * seg_len_, end = std::min(n_, begin + seg_len_);
-      values.resize(end - begin);
-      d_closest_.copy_to_host(values.data(), end - begin, stream_.get(), begin);
-      stream_.synchronize();
-      std::size_t row = end - 1;
+      std::size_t row = n_ - 1;
       double running = prefix;
-      for (std::size_t i = begin; i < end; ++i)
-        if ((running += values[i - begin]) >= thresholds[t]) {
-          row = i;
-          break;
-        }
+      for (bool found = false; s < segments_ && !found; ++s) {
+        const std::size_t begin = s * seg_len_, end = std::min(n_, begin + seg_len_);
+        values.resize(end - begin);
+        d_closest_.copy_to_host(values.data(), end - begin, stream_.get(), begin);
+        stream_.synchronize();
+        for (std::size_t i = begin; i < end && !found; ++i)
+          if ((running += values[i - begin]) >= thresholds[t]) row = i, found = true;
+      }
       rows[t] = static_cast<std::int64_t>(row);
     }
   }
@@ -185,8 +201,7 @@ class CudaSteps final : public KMeansSteps {
     pp_trial_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_norm2_.data(), d_closest_.data(),
                                                                   d_c_norm2_.data(), t, n_, d_trial_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
-    potentials.resize(t);
-    for (int j = 0; j < t; ++j) potentials[j] = total(d_trial_.data(), t, j, nullptr);
+    potentials = column_totals(d_trial_.data(), t);
   }
 
   void pp_accept(int j) override {
@@ -231,7 +246,10 @@ class CudaSteps final : public KMeansSteps {
     cudaStream_t s = stream_.get();
     DeviceBuffer<unsigned long long> d_counts(k, s);
     COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, k * sizeof(unsigned long long), s));
-    count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels_.data(), n_, d_counts.data());
+    if (k <= kSharedCounts)
+      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels_.data(), n_, k, d_counts.data());
+    else
+      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels_.data(), n_, d_counts.data());
     COHORT_CHECK_LAUNCH(s);
     // Stable radix sort of (label, row) pairs.
     ensure(d_rows_, n_);
@@ -328,6 +346,23 @@ class CudaSteps final : public KMeansSteps {
       gemm(d_points_.data(), m, d_x_.data() + first * d_, std::min(block, n_ - first), out + first * m);
   }
 
+  // total() of each of the t columns of in (n x t), with one wait instead of t.
+  std::vector<double> column_totals(const float* in, int t) {
+    ensure(d_segment_sums_, segments_ * t);
+    for (int j = 0; j < t; ++j) {
+      segment_sum_kernel<float><<<static_cast<unsigned>(segments_), kThreads, 0, stream_.get()>>>(
+          in, n_, t, j, seg_len_, d_segment_sums_.data() + j * segments_);
+      COHORT_CHECK_LAUNCH(stream_.get());
+    }
+    std::vector<double> host(segments_ * t);
+    d_segment_sums_.copy_to_host(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    std::vector<double> totals(t, 0.0);
+    for (int j = 0; j < t; ++j)
+      for (std::size_t q = 0; q < segments_; ++q) totals[j] += host[j * segments_ + q];  // total()'s order
+    return totals;
+  }
+
   // Sum of in[i * stride + offset] over all rows: fixed segments, added in order on the host.
   template <typename T>
   double total(const T* in, std::size_t stride, std::size_t offset, std::vector<double>* per_segment) {
@@ -355,7 +390,6 @@ class CudaSteps final : public KMeansSteps {
   DeviceBuffer<float> d_closest_, d_trial_, d_points_, d_c_norm2_, d_centroids_, d_dots_;
   DeviceBuffer<std::int32_t> d_rows_, d_sorted_rows_, d_sorted_labels_;
   DeviceBuffer<unsigned char> d_temp_;
-  std::vector<double> segment_totals_;
   std::size_t seg_len_ = 1, segments_ = 1;
   int trial_t_ = 0;
   bool assigned_ = false;

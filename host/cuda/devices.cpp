@@ -1,6 +1,8 @@
 /* devices.cpp: device discovery through the CUDA runtime. */
 #include "host/cuda/devices.hpp"
 
+#include <cstdint>
+
 #include "host/cuda/runtime.hpp"
 
 namespace cohort::cuda {
@@ -43,7 +45,23 @@ std::string unavailable_reason() {
   return count == 0 ? "the CUDA runtime reports 0 devices" : "";
 }
 
+namespace {
+cudaMemPool_t current_pool() {
+  int device = 0;
+  COHORT_CUDA_TRY(cudaGetDevice(&device));
+  cudaMemPool_t pool = nullptr;
+  COHORT_CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, device));
+  return pool;
+}
+}  // namespace
+
+void keep_freed_device_memory() {
+  std::uint64_t keep_all = UINT64_MAX;
+  COHORT_CUDA_TRY(cudaMemPoolSetAttribute(current_pool(), cudaMemPoolAttrReleaseThreshold, &keep_all));
+}
+
 std::size_t free_device_memory() {
+  COHORT_CUDA_TRY(cudaMemPoolTrimTo(current_pool(), 0));  // what the pool keeps unused is free too
   std::size_t free_bytes = 0, total_bytes = 0;
   COHORT_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   return free_bytes;

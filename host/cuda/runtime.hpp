@@ -21,9 +21,18 @@
 
 namespace cohort::cuda {
 
+/// DeviceBuffers come from the current device's stream-ordered pool. By default the pool
+/// hands freed memory back to the driver at every synchronization, so buffers made
+/// anew each iteration are mapped anew; this keeps it (free_device_memory trims the
+/// pool first, so budgets still see it as free).
+void keep_freed_device_memory();
+
 class Stream {
  public:
-  Stream() { COHORT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  Stream() {
+    keep_freed_device_memory();
+    COHORT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
   ~Stream() {
     if (stream_) COHORT_CUDA_LOG(cudaStreamDestroy(stream_));
   }
