@@ -338,7 +338,7 @@ TEST(Sparse, MatrixMarketAndNpyRoundTrip) {
   EXPECT_EQ(back.at(1, 3), 0.0);
   m.values = {0.1, 1e-300, -2.5};
   write_mtx(dir.file("r.mtx"), m, false);
-  EXPECT_EQ(read_mtx(dir.file("r.mtx")).values, m.values);  // %.17g round-trips doubles
+  EXPECT_EQ(read_mtx(dir.file("r.mtx")).values, m.values);  // the shortest round-trip form
   write_csr_npy(dir.file("m"), m);
   const Csr triple = read_csr_npy(dir.file("m"));
   EXPECT_EQ(triple.indptr, m.indptr);

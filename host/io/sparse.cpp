@@ -2,6 +2,8 @@
 #include "cohort/sparse.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -31,14 +33,33 @@ void write_mtx(const std::string& path, const Csr& m, bool integer_values, const
     while (std::getline(lines, line)) std::fprintf(f, "%% %s\n", line.c_str());
   }
   std::fprintf(f, "%" PRId64 " %" PRId64 " %zu\n", m.rows, m.cols, m.nnz());
+  // Entries formatted with to_chars into a block buffer (printf's %.17g cost more than
+  // the whole aggregation): integers exactly (values rounded as %.0f would), reals in
+  // the shortest form that reads back as the same double.
+  std::string block;
+  block.reserve((1 << 20) + 128);
+  auto append = [&block](auto value) {
+    char text[32];  // to_chars needs at most 24 characters for an int64 or a double
+    block.append(text, std::to_chars(text, text + sizeof text, value).ptr);
+  };
   for (std::int64_t r = 0; r < m.rows; ++r)
     for (std::int64_t i = m.indptr[static_cast<std::size_t>(r)]; i < m.indptr[static_cast<std::size_t>(r) + 1]; ++i) {
       const auto k = static_cast<std::size_t>(i);
+      append(r + 1);
+      block += ' ';
+      append(m.indices[k] + 1);
+      block += ' ';
       if (integer_values)
-        std::fprintf(f, "%" PRId64 " %d %.0f\n", r + 1, m.indices[k] + 1, m.values[k]);
+        append(static_cast<std::int64_t>(std::nearbyint(m.values[k])));
       else
-        std::fprintf(f, "%" PRId64 " %d %.17g\n", r + 1, m.indices[k] + 1, m.values[k]);
+        append(m.values[k]);
+      block += '\n';
+      if (block.size() >= (1 << 20)) {
+        std::fwrite(block.data(), 1, block.size(), f);
+        block.clear();
+      }
     }
+  std::fwrite(block.data(), 1, block.size(), f);
   out.commit();
 }
 
