@@ -1,6 +1,7 @@
 /*
  * join_cpu.cpp: the CPU backend of the join. OpenMP over blocks of points; each block
- * collects its pairs (join_point, the code the CUDA kernel runs), then the block sizes
+ * collects its pairs (join_point's steps, the code the CUDA kernel runs, taken by groups
+ * of points with prefetches between them: GroupedJoin), then the block sizes
  * are scanned and the blocks copied into place, so the output is sorted by point and,
  * within a point, by feature (cells keep their entries in feature order).
  */
