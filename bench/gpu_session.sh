@@ -45,6 +45,11 @@ step tests
 export COHORT_BINARY="$root/build-gpu/cohort"
 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
 
+step the demo pipeline on each backend: the same ground-truth scores expected
+for device in cuda cpu; do
+  timeout 120 build-gpu/cohort demo --device "$device" --out "$logs/demo-$device" 2>&1 | tail -n 3
+done
+
 step compute-sanitizer on the CUDA tests
 # Bounded, so the call ends inside the device tool's 10 minutes (124: cut off).
 timeout 360 compute-sanitizer --tool memcheck --error-exitcode 9 \
