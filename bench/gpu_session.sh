@@ -6,10 +6,11 @@
 # Prepare on the dev machine first with bench/gpu_prepare.sh, then through the device
 # tool (each call may run 10 minutes, so three calls while the machine stays warm, each
 # with carry [".gpu"]):
-#   bash bench/gpu_session.sh check                     build, tests, compute-sanitizer
+#   bash bench/gpu_session.sh check                     build, tests, demo, compute-sanitizer
 #   bash bench/gpu_session.sh bench join matrix similar  those benchmarks (reuse build-gpu)
 #   bash bench/gpu_session.sh bench segment train
-# "bench" alone runs every benchmark; no argument does everything (no per-call limit).
+# "bench" alone runs every benchmark; "sanitize" only the sanitizer (if check ran out of
+# time); no argument does everything (no per-call limit).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 logs="${OUT:-$root/gpu-logs}"
@@ -51,9 +52,13 @@ for device in cuda cpu; do  # outside $OUT (the world is tens of MB); the manife
   cp "/tmp/demo-$device/manifest.json" "$logs/demo-$device-manifest.json" 2>/dev/null
 done
 
+fi
+
+if [ "$what" = check ] || [ "$what" = all ] || [ "$what" = sanitize ]; then
 step compute-sanitizer on the CUDA tests
-# Bounded, so the call ends inside the device tool's 10 minutes (124: cut off).
-timeout 360 compute-sanitizer --tool memcheck --error-exitcode 9 \
+# Bounded, so the call ends inside the device tool's 10 minutes (124: cut off; then run
+# "bash bench/gpu_session.sh sanitize" alone).
+timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 \
   build-gpu/tests/cohort_tests --gtest_filter='*Cuda*:*Gpu*:*CUDA*' 2>&1 | tail -n 40
 echo "sanitizer exit code: ${PIPESTATUS[0]}"
 
