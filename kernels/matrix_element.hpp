@@ -72,11 +72,4 @@ COHORT_HD inline double cell_mean_interval(const CellAccumulator& c) {
   return c.count > 1 ? (c.last - c.first) / static_cast<double>(c.count - 1) : 0.0;
 }
 
-/// Functor form of cell_merge for Thrust/CUB reductions.
-struct CellMerge {
-  COHORT_HD CellAccumulator operator()(const CellAccumulator& a, const CellAccumulator& b) const {
-    return cell_merge(a, b);
-  }
-};
-
 }  // namespace cohort
