@@ -14,7 +14,7 @@ void run_info() {
   std::printf("cohort %s\n", COHORT_VERSION);
   std::printf("build: CUDA %s", built_with_cuda() ? "on" : "off");
   if (built_with_cuda()) std::printf(" (architectures %s)", cuda_architectures().c_str());
-  std::printf("\ncpu: %d threads (OpenMP)\n", cpu_threads());
+  std::printf("\ncpu: %d threads (OpenMP); blas: %s\n", cpu_threads(), blas_description().c_str());
   const auto gpus = cuda_devices();
   if (gpus.empty()) {
     std::printf("gpu: none: %s\n", cuda_unavailable_reason().c_str());

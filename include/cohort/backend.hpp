@@ -52,6 +52,10 @@ std::string cuda_unavailable_reason();
 /// Auto -> Cuda or Cpu; Cuda without a usable device throws Error. Cpu stays Cpu.
 Device resolve_device(Device requested);
 
+/// The BLAS library and the kernels it runs, e.g. "OpenBLAS 0.3.21 ..., kernels Haswell"
+/// (OpenBLAS picks them for the CPU unless OPENBLAS_CORETYPE names them).
+std::string blas_description();
+
 /// Worker threads for the CPU backend: 0 means all hardware threads.
 void set_cpu_threads(int threads);
 int cpu_threads();
