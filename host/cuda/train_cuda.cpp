@@ -11,6 +11,7 @@
 #include "host/cuda/train_cuda.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -98,8 +99,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     h_states_[pending_] = StepState{sp.adam, sp.step, static_cast<std::uint32_t>(pending_)};
     rows_.copy_from_host(staged_rows, B, s);
     d_state_.copy_from_host(&h_states_[pending_], 1, s);
-    if (bags_) upload_bags(rows, B);
-    if (lazy_) upload_touched_rows(rows, B);
+    upload_batch_extras(rows, B, pending_);
     if (use_graph_ && graph_.ready() && graph_batch_ == B) {
       graph_.launch(s);
     } else {
@@ -126,7 +126,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       const std::size_t n = std::min(kEvalChunk, count - at);
       reserve(n);
       rows_.copy_from_host(rows + at, n, s);  // pageable: staged before the call returns
-      if (bags_) upload_bags(rows + at, n);
+      upload_batch_extras(rows + at, n, pending_);  // waited for below, before the slot's reuse
       forward_kernels(n, false);
       loss_and_grad(logits_.data(), btarget_.data(), n, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
                     float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), eval_loss_.data(), nullptr,
@@ -181,32 +181,53 @@ class CudaEngine final : public train_detail::TrainEngine {
     return d;
   }
 
-  // Lazy Adam's table rows for this batch, found on the host (as the CPU engine does) and
-  // uploaded: the batch's codes come from the host copy of the data, its bag items from
-  // upload_bags.
-  void upload_touched_rows(const std::uint32_t* rows, std::size_t B) {
-    train_detail::touched_table_rows(L_, data_.cats.data(), rows, B, host_bag_.items, host_touched_);
-    if (touched_.size() < host_touched_.size()) {
-      stream_.synchronize();
-      touched_ = DeviceBuffer<train_element::TableRow>(host_touched_.size(), stream_.get());
+  // The batch's variable-size inputs, built on the host and copied to the device through
+  // the pinned bytes of step slot `slot` (a slot is rewritten only after flush_losses has
+  // waited for its step): the bag CSR, and lazy Adam's table rows (the CPU engine's list;
+  // the batch's codes come from the host copy of the data, its bag items from the CSR).
+  void upload_batch_extras(const std::uint32_t* rows, std::size_t B, std::size_t slot) {
+    if (!bags_ && !lazy_) return;
+    cudaStream_t s = stream_.get();
+    if (bags_) train_detail::gather_bags(*bags_, rows, B, host_bag_);
+    if (lazy_) train_detail::touched_table_rows(L_, data_.cats.data(), rows, B, host_bag_.items, host_touched_);
+    const std::size_t nnz = host_bag_.items.size();
+    std::size_t bytes = staged_bytes<train_element::TableRow>(host_touched_.size());
+    if (bags_) bytes += staged_bytes<std::uint64_t>(B + 1) + staged_bytes<std::int32_t>(nnz) + staged_bytes<float>(nnz);
+    if (staging_[slot].size() < bytes) staging_[slot] = PinnedBuffer<unsigned char>(bytes + bytes / 2);
+    staged_ = 0;
+    if (bags_) {
+      if (bag_items_.size() < std::max<std::size_t>(nnz, 1)) {
+        stream_.synchronize();
+        bag_items_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(nnz, 1), s);
+        bag_weights_ = DeviceBuffer<float>(std::max<std::size_t>(nnz, 1), s);
+      }
+      if (bag_indptr_.size() < B + 1) bag_indptr_ = DeviceBuffer<std::uint64_t>(B + 1, s);
+      staged_copy(bag_indptr_, host_bag_.indptr.data(), B + 1, slot);
+      staged_copy(bag_items_, host_bag_.items.data(), nnz, slot);
+      staged_copy(bag_weights_, host_bag_.weights.data(), nnz, slot);
     }
-    touched_.copy_from_host(host_touched_.data(), host_touched_.size(), stream_.get());
+    if (lazy_) {
+      if (touched_.size() < host_touched_.size()) {
+        stream_.synchronize();
+        touched_ = DeviceBuffer<train_element::TableRow>(host_touched_.size(), s);
+      }
+      staged_copy(touched_, host_touched_.data(), host_touched_.size(), slot);
+    }
   }
 
-  // The batch's bags as a CSR on the device (built on the host from the rows).
-  void upload_bags(const std::uint32_t* rows, std::size_t B) {
-    cudaStream_t s = stream_.get();
-    train_detail::gather_bags(*bags_, rows, B, host_bag_);
-    const std::size_t nnz = std::max<std::size_t>(host_bag_.items.size(), 1);
-    if (bag_items_.size() < nnz) {
-      stream_.synchronize();
-      bag_items_ = DeviceBuffer<std::int32_t>(nnz, s);
-      bag_weights_ = DeviceBuffer<float>(nnz, s);
-    }
-    if (bag_indptr_.size() < B + 1) bag_indptr_ = DeviceBuffer<std::uint64_t>(B + 1, s);
-    bag_indptr_.copy_from_host(host_bag_.indptr.data(), B + 1, s);
-    bag_items_.copy_from_host(host_bag_.items.data(), host_bag_.items.size(), s);
-    bag_weights_.copy_from_host(host_bag_.weights.data(), host_bag_.weights.size(), s);
+  template <typename T>
+  static std::size_t staged_bytes(std::size_t count) {
+    return (count * sizeof(T) + 15) / 16 * 16;  // each array 16-byte aligned
+  }
+
+  // dst[0, count) = src through the next staged_bytes of slot's pinned bytes.
+  template <typename T>
+  void staged_copy(DeviceBuffer<T>& dst, const T* src, std::size_t count, std::size_t slot) {
+    if (count == 0) return;
+    T* pinned = reinterpret_cast<T*>(staging_[slot].data() + staged_);
+    std::memcpy(pinned, src, count * sizeof(T));
+    dst.copy_from_host(pinned, count, stream_.get());
+    staged_ += staged_bytes<T>(count);
   }
 
   // Activation buffers for batches of up to `capacity_` rows.
@@ -367,6 +388,8 @@ class CudaEngine final : public train_detail::TrainEngine {
   DeviceBuffer<std::int32_t> bag_items_;
   DeviceBuffer<float> bag_weights_;
   std::vector<train_element::TableRow> host_touched_;  // lazy Adam's rows this step
+  std::vector<PinnedBuffer<unsigned char>> staging_ = std::vector<PinnedBuffer<unsigned char>>(kLossSlots);
+  std::size_t staged_ = 0;  // bytes of the current slot's staging in use
   DeviceBuffer<train_element::TableRow> touched_;
   std::size_t capacity_ = 0;
 };
