@@ -17,8 +17,8 @@
  * (user + system, all threads) and the ratios; --json appends one JSON line per result.
  * The scipy peer (single-threaded) warms up untimed like ours and runs --repeats times
  * (best wall, least CPU time); its timed region builds a CSR of int32 indices + int64
- * counts (12 bytes per cell), ours a CellTable (row, col, event, count, sum, first,
- * last: 42 bytes per cell), both from the same integer ids.
+ * counts (12 bytes per cell), ours a counts-only CellTable (row, col, event, count:
+ * 18 bytes per cell), both from the same integer ids.
  */
 #include <CLI/CLI.hpp>
 #include <omp.h>

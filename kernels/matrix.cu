@@ -69,6 +69,7 @@ DeviceBuffer<T> upload(const T* host, std::size_t n, cudaStream_t stream) {
 
 CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   CellTable out;
+  out.counts_only = !ev.time && !ev.weight;
   const std::size_t n = ev.size;
   if (n == 0) return out;
   const KeyLayout layout = make_key_layout(ev.rows, ev.cols, ev.events);
@@ -125,6 +126,7 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
     out.event[i] = static_cast<std::uint16_t>(key_event(keys[i], layout));
     out.col[i] = key_col(keys[i], layout);
     out.count[i] = cells[i].count;
+    if (out.counts_only) continue;
     out.sum[i] = cells[i].sum;
     out.first[i] = cells[i].first;
     out.last[i] = cells[i].last;

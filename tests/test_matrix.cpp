@@ -224,9 +224,9 @@ void expect_matches_reference(const MatrixResult& r, const Log& log, const std::
     const auto found = ref.find(key);
     ASSERT_NE(found, ref.end()) << "cell " << i;
     EXPECT_EQ(r.cells.count[i], found->second.count);
-    EXPECT_NEAR(r.cells.sum[i], found->second.sum, kSumTolerance * std::abs(found->second.sum));
-    EXPECT_EQ(r.cells.first[i], found->second.first);
-    EXPECT_EQ(r.cells.last[i], found->second.last);
+    EXPECT_NEAR(r.cells.sum_at(i), found->second.sum, kSumTolerance * std::abs(found->second.sum));
+    EXPECT_EQ(r.cells.first_at(i), found->second.first);
+    EXPECT_EQ(r.cells.last_at(i), found->second.last);
     if (i > 0) {
       EXPECT_LT(std::tie(r.cells.row[i - 1], r.cells.event[i - 1], r.cells.col[i - 1]),
                 std::tie(r.cells.row[i], r.cells.event[i], r.cells.col[i]));
@@ -293,10 +293,22 @@ TEST_F(MatrixBuild, WithoutOptionalColumnsCountsOnly) {
   const MatrixResult r = build_matrix(dir.file("log.csv"), o);
   EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(event_file_stems(r), (std::vector<std::string>{"counts"}));
+  EXPECT_TRUE(r.cells.counts_only);
   const Csr m = cell_matrix(r, 0, CellValue::Count);
   EXPECT_EQ(m.at(0, 1), 1.0);
   EXPECT_EQ(m.at(1, 0), 2.0);
   EXPECT_EQ(m.nnz(), 2u);
+  const Csr sums = cell_matrix(r, 0, CellValue::Sum);  // weight 1: sum = count
+  EXPECT_EQ(sums.values, m.values);
+  // chunks of one event merge counts-only tables; the long CSV has sum = count
+  o.reader.chunk_bytes = 8;
+  const MatrixResult chunked = build_matrix(dir.file("log.csv"), o);
+  EXPECT_TRUE(chunked.cells.counts_only);
+  EXPECT_EQ(chunked.cells.count, r.cells.count);
+  EXPECT_EQ(chunked.cells.col, r.cells.col);
+  write_long_csv(chunked, dir.file("long.csv"));
+  EXPECT_EQ(read_file(dir.file("long.csv")),
+            "user,item,event,count,sum,first,last,mean_interval\na,y,,1,1,,,\nb,x,,2,2,,,\n");
 }
 
 TEST_F(MatrixBuild, UserFromMapsJoinOutputToUsers) {
@@ -389,9 +401,9 @@ void expect_cells_equal_reference(const CellTable& t, const Encoded& e, const st
   for (const auto& [key, r] : ref) {
     EXPECT_EQ(std::make_tuple(t.row[i], std::uint32_t(t.event[i]), t.col[i]), key) << "cell " << i;
     EXPECT_EQ(t.count[i], r.count);
-    EXPECT_EQ(t.sum[i], r.sum);  // weights are multiples of 1/8: exact in any order
-    EXPECT_EQ(t.first[i], r.first);
-    EXPECT_EQ(t.last[i], r.last);
+    EXPECT_EQ(t.sum_at(i), r.sum);  // weights are multiples of 1/8: exact in any order
+    EXPECT_EQ(t.first_at(i), r.first);
+    EXPECT_EQ(t.last_at(i), r.last);
     ++i;
   }
 }
@@ -435,10 +447,15 @@ TEST(MatrixAggregate, OptionalColumnsAndKeyRangesMatchReference) {
       if (!has_event) a.event = nullptr;
       if (!has_time) a.time = nullptr;
       if (!has_weight) a.weight = nullptr;
-      expect_cells_equal_reference(aggregate_events(a, Device::Cpu), e,
-                                   "seed " + std::to_string(seed) + " cols " + std::to_string(c.cols) + " events " +
-                                       std::to_string(c.events) + " event/time/weight " + std::to_string(has_event) +
-                                       std::to_string(has_time) + std::to_string(has_weight));
+      const CellTable t = aggregate_events(a, Device::Cpu);
+      const std::string what = "seed " + std::to_string(seed) + " cols " + std::to_string(c.cols) + " events " +
+                               std::to_string(c.events) + " event/time/weight " + std::to_string(has_event) +
+                               std::to_string(has_time) + std::to_string(has_weight);
+      expect_cells_equal_reference(t, e, what);
+      // without time and weight the values are not stored
+      EXPECT_EQ(t.counts_only, !has_time && !has_weight) << what;
+      EXPECT_EQ(t.sum.size(), t.counts_only ? 0 : t.size()) << what;
+      EXPECT_EQ(t.last.size(), t.counts_only ? 0 : t.size()) << what;
     }
   }
 }
@@ -496,9 +513,11 @@ TEST(MatrixCuda, CudaMatchesCpu) {
   a.weight = nullptr;
   a.event = nullptr;
   const CellTable cpu = aggregate_events(a, Device::Cpu), gpu = aggregate_events(a, Device::Cuda);
+  EXPECT_TRUE(gpu.counts_only);
+  EXPECT_TRUE(gpu.sum.empty());
+  EXPECT_EQ(gpu.row, cpu.row);
+  EXPECT_EQ(gpu.col, cpu.col);
   EXPECT_EQ(gpu.count, cpu.count);
-  EXPECT_EQ(gpu.sum, cpu.sum);
-  EXPECT_EQ(gpu.first, cpu.first);
 }
 
 // ---- output files ----

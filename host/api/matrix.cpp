@@ -21,9 +21,10 @@ void CellTable::resize(std::size_t n) {
   col.resize(n);
   event.resize(n);
   count.resize(n);
-  sum.resize(n);
-  first.resize(n);
-  last.resize(n);
+  const std::size_t values = counts_only ? 0 : n;
+  sum.resize(values);
+  first.resize(values);
+  last.resize(values);
 }
 
 CellTable aggregate_events(const EventArrays& events, Device device) {
@@ -50,7 +51,7 @@ Csr cell_matrix(const MatrixResult& result, std::size_t event, CellValue value) 
     if (c.event[i] != event || (value == CellValue::MeanInterval && c.count[i] < 2)) continue;
     ++m.indptr[c.row[i] + 1];
     m.indices.push_back(static_cast<std::int32_t>(c.col[i]));
-    const CellAccumulator acc{c.count[i], c.sum[i], c.first[i], c.last[i]};
+    const CellAccumulator acc{c.count[i], c.sum_at(i), c.first_at(i), c.last_at(i)};
     switch (value) {
       case CellValue::Count: m.values.push_back(static_cast<double>(acc.count)); break;
       case CellValue::Sum: m.values.push_back(acc.sum); break;

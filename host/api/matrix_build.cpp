@@ -41,14 +41,16 @@ void copy_cell(CellTable& out, std::size_t k, const CellTable& in, std::size_t i
   out.col[k] = in.col[i];
   out.event[k] = in.event[i];
   out.count[k] = in.count[i];
-  out.sum[k] = in.sum[i];
-  out.first[k] = in.first[i];
-  out.last[k] = in.last[i];
+  if (out.counts_only) return;
+  out.sum[k] = in.sum_at(i);
+  out.first[k] = in.first_at(i);
+  out.last[k] = in.last_at(i);
 }
 
 // Linear merge of two sorted unique tables; equal cells are combined with cell_merge.
 CellTable merge_tables(const CellTable& a, const CellTable& b) {
   CellTable out;
+  out.counts_only = a.counts_only && b.counts_only;
   out.resize(a.size() + b.size());
   std::size_t i = 0, j = 0, k = 0;
   while (i < a.size() || j < b.size()) {
@@ -58,12 +60,14 @@ CellTable merge_tables(const CellTable& a, const CellTable& b) {
       copy_cell(out, k++, b, j++);
     } else {
       copy_cell(out, k, a, i);
-      const CellAccumulator m = cell_merge(CellAccumulator{a.count[i], a.sum[i], a.first[i], a.last[i]},
-                                           CellAccumulator{b.count[j], b.sum[j], b.first[j], b.last[j]});
+      const CellAccumulator m = cell_merge(CellAccumulator{a.count[i], a.sum_at(i), a.first_at(i), a.last_at(i)},
+                                           CellAccumulator{b.count[j], b.sum_at(j), b.first_at(j), b.last_at(j)});
       out.count[k] = m.count;
-      out.sum[k] = m.sum;
-      out.first[k] = m.first;
-      out.last[k] = m.last;
+      if (!out.counts_only) {
+        out.sum[k] = m.sum;
+        out.first[k] = m.first;
+        out.last[k] = m.last;
+      }
       ++i, ++j, ++k;
     }
   }
@@ -261,6 +265,7 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
     keys[i] = {pack_cell_key(new_user[cells.row[i]], new_event[cells.event[i]], new_item[cells.col[i]], layout),
                static_cast<std::uint32_t>(i)};
   __gnu_parallel::sort(keys.begin(), keys.end());  // libstdc++'s OpenMP sort
+  result.cells.counts_only = cells.counts_only;
   result.cells.resize(cells.size());
   for (std::size_t k = 0; k < keys.size(); ++k) {
     copy_cell(result.cells, k, cells, keys[k].second);

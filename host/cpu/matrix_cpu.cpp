@@ -148,10 +148,11 @@ CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads)
   std::partial_sum(cell_start.begin(), cell_start.end(), cell_start.begin());
   // 3. reduce runs
   CellTable out;
+  out.counts_only = !ev.time && !ev.weight;
   const std::size_t cells = cell_start[rows];
   resize_fresh(out.row, cells), resize_fresh(out.col, cells), resize_fresh(out.event, cells);
-  resize_fresh(out.count, cells), resize_fresh(out.sum, cells), resize_fresh(out.first, cells);
-  resize_fresh(out.last, cells);
+  resize_fresh(out.count, cells);
+  if (!out.counts_only) resize_fresh(out.sum, cells), resize_fresh(out.first, cells), resize_fresh(out.last, cells);
 #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
   for (std::size_t r = 0; r < rows; ++r) {
     std::size_t c = cell_start[r];
@@ -169,9 +170,11 @@ CellTable aggregate_sorted(const EventArrays& ev, KeyLayout layout, int threads)
       out.event[c] = static_cast<std::uint16_t>(sub >> layout.col_bits);
       out.col[c] = static_cast<std::uint32_t>(sub & ((std::uint64_t(1) << layout.col_bits) - 1));
       out.count[c] = acc.count;
-      out.sum[c] = acc.sum;
-      out.first[c] = acc.first;
-      out.last[c] = acc.last;
+      if (!out.counts_only) {
+        out.sum[c] = acc.sum;
+        out.first[c] = acc.first;
+        out.last[c] = acc.last;
+      }
       ++c;
     }
   }
@@ -210,6 +213,7 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
   std::vector<std::uint32_t> range_total(static_cast<std::size_t>(threads));
   row_start[rows] = static_cast<std::uint32_t>(n);
   CellTable out;
+  out.counts_only = CountsOnly;
 #pragma omp parallel num_threads(threads)
   {
     const auto t = static_cast<std::size_t>(omp_get_thread_num());
@@ -321,8 +325,8 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
       auto mine_resize = [&](auto& v) {
         if (k++ % static_cast<std::size_t>(threads) == t) resize_fresh(v, cells);
       };
-      mine_resize(out.row), mine_resize(out.col), mine_resize(out.count), mine_resize(out.sum);
-      mine_resize(out.first), mine_resize(out.last), mine_resize(out.event);
+      mine_resize(out.row), mine_resize(out.col), mine_resize(out.count), mine_resize(out.event);
+      if (!CountsOnly) mine_resize(out.sum), mine_resize(out.first), mine_resize(out.last);
     }
 #pragma omp barrier
     // pass 2: reduce and write
@@ -366,9 +370,8 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
           out_row[c] = static_cast<std::uint32_t>(r);
           out_col[c] = s & col_mask;
           if (ev.event) out_event[c] = static_cast<std::uint16_t>(s >> layout.col_bits);
-          if (CountsOnly) {  // weight 1 and time 0: sum == count; first, last stay 0
+          if (CountsOnly) {
             out_count[c] = count[s];
-            out_sum[c] = static_cast<double>(count[s]);
             count[s] = 0;
           } else {
             out_count[c] = acc[s].count;
@@ -407,7 +410,11 @@ CellTable aggregate_dense(const EventArrays& ev, KeyLayout layout, int threads) 
 }  // namespace
 
 CellTable aggregate_events_cpu(const EventArrays& ev) {
-  if (ev.size == 0) return CellTable{};
+  if (ev.size == 0) {
+    CellTable empty;
+    empty.counts_only = !ev.time && !ev.weight;
+    return empty;
+  }
   const KeyLayout layout = make_key_layout(ev.rows, ev.cols, ev.events);
   const std::size_t n = ev.size;
   const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>((n + 65535) / 65536)));

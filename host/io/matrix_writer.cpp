@@ -102,10 +102,10 @@ void write_long_csv(const MatrixResult& r, const std::string& path) {
   std::string line;
   for (std::size_t i = 0; i < c.size(); ++i) {
     line = csv_escape(r.users[c.row[i]]) + "," + csv_escape(r.items[c.col[i]]) + "," + csv_escape(r.events[c.event[i]]) +
-           "," + std::to_string(c.count[i]) + "," + number(c.sum[i]) + ",";
+           "," + std::to_string(c.count[i]) + "," + number(c.sum_at(i)) + ",";
     if (r.has_time) {
-      line += number(c.first[i]) + "," + number(c.last[i]) + ",";
-      if (c.count[i] > 1) line += number(cell_mean_interval(CellAccumulator{c.count[i], c.sum[i], c.first[i], c.last[i]}));
+      line += number(c.first_at(i)) + "," + number(c.last_at(i)) + ",";
+      if (c.count[i] > 1) line += number(cell_mean_interval(CellAccumulator{c.count[i], c.sum_at(i), c.first_at(i), c.last_at(i)}));
     } else {
       line += ",,";
     }

@@ -18,8 +18,8 @@
  * with one event has no interval: it is absent from <event>.interval.mtx and empty
  * in the long CSV. Cells are sorted by (row, event, col).
  *
- * Backends: identical counts, first and last (exact); sums and intervals equal up to
- * floating-point summation order (relative 1e-12), exact for integer weights.
+ * Backends: identical cells (each cell is folded in event order on both). The table
+ * holds counts only (CellTable::counts_only) when the log has neither time nor weight.
  */
 #pragma once
 
@@ -47,13 +47,20 @@ struct EventArrays {
 };
 
 /// Aggregated cells, unique and sorted by (row, event, col).
+/// counts_only (events without time and weight): sum, first and last are not stored,
+/// which saves 24 of 42 bytes per cell; read them through sum_at, first_at, last_at
+/// (sum = count, first = last = 0).
 struct CellTable {
   std::vector<std::uint32_t> row, col;
   std::vector<std::uint16_t> event;
   std::vector<std::int64_t> count;
-  std::vector<double> sum, first, last;
+  std::vector<double> sum, first, last;  ///< empty when counts_only
+  bool counts_only = false;
   std::size_t size() const { return row.size(); }
-  void resize(std::size_t n);
+  void resize(std::size_t n);  ///< sum, first, last too unless counts_only
+  double sum_at(std::size_t i) const { return counts_only ? static_cast<double>(count[i]) : sum[i]; }
+  double first_at(std::size_t i) const { return counts_only ? 0.0 : first[i]; }
+  double last_at(std::size_t i) const { return counts_only ? 0.0 : last[i]; }
 };
 
 /// Aggregates encoded events into cells on a backend.
