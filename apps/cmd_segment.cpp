@@ -20,7 +20,7 @@ namespace cohort::app {
 namespace {
 
 CommonOptions common;
-std::string embeddings_path, ids_path, k_range, metric = "euclidean", matrix_dir, out_dir;
+std::string embeddings_path, ids_path, k_range, metric = "euclidean", init = "auto", matrix_dir, out_dir;
 int k = 0, n_init = 1, max_iter = 300, top_items = 3;
 double tol = 1e-4;
 std::size_t silhouette_max_exact = 50000;
@@ -79,6 +79,7 @@ void run_segment() {
   options.device = apply_common(common);
   options.seed = common.seed;
   options.metric = parse_metric(metric);
+  options.init = parse_init(init);
   options.n_init = n_init;
   options.max_iter = max_iter;
   options.tol = tol;
@@ -144,7 +145,12 @@ void setup(CLI::App& app) {
   c->add_option("--k", k, "Number of segments");
   c->add_option("--k-range", k_range, "A:B: try every k in [A, B], keep the best silhouette");
   c->add_option("--metric", metric, "euclidean or cosine (spherical k-means)")->capture_default_str();
-  c->add_option("--n-init", n_init, "k-means++ restarts; the lowest inertia wins")->capture_default_str();
+  c->add_option("--init", init,
+                "auto, k-means++ or k-means-parallel (k-means||; auto picks it when N x k >= 1e8, where k-means++'s k passes "
+                "over the data dominate)")
+      ->capture_default_str();
+  c->add_option("--n-init", n_init, "Restarts from different initial draws; the lowest inertia wins")
+      ->capture_default_str();
   c->add_option("--max-iter", max_iter, "Maximum Lloyd iterations")->capture_default_str();
   c->add_option("--tol", tol, "Stop when the centroid shift <= tol x mean variance")->capture_default_str();
   c->add_option("--silhouette-max-exact", silhouette_max_exact,

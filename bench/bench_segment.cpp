@@ -2,11 +2,12 @@
  * bench_segment.cpp: k-means throughput (iterations/s, total time) of `cohort segment`.
  *
  * For each N in --n and k in --k (d = --d): clustered Gaussian data (64 centres + noise)
- * written once to a .npy; cohort kmeans (n_init = 1, k-means++ init, --max-iter, --tol)
- * on each device asked for; then scikit-learn KMeans (lloyd, n_init=1, same max_iter and
+ * written once to a .npy; cohort kmeans (n_init = 1, each --init, --max-iter, --tol) on
+ * each device asked for; then scikit-learn KMeans (lloyd, n_init=1, same max_iter and
  * tol) and faiss.Kmeans (same niter, every row used) on the same .npy with the same
  * threads. Prints time (init included), iterations, iterations/s, inertia, and the ratio
- * peer time / cohort time (> 1: cohort is faster). --json appends one JSON line per run.
+ * peer time / cohort time (> 1: cohort is faster; cohort's CPU run with the first --init).
+ * --json appends one JSON line per run.
  */
 #include <CLI/CLI.hpp>
 
@@ -32,6 +33,7 @@ struct Config {
   int max_iter = 30;
   double tol = 1e-4;
   std::string device = "cpu";
+  std::vector<std::string> inits = {"auto"};
   int threads = 0;
   bool peers = true;
   std::string json;
@@ -81,33 +83,36 @@ void run(const Config& config) {
     for (const int k : config.k) {
       std::printf("\nN = %zu, d = %zu, k = %d, max_iter = %d, tol = %g\n", n, config.d, k, config.max_iter, config.tol);
       double cpu_seconds = 0.0;
-      for (const Device device : devices) {
-        SegmentOptions options;
-        options.device = device;
-        options.k = k;
-        options.max_iter = config.max_iter;
-        options.tol = config.tol;
-        if (device == Device::Cuda) {  // warm-up: context, cuBLAS handle
-          SegmentOptions warm = options;
-          warm.k = 2;
-          warm.max_iter = 1;
-          kmeans(x.data(), std::min<std::size_t>(n, 1000), config.d, warm);
+      for (const Device device : devices)
+        for (const std::string& init : config.inits) {
+          SegmentOptions options;
+          options.device = device;
+          options.init = parse_init(init);
+          options.k = k;
+          options.max_iter = config.max_iter;
+          options.tol = config.tol;
+          if (device == Device::Cuda) {  // warm-up: context, cuBLAS handle
+            SegmentOptions warm = options;
+            warm.k = 2;
+            warm.max_iter = 1;
+            kmeans(x.data(), std::min<std::size_t>(n, 1000), config.d, warm);
+          }
+          Timer timer;
+          const KMeansResult r = kmeans(x.data(), n, config.d, options);
+          const double seconds = timer.seconds();
+          if (device == Device::Cpu && cpu_seconds == 0.0) cpu_seconds = seconds;
+          std::printf("  cohort %-28s %-9s %8.3f s  %3d iterations  %8.2f it/s  inertia %.6e  peak RSS %.0f MiB\n",
+                      describe(device).c_str(), init.c_str(), seconds, r.iterations, r.iterations / seconds, r.inertia,
+                      peak_rss_mib());
+          std::ostringstream js;
+          js << "{\"bench\": \"segment\", \"impl\": \"cohort\", \"device\": \"" << describe(device)
+             << "\", \"init\": \"" << init << "\", \"n\": " << n
+             << ", \"d\": " << config.d << ", \"k\": " << k << ", \"seconds\": " << seconds
+             << ", \"iterations\": " << r.iterations << ", \"inertia\": " << r.inertia << "}";
+          append_json(config, js.str());
+          if (device == Device::Cuda && cpu_seconds > 0)
+            std::printf("  cuda speed-up over cpu: %.1fx\n", cpu_seconds / seconds);
         }
-        Timer timer;
-        const KMeansResult r = kmeans(x.data(), n, config.d, options);
-        const double seconds = timer.seconds();
-        if (device == Device::Cpu) cpu_seconds = seconds;
-        std::printf("  cohort %-28s %8.3f s  %3d iterations  %8.2f it/s  inertia %.6e  peak RSS %.0f MiB\n",
-                    describe(device).c_str(), seconds, r.iterations, r.iterations / seconds, r.inertia,
-                    peak_rss_mib());
-        std::ostringstream js;
-        js << "{\"bench\": \"segment\", \"impl\": \"cohort\", \"device\": \"" << describe(device) << "\", \"n\": " << n
-           << ", \"d\": " << config.d << ", \"k\": " << k << ", \"seconds\": " << seconds
-           << ", \"iterations\": " << r.iterations << ", \"inertia\": " << r.inertia << "}";
-        append_json(config, js.str());
-        if (device == Device::Cuda && cpu_seconds > 0)
-          std::printf("  cuda speed-up over cpu: %.1fx\n", cpu_seconds / seconds);
-      }
       if (!config.peers) continue;
       const double ours = cpu_seconds;
       for (const char* peer : {"sklearn", "faiss"}) {
@@ -140,6 +145,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-iter", config.max_iter, "Maximum Lloyd iterations")->capture_default_str();
   app.add_option("--tol", config.tol, "Tolerance (scikit-learn's)")->capture_default_str();
   app.add_option("--device", config.device, "cpu, cuda or both")->capture_default_str();
+  app.add_option("--init", config.inits, "auto, k-means++, k-means-parallel (several allowed)")->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads (0: all)")->capture_default_str();
   app.add_flag("!--no-peers", config.peers, "Skip scikit-learn and faiss");
   app.add_option("--json", config.json, "Append one JSON object per run to this file");

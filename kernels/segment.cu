@@ -9,6 +9,8 @@
  *   so rows ascend within a cluster); the host cuts each cluster's run into chunks of
  *   kChunkRows; chunk_sums_kernel sums a chunk's rows in double, one thread per
  *   dimension, in row order; cluster_sums_kernel adds a cluster's chunks in chunk order.
+ * k-means|| rounds: oversample_kernel flags rows, CUB DeviceSelect keeps them in row
+ *   order; pp_add_kernel is the E-step's nearest_centroid over the round's candidates.
  * Reductions (potentials, inertia): fixed contiguous segments, each a fixed shared-memory
  *   tree in double; the host adds the segment sums in order. No floating-point atomics
  *   anywhere, so a run is bitwise repeatable.
@@ -16,6 +18,7 @@
 #include "kernels/segment.hpp"
 
 #include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_select.cuh>
 
 #include <algorithm>
 #include <vector>
@@ -75,6 +78,30 @@ __global__ void pp_trial_kernel(const float* x_norm2, const float* closest, cons
 __global__ void pp_accept_kernel(const float* trial, int t, int j, std::size_t n, float* closest) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
     closest[i] = trial[i * t + j];
+}
+
+__global__ void oversample_kernel(const float* closest, std::size_t n, double scale, std::uint64_t seed,
+                                  unsigned char* keep) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    keep[i] = segment::oversample_keep(seed, i, scale, closest[i]) ? 1 : 0;
+}
+
+// k-means|| round: each row's nearest new candidate (dots_t m x rows, centroid-major)
+// replaces its closest one when strictly nearer.
+__global__ void pp_add_kernel(const float* x_norm2, const float* dots_t, const float* c_norm2, int m, std::size_t first,
+                              std::size_t rows, std::int32_t first_index, float* closest, std::int32_t* nearest) {
+  for (std::size_t r = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; r < rows; r += std::size_t(gridDim.x) * blockDim.x) {
+    const std::size_t i = first + r;
+    float best_value;
+    const std::int32_t best = segment::nearest_centroid(x_norm2[i], dots_t + r, rows, c_norm2, m, &best_value);
+    segment::closer_candidate(best_value, best, first_index, closest[i], nearest[i]);
+  }
+}
+
+__global__ void gather_rows_kernel(const float* x, std::size_t d, const std::int32_t* rows, std::size_t count,
+                                   float* out) {
+  for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < count * d; e += std::size_t(gridDim.x) * blockDim.x)
+    out[e] = x[std::size_t(rows[e / d]) * d + e % d];
 }
 
 __global__ void assign_kernel(const float* x, const float* x_norm2, const float* dots_t, const float* centroids,
@@ -155,6 +182,8 @@ class CudaSteps final : public KMeansSteps {
 
   double pp_start(const float* center) override {
     d_closest_ = DeviceBuffer<float>(n_, stream_.get());
+    ensure(d_nearest_, n_);
+    COHORT_CUDA_TRY(cudaMemsetAsync(d_nearest_.data(), 0, n_ * sizeof(std::int32_t), stream_.get()));
     ensure(d_trial_, n_);
     dots_for(center, 1, d_trial_.data());
     pp_start_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_norm2_.data(), d_trial_.data(),
@@ -212,6 +241,80 @@ class CudaSteps final : public KMeansSteps {
   void copy_row(std::int64_t row, float* out) override {
     d_x_.copy_to_host(out, d_, stream_.get(), static_cast<std::size_t>(row) * d_);
     stream_.synchronize();
+  }
+
+  void copy_rows(const std::vector<std::int64_t>& rows, float* out) override {
+    cudaStream_t s = stream_.get();
+    const std::vector<std::int32_t> rows32(rows.begin(), rows.end());  // n < 2^31 (the sorts' int counts)
+    ensure(d_rows_, rows.size());
+    ensure(d_points_, rows.size() * d_);
+    d_rows_.copy_from_host(rows32.data(), rows.size(), s);
+    gather_rows_kernel<<<grid_for(rows.size() * d_), kThreads, 0, s>>>(d_x_.data(), d_, d_rows_.data(), rows.size(),
+                                                                        d_points_.data());
+    COHORT_CHECK_LAUNCH(s);
+    d_points_.copy_to_host(out, rows.size() * d_, s);
+    stream_.synchronize();
+  }
+
+  void pp_oversample(double scale, std::uint64_t seed, std::vector<std::int64_t>& rows) override {
+    cudaStream_t s = stream_.get();
+    ensure(d_keep_, n_);
+    ensure(d_rows_, n_);
+    ensure(d_sorted_rows_, n_);
+    DeviceBuffer<long long> d_selected(1, s);
+    oversample_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_closest_.data(), n_, scale, seed, d_keep_.data());
+    COHORT_CHECK_LAUNCH(s);
+    iota_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_rows_.data(), n_);
+    COHORT_CHECK_LAUNCH(s);
+    std::size_t temp_bytes = 0;
+    COHORT_CUDA_TRY(cub::DeviceSelect::Flagged(nullptr, temp_bytes, d_rows_.data(), d_keep_.data(),
+                                               d_sorted_rows_.data(), d_selected.data(), n_, s));
+    ensure(d_temp_, temp_bytes);
+    COHORT_CUDA_TRY(cub::DeviceSelect::Flagged(d_temp_.data(), temp_bytes, d_rows_.data(), d_keep_.data(),
+                                               d_sorted_rows_.data(), d_selected.data(), n_, s));
+    long long selected = 0;
+    d_selected.copy_to_host(&selected, 1, s);
+    stream_.synchronize();
+    std::vector<std::int32_t> picked(static_cast<std::size_t>(selected));
+    d_sorted_rows_.copy_to_host(picked.data(), picked.size(), s);
+    stream_.synchronize();
+    rows.assign(picked.begin(), picked.end());
+  }
+
+  double pp_add(const float* candidates, int m, std::int32_t first_index) override {
+    cudaStream_t s = stream_.get();
+    ensure(d_centroids_, static_cast<std::size_t>(m) * d_);
+    d_centroids_.copy_from_host(candidates, static_cast<std::size_t>(m) * d_, s);
+    std::vector<float> c_norm2(m);
+    for (int j = 0; j < m; ++j) c_norm2[j] = segment::squared_norm(candidates + j * d_, d_);
+    ensure(d_c_norm2_, m);
+    d_c_norm2_.copy_from_host(c_norm2.data(), m, s);
+    const std::size_t block = std::max<std::size_t>(1, std::min<std::size_t>(n_, (std::size_t(1) << 26) / m));
+    ensure(d_dots_, block * m);
+    for (std::size_t first_row = 0; first_row < n_; first_row += block) {
+      const std::size_t rows = std::min(block, n_ - first_row);
+      gemm_centroid_major(d_centroids_.data(), m, d_x_.data() + first_row * d_, rows, d_dots_.data());
+      pp_add_kernel<<<grid_for(rows), kThreads, 0, s>>>(d_x_norm2_.data(), d_dots_.data(), d_c_norm2_.data(), m,
+                                                        first_row, rows, first_index, d_closest_.data(),
+                                                        d_nearest_.data());
+      COHORT_CHECK_LAUNCH(s);
+    }
+    return total(d_closest_.data(), 1, 0, nullptr);
+  }
+
+  void pp_nearest_counts(int m, std::vector<std::int64_t>& counts) override {
+    cudaStream_t s = stream_.get();
+    DeviceBuffer<unsigned long long> d_counts(m, s);
+    COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, m * sizeof(unsigned long long), s));
+    if (m <= kSharedCounts)
+      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_nearest_.data(), n_, m, d_counts.data());
+    else
+      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_nearest_.data(), n_, d_counts.data());
+    COHORT_CHECK_LAUNCH(s);
+    std::vector<unsigned long long> host(m);
+    d_counts.copy_to_host(host.data(), m, s);
+    stream_.synchronize();
+    counts.assign(host.begin(), host.end());
   }
 
   std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) override {
@@ -388,8 +491,8 @@ class CudaSteps final : public KMeansSteps {
   DeviceBuffer<unsigned long long> d_changed_;
   DeviceBuffer<double> d_segment_sums_;
   DeviceBuffer<float> d_closest_, d_trial_, d_points_, d_c_norm2_, d_centroids_, d_dots_;
-  DeviceBuffer<std::int32_t> d_rows_, d_sorted_rows_, d_sorted_labels_;
-  DeviceBuffer<unsigned char> d_temp_;
+  DeviceBuffer<std::int32_t> d_rows_, d_sorted_rows_, d_sorted_labels_, d_nearest_;
+  DeviceBuffer<unsigned char> d_temp_, d_keep_;
   std::size_t seg_len_ = 1, segments_ = 1;
   int trial_t_ = 0;
   bool assigned_ = false;

@@ -8,6 +8,7 @@
  *   exact_squared_distance  sum (x - c)^2 accumulated in double: the inertia and the
  *                      "farthest row" of empty-cluster re-seeding use it.
  *   squared_norm / inverse_norm  for the cosine (spherical) normalisation.
+ *   row_uniform / oversample_keep / closer_candidate  k-means|| initialisation.
  */
 #pragma once
 
@@ -65,6 +66,33 @@ COHORT_HD inline double inverse_norm(const float* v, std::size_t d) {
   double sum = 0.0;
   for (std::size_t i = 0; i < d; ++i) sum += static_cast<double>(v[i]) * static_cast<double>(v[i]);
   return sum > 0.0 ? 1.0 / sqrt(sum) : 0.0;
+}
+
+/// k-means|| oversampling: row i joins the candidates with probability
+/// min(1, scale * closest_i), scale = oversampling / potential, decided by a uniform in
+/// [0, 1) hashed from (seed, row) with splitmix64, so every backend and thread count
+/// picks the same rows for the same distances.
+COHORT_HD inline double row_uniform(std::uint64_t seed, std::uint64_t row) {
+  std::uint64_t z = seed + (row + 1) * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+COHORT_HD inline bool oversample_keep(std::uint64_t seed, std::uint64_t row, double scale, float closest) {
+  return row_uniform(seed, row) < scale * static_cast<double>(closest);
+}
+
+/// k-means|| candidate update: the nearest of a batch of new candidates (first index
+/// first_index) replaces the row's closest one only when strictly nearer, so ties keep
+/// the earlier candidate.
+COHORT_HD inline void closer_candidate(float batch_distance, std::int32_t batch_index, std::int32_t first_index,
+                                       float& closest, std::int32_t& nearest) {
+  if (batch_distance < closest) {
+    closest = batch_distance;
+    nearest = first_index + batch_index;
+  }
 }
 
 /// The per-row inertia term: squared distance, or for unit vectors the cosine distance

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@
 #include "host/cpu/segment_cpu.hpp"
 #include "kernels/segment_element.hpp"
 #include "tests/test_util.hpp"
+#ifdef COHORT_WITH_CUDA
+#include "kernels/segment.hpp"
+#endif
 
 namespace cohort {
 namespace {
@@ -433,6 +437,151 @@ TEST(SegmentKMeans, KEqualsNGivesZeroInertia) {
   EXPECT_EQ(std::unique(sorted.begin(), sorted.end()) - sorted.begin(), 7);
 }
 
+// ---- k-means|| ----
+
+TEST(SegmentParallelInit, OversampleKeepFollowsItsProbability) {
+  const std::size_t n = 200000;
+  std::size_t kept = 0, both = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = segment::row_uniform(7, i);
+    ASSERT_TRUE(u >= 0.0 && u < 1.0) << u;
+    EXPECT_TRUE(segment::oversample_keep(7, i, 1.0, 1.0f));     // probability >= 1
+    EXPECT_FALSE(segment::oversample_keep(7, i, 1e9, 0.0f));    // a row on a candidate
+    const bool keep = segment::oversample_keep(7, i, 0.25, 1.0f);
+    kept += keep;
+    both += keep && segment::oversample_keep(8, i, 0.25, 1.0f);
+  }
+  // rate 0.25 (sigma 0.001), and independent draws for another seed (0.0625)
+  EXPECT_NEAR(static_cast<double>(kept) / n, 0.25, 0.005);
+  EXPECT_NEAR(static_cast<double>(both) / n, 0.0625, 0.004);
+}
+
+// Brute force in double: each row's distance to its nearest candidate (ties to the
+// earlier one) and how many rows each candidate is nearest to.
+struct NearestCandidates {
+  std::vector<double> distance;
+  std::vector<std::int64_t> counts;
+};
+
+NearestCandidates brute_nearest(const std::vector<float>& x, std::size_t n, std::size_t d,
+                                const std::vector<std::int64_t>& candidate_rows) {
+  NearestCandidates r{std::vector<double>(n), std::vector<std::int64_t>(candidate_rows.size(), 0)};
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t best = 0;
+    for (std::size_t j = 0; j < candidate_rows.size(); ++j) {
+      const double value = segment::exact_squared_distance(x.data() + i * d, x.data() + candidate_rows[j] * d, d);
+      if (j == 0 || value < r.distance[i]) r.distance[i] = value, best = j;
+    }
+    ++r.counts[best];
+  }
+  return r;
+}
+
+// One k-means|| round through a backend's steps, checked against brute force: the
+// oversampled rows (ascending; rows within 1e-4 of the threshold excepted), the
+// potentials, and the nearest-candidate counts.
+void expect_round_matches_brute_force(segment::KMeansSteps& steps, const std::vector<float>& x, std::size_t n,
+                                      std::size_t d) {
+  std::vector<std::int64_t> candidate_rows = {17};
+  const double start = steps.pp_start(x.data() + 17 * d);
+  NearestCandidates ref = brute_nearest(x, n, d, candidate_rows);
+  const double ref_start = std::accumulate(ref.distance.begin(), ref.distance.end(), 0.0);
+  EXPECT_NEAR(start, ref_start, 1e-5 * ref_start);
+  const double scale = 40.0 / start;
+  std::vector<std::int64_t> drawn;
+  steps.pp_oversample(scale, 1234, drawn);
+  EXPECT_TRUE(std::is_sorted(drawn.begin(), drawn.end()));
+  EXPECT_GT(drawn.size(), 20u);
+  EXPECT_LT(drawn.size(), 80u);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = segment::row_uniform(1234, i), p = scale * ref.distance[i];
+    if (std::abs(u - p) <= 1e-4 * p) continue;
+    EXPECT_EQ(std::binary_search(drawn.begin(), drawn.end(), static_cast<std::int64_t>(i)), u < p) << "row " << i;
+  }
+  std::vector<float> rows(drawn.size() * d);
+  steps.copy_rows(drawn, rows.data());
+  for (std::size_t j = 0; j < drawn.size(); ++j)
+    ASSERT_TRUE(std::equal(rows.begin() + j * d, rows.begin() + (j + 1) * d, x.begin() + drawn[j] * d)) << j;
+  const double potential = steps.pp_add(rows.data(), static_cast<int>(drawn.size()), 1);
+  candidate_rows.insert(candidate_rows.end(), drawn.begin(), drawn.end());
+  ref = brute_nearest(x, n, d, candidate_rows);
+  const double ref_potential = std::accumulate(ref.distance.begin(), ref.distance.end(), 0.0);
+  EXPECT_NEAR(potential, ref_potential, 1e-4 * ref_potential);
+  EXPECT_LT(potential, 0.5 * start);
+  std::vector<std::int64_t> counts;
+  steps.pp_nearest_counts(static_cast<int>(candidate_rows.size()), counts);
+  EXPECT_EQ(counts, ref.counts);
+}
+
+TEST(SegmentParallelInit, StepsMatchBruteForce) {
+  const std::size_t n = 3000, d = 8;
+  const auto x = random_matrix(n, d, 91);
+  expect_round_matches_brute_force(*segment::make_cpu_steps(x.data(), n, d), x, n, d);
+}
+
+TEST(SegmentParallelInit, WeightsScaleThePotential) {
+  const auto x = random_matrix(50, 3, 92);
+  std::vector<double> weights(50);
+  for (std::size_t i = 0; i < 50; ++i) weights[i] = static_cast<double>(i % 4);
+  auto steps = segment::make_cpu_steps(x.data(), 50, 3, weights);
+  double expected = 0.0;
+  for (std::size_t i = 0; i < 50; ++i) expected += weights[i] * segment::exact_squared_distance(&x[i * 3], &x[0], 3);
+  EXPECT_NEAR(steps->pp_start(x.data()), expected, 1e-5 * expected);
+  // draws land only on rows of positive weight
+  std::vector<double> thresholds;
+  for (int t = 0; t < 200; ++t) thresholds.push_back(expected * (t + 0.5) / 200.0);
+  std::vector<std::int64_t> rows;
+  steps->pp_sample(thresholds, rows);
+  for (const auto row : rows) EXPECT_NE(row % 4, 0) << row;
+}
+
+TEST(SegmentParallelInit, FindsEverySeparatedBlobAndIsDeterministic) {
+  const Blobs b = make_blobs(20000, 16, 20, 1.0, 93);
+  const auto draw = [&](std::uint64_t seed) {
+    auto steps = segment::make_cpu_steps(b.x.data(), b.n, b.d);
+    return segment::kmeans_parallel_init(*steps, 20, seed);
+  };
+  const std::vector<float> centers = draw(5);
+  ASSERT_EQ(centers.size(), 20u * 16u);
+  std::vector<std::int32_t> blobs;  // every centre is a row of x, one from each blob
+  for (int j = 0; j < 20; ++j) {
+    std::size_t row = b.n;
+    for (std::size_t i = 0; i < b.n && row == b.n; ++i)
+      if (std::equal(centers.begin() + j * 16, centers.begin() + (j + 1) * 16, b.x.begin() + i * 16)) row = i;
+    ASSERT_LT(row, b.n) << "centre " << j << " is not a row";
+    blobs.push_back(b.truth[row]);
+  }
+  std::sort(blobs.begin(), blobs.end());
+  EXPECT_EQ(std::unique(blobs.begin(), blobs.end()) - blobs.begin(), 20);
+  EXPECT_EQ(draw(5), centers);
+  EXPECT_NE(draw(6), centers);
+}
+
+TEST(SegmentParallelInit, FewDistinctRowsFallBackToKMeansPlusPlus) {
+  // 3 distinct values in 30 rows, k = 30: rows on a candidate are never drawn, so the
+  // rounds end with fewer than k candidates
+  std::vector<float> x;
+  for (int i = 0; i < 30; ++i) x.push_back(static_cast<float>(i % 3));
+  auto steps = segment::make_cpu_steps(x.data(), 30, 1);
+  const auto parallel = segment::kmeans_parallel_init(*steps, 30, 9);
+  auto fresh = segment::make_cpu_steps(x.data(), 30, 1);
+  EXPECT_EQ(parallel, segment::kmeanspp_init(*fresh, 30, 9));
+}
+
+TEST(SegmentParallelInit, KMeansWithParallelInitRecoversSegments) {
+  const Blobs b = make_blobs(6000, 12, 8, 1.0, 94);
+  SegmentOptions o = cpu_options(8);
+  o.init = KMeansInit::Parallel;
+  const KMeansResult r = kmeans(b.x.data(), b.n, b.d, o);
+  EXPECT_GE(adjusted_rand_index(r.labels, b.truth), 0.9);
+  const KMeansResult again = kmeans(b.x.data(), b.n, b.d, o);
+  EXPECT_EQ(again.centroids, r.centroids);
+  EXPECT_EQ(parse_init("k-means-parallel"), KMeansInit::Parallel);
+  EXPECT_EQ(parse_init("k-means++"), KMeansInit::PlusPlus);
+  EXPECT_EQ(std::string(init_name(parse_init("auto"))), "auto");
+  EXPECT_THROW(parse_init("random"), InvalidInput);
+}
+
 // ---- silhouette ----
 
 TEST(SegmentSilhouette, EuclideanMatchesBruteForce) {
@@ -644,6 +793,15 @@ TEST(SegmentCli, RoundTrip) {
     EXPECT_NE(profile_lines[s].find(",100,200,2.000000,"), std::string::npos) << profile_lines[s];
   EXPECT_NE(joined.output.find("view/user"), std::string::npos) << joined.output;
 
+  const auto parallel = testing::run_cli("segment --embeddings " + dir.file("x.npy") +
+                                         " --k 3 --init k-means-parallel --device cpu --quiet --out " + dir.file("out5"));
+  ASSERT_EQ(parallel.exit_code, 0) << parallel.output;
+  EXPECT_EQ(read_lines(dir.file("out5/labels.csv")).size(), b.n + 1);
+  const auto bad_init = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 3 --init random --out " +
+                                         dir.file("bad"));
+  EXPECT_NE(bad_init.exit_code, 0);
+  EXPECT_NE(bad_init.output.find("expected auto, k-means++ or k-means-parallel"), std::string::npos) << bad_init.output;
+
   const auto too_many = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 301 --out " + dir.file("bad"));
   EXPECT_NE(too_many.exit_code, 0);
   EXPECT_NE(too_many.output.find("error:"), std::string::npos) << too_many.output;
@@ -689,6 +847,17 @@ TEST(SegmentCuda, SameLabelsAsCpuFromTheSameInit) {
   o.n_init = 2;
   const KMeansResult gpu = kmeans(b.x.data(), b.n, b.d, o);
   EXPECT_GE(adjusted_rand_index(gpu.labels, b.truth), 0.9);
+  // k-means|| on the device: the same quality; its steps checked against brute force.
+  o.init = KMeansInit::Parallel;
+  EXPECT_GE(adjusted_rand_index(kmeans(b.x.data(), b.n, b.d, o).labels, b.truth), 0.9);
+  o.init = KMeansInit::Auto;
+#ifdef COHORT_WITH_CUDA
+  {
+    const std::size_t n = 3000, d = 8;
+    const auto x = random_matrix(n, d, 91);
+    expect_round_matches_brute_force(*cuda::make_segment_steps(x.data(), n, d), x, n, d);
+  }
+#endif
   // Empty-cluster re-seeding on the device.
   std::vector<float> init(10 * 16, 1000.0f);
   for (int j = 0; j < 9; ++j)

@@ -82,6 +82,22 @@ Metric parse_metric(const std::string& name) {
 
 const char* metric_name(Metric metric) { return metric == Metric::Cosine ? "cosine" : "euclidean"; }
 
+KMeansInit parse_init(const std::string& name) {
+  if (name == "auto") return KMeansInit::Auto;
+  if (name == "k-means++") return KMeansInit::PlusPlus;
+  if (name == "k-means-parallel") return KMeansInit::Parallel;
+  throw InvalidInput("unknown init '" + name + "' (expected auto, k-means++ or k-means-parallel)");
+}
+
+const char* init_name(KMeansInit init) {
+  switch (init) {
+    case KMeansInit::PlusPlus: return "k-means++";
+    case KMeansInit::Parallel: return "k-means-parallel";
+    case KMeansInit::Auto: break;
+  }
+  return "auto";
+}
+
 KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentOptions& options,
                     const std::string& source) {
   COHORT_EXPECTS(n > 0 && d > 0, source + ": no vectors to segment (" + std::to_string(n) + " x " +
@@ -112,6 +128,13 @@ KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentO
   settings.spherical = spherical;
   settings.tol_abs = options.tol * mean_variance(x, n, d);
   auto steps = make_steps(device, x, n, d);
+  const bool parallel_init =
+      options.init == KMeansInit::Parallel ||
+      (options.init == KMeansInit::Auto && static_cast<double>(n) * options.k >= kParallelInitWork);
+  auto draw = [&](std::uint64_t seed) {
+    return parallel_init ? segment::kmeans_parallel_init(*steps, options.k, seed)
+                         : segment::kmeanspp_init(*steps, options.k, seed);
+  };
   KMeansResult best;
   const int runs = given ? 1 : options.n_init;
   for (int run = 0; run < runs; ++run) {
@@ -119,7 +142,7 @@ KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentO
         given ? (spherical ? normalized_rows(options.initial_centroids.data(), options.k, d, "initial centroids",
                                              "centroid")
                            : options.initial_centroids)
-              : segment::kmeanspp_init(*steps, options.k, restart_seed(options.seed, run));
+              : draw(restart_seed(options.seed, run));
     KMeansResult result = segment::run_lloyd(*steps, std::move(init), options.k, settings);
     log_verbose("k-means k=" + std::to_string(options.k) + " run " + std::to_string(run + 1) + "/" +
                 std::to_string(runs) + ": inertia " + std::to_string(result.inertia) + " after " +

@@ -36,7 +36,8 @@ std::size_t chunk_rows(std::size_t n) { return std::max<std::size_t>(8192, (n + 
 
 class CpuSteps final : public KMeansSteps {
  public:
-  CpuSteps(const float* x, std::size_t n, std::size_t d) : x_(x), n_(n), d_(d), x_norm2_(n) {
+  CpuSteps(const float* x, std::size_t n, std::size_t d, std::vector<double> weights)
+      : x_(x), n_(n), d_(d), x_norm2_(n), weight_(std::move(weights)) {
 #pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i) x_norm2_[i] = squared_norm(x_ + i * d_, d_);
   }
@@ -45,6 +46,7 @@ class CpuSteps final : public KMeansSteps {
 
   double pp_start(const float* center) override {
     closest_.assign(n_, 0.0f);
+    nearest_.assign(n_, 0);
     trial_t_ = 1;
     return trial(center, 1, true)[0];
   }
@@ -52,7 +54,7 @@ class CpuSteps final : public KMeansSteps {
   void pp_sample(const std::vector<double>& thresholds, std::vector<std::int64_t>& rows) override {
     cumulative_.resize(n_);
     double running = 0.0;
-    for (std::size_t i = 0; i < n_; ++i) cumulative_[i] = running += closest_[i];
+    for (std::size_t i = 0; i < n_; ++i) cumulative_[i] = running += weight(i) * closest_[i];
     rows.resize(thresholds.size());
     for (std::size_t t = 0; t < thresholds.size(); ++t) {
       const auto at = std::lower_bound(cumulative_.begin(), cumulative_.end(), thresholds[t]);
@@ -71,6 +73,50 @@ class CpuSteps final : public KMeansSteps {
   }
 
   void copy_row(std::int64_t row, float* out) override { std::copy_n(x_ + row * d_, d_, out); }
+
+  void pp_oversample(double scale, std::uint64_t seed, std::vector<std::int64_t>& rows) override {
+    std::vector<std::uint8_t> keep(n_);
+#pragma omp parallel for schedule(static) if (static_cast<std::int64_t>(n_) > kParallelRows)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n_); ++i)
+      keep[i] = oversample_keep(seed, static_cast<std::uint64_t>(i), scale, closest_[i]);
+    rows.clear();
+    for (std::size_t i = 0; i < n_; ++i)
+      if (keep[i]) rows.push_back(static_cast<std::int64_t>(i));
+  }
+
+  double pp_add(const float* candidates, int m, std::int32_t first_index) override {
+    std::vector<float> c_norm2(m);
+    for (int j = 0; j < m; ++j) c_norm2[j] = squared_norm(candidates + j * d_, d_);
+    // rows per block: the block's dots (m x block) stay within 8 MiB
+    const std::size_t block = std::max<std::size_t>(64, std::min<std::size_t>(kBlockRows, (std::size_t(1) << 21) / m));
+    const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
+    std::vector<double> partial(blocks, 0.0);
+#pragma omp parallel if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
+    {
+      std::vector<float> dots_t(block * m), best_value(block);
+      std::vector<std::int32_t> best(block);
+#pragma omp for schedule(dynamic, 4)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(rows), static_cast<int>(d_), 1.0f,
+                    candidates, static_cast<int>(d_), x_ + first_row * d_, static_cast<int>(d_), 0.0f, dots_t.data(),
+                    static_cast<int>(rows));
+        nearest_in_block(x_norm2_.data() + first_row, dots_t.data(), c_norm2.data(), m, rows, best_value.data(),
+                         best.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t i = first_row + r;
+          closer_candidate(best_value[r], best[r], first_index, closest_[i], nearest_[i]);
+          partial[b] += weight(i) * closest_[i];
+        }
+      }
+    }
+    return std::accumulate(partial.begin(), partial.end(), 0.0);  // block order
+  }
+
+  void pp_nearest_counts(int m, std::vector<std::int64_t>& counts) override {
+    counts.assign(m, 0);
+    for (const std::int32_t j : nearest_) ++counts[j];
+  }
 
   std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) override {
     const bool first = labels_.empty();
@@ -168,7 +214,7 @@ class CpuSteps final : public KMeansSteps {
           else
             value = std::min(closest_[i], value);
           out[r * t + j] = value;
-          sums[j] += value;
+          sums[j] += weight(i) * value;
         }
       }
     }
@@ -178,12 +224,14 @@ class CpuSteps final : public KMeansSteps {
     return potentials;
   }
 
+  double weight(std::size_t i) const { return weight_.empty() ? 1.0 : weight_[i]; }
+
   SingleThreadedBlas blas_;
   const float* x_;
   std::size_t n_, d_;
   std::vector<float> x_norm2_, closest_, trial_dots_;
-  std::vector<double> cumulative_, distance_;
-  std::vector<std::int32_t> labels_;
+  std::vector<double> weight_, cumulative_, distance_;
+  std::vector<std::int32_t> labels_, nearest_;
   int trial_t_ = 0;
 };
 
@@ -217,8 +265,9 @@ void nearest_in_block(const float* __restrict x_norm2, const float* __restrict d
 SingleThreadedBlas::SingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
 SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(previous_); }
 
-std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d) {
-  return std::make_unique<CpuSteps>(x, n, d);
+std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d,
+                                            std::vector<double> weights) {
+  return std::make_unique<CpuSteps>(x, n, d, std::move(weights));
 }
 
 std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed) {
@@ -242,6 +291,31 @@ std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed) 
     std::copy_n(candidate_rows.data() + best * d, d, centers.data() + c * d);
   }
   return centers;
+}
+
+std::vector<float> kmeans_parallel_init(KMeansSteps& steps, int k, std::uint64_t seed) {
+  const std::size_t n = steps.rows(), d = steps.dims();
+  SplitMix64 rng(seed);
+  std::vector<float> candidates(d);
+  steps.copy_row(static_cast<std::int64_t>(rng.below(n)), candidates.data());
+  double potential = steps.pp_start(candidates.data());
+  const double oversampling = 2.0 * k;
+  std::vector<std::int64_t> drawn;
+  for (int round = 0; round < kParallelRounds && potential > 0.0; ++round) {
+    steps.pp_oversample(oversampling / potential, rng.next(), drawn);
+    if (drawn.empty()) continue;
+    const std::size_t first = candidates.size() / d;
+    candidates.resize((first + drawn.size()) * d);
+    steps.copy_rows(drawn, candidates.data() + first * d);
+    potential = steps.pp_add(candidates.data() + first * d, static_cast<int>(drawn.size()),
+                             static_cast<std::int32_t>(first));
+  }
+  const std::size_t m = candidates.size() / d;
+  if (m < static_cast<std::size_t>(k)) return kmeanspp_init(steps, k, seed);
+  std::vector<std::int64_t> counts;
+  steps.pp_nearest_counts(static_cast<int>(m), counts);
+  auto weighted = make_cpu_steps(candidates.data(), m, d, std::vector<double>(counts.begin(), counts.end()));
+  return kmeanspp_init(*weighted, k, rng.next());
 }
 
 void finish_centroids(const std::vector<double>& sums, const std::vector<std::int64_t>& counts,

@@ -7,7 +7,9 @@
  *
  * Algorithm (both backends): k-means++ initialisation (greedy: 2 + floor(ln k) candidate
  * draws per centre, keep the one with the lowest potential, as scikit-learn does), drawn
- * on the host from a splitmix64 stream of the seed, then Lloyd iterations:
+ * on the host from a splitmix64 stream of the seed; or k-means|| for large N x k (2
+ * rounds that each draw about 2k rows in one GEMM pass, instead of k - 1 passes; the
+ * weighted draws are reduced to k by greedy k-means++), then Lloyd iterations:
  *   E-step  distances ||x||^2 + ||c||^2 - 2 x.c with x.c from one GEMM per block of rows
  *           (OpenBLAS sgemm on the CPU, cuBLAS on the GPU), clamped at 0; each row takes
  *           the nearest centroid, ties to the smaller centroid index.
@@ -41,10 +43,18 @@ enum class Metric { Euclidean, Cosine };
 Metric parse_metric(const std::string& name);
 const char* metric_name(Metric metric);
 
+/// Initialisation: Auto is k-means|| when N x k >= kParallelInitWork, else k-means++.
+enum class KMeansInit { Auto, PlusPlus, Parallel };
+constexpr double kParallelInitWork = 1e8;
+/// "auto" | "k-means++" | "k-means-parallel" (k-means||) -> KMeansInit; anything else throws InvalidInput.
+KMeansInit parse_init(const std::string& name);
+const char* init_name(KMeansInit init);
+
 struct SegmentOptions {
   Device device = Device::Auto;
   int k = 8;
-  int n_init = 1;         ///< restarts from different k-means++ draws; the lowest inertia wins
+  KMeansInit init = KMeansInit::Auto;
+  int n_init = 1;         ///< restarts from different initial draws; the lowest inertia wins
   int max_iter = 300;
   double tol = 1e-4;      ///< relative to the mean per-dimension variance, as in scikit-learn
   Metric metric = Metric::Euclidean;
