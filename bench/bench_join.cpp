@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> kinds{"stores", "random"};
   std::size_t file_points = 1000000, reference_points = 2000;
   int repeats = 3, threads = 0;
+  std::int64_t cells = 0;
   std::string device = "all", dir = (std::filesystem::temp_directory_path() / "cohort_bench_join").string();
   bool peer = true;
   std::uint64_t seed = 7;
@@ -210,6 +211,7 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "Scratch directory for the files")->capture_default_str();
   app.add_option("--peer", peer, "Run the GeoPandas peer when bench/peers/venv exists")->capture_default_str();
   app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("--cells", cells, "Grid cells (0: the automatic resolution)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   set_cpu_threads(threads);
   set_verbosity(Verbosity::Quiet);
@@ -237,7 +239,7 @@ int main(int argc, char** argv) {
       std::mt19937_64 rng(seed);
       const PolygonSet polygons = make_polygons(kind, count, rng);
       auto t = Clock::now();
-      const JoinGrid grid = build_join_grid(polygons);
+      const JoinGrid grid = build_join_grid(polygons, cells);
       std::printf("grid %s %d polygons: %d x %d cells, %zu entries, %zu edge refs, built in %.3f s\n", kind.c_str(),
                   count, grid.cols, grid.rows, grid.entries.size(), grid.edges.size() / 4, seconds_since(t));
       for (std::size_t n : sizes) {

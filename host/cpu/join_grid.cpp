@@ -197,7 +197,9 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   COHORT_EXPECTS(nf < (std::size_t(1) << 32), "join: at most 2^32 - 1 polygons");
   // Resolution: at least 4 cells per edge, and cells small enough that the median
   // feature's bounding box covers about 16 of them, so most points see an empty or a
-  // fully-inside cell; at most 2^22 cells (32 MiB of offsets).
+  // fully-inside cell; at least 2^21 cells, because finer cells put fewer points in
+  // boundary cells (random overlapping polygons: 13-15% more points/s than with 4 cells
+  // per edge, see bench/RESULTS.md) for 16 MiB of offsets; at most 2^22 (32 MiB).
   std::vector<double> box_areas;
   double width_vertices = 0;  // sum over features of bbox width * vertices
   for (std::size_t f = 0; f < nf; ++f) {
@@ -217,7 +219,8 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   const double extent_area = ((max_x + pad) - (min_x - pad)) * ((max_y + pad) - (min_y - pad));
   const double fit = median_area > 0 ? 16.0 * extent_area / median_area : double(1 << 22);
   double target = cells > 0 ? static_cast<double>(cells)
-                            : std::min(std::max({4.0 * static_cast<double>(edge_count), fit, 1024.0}), double(1 << 22));
+                            : std::min(std::max({4.0 * static_cast<double>(edge_count), fit, double(1 << 21)}),
+                                       double(1 << 22));
   target = std::min(target, double(1 << 28));
   const double aspect = wx / wy;
   std::int64_t cols = std::llround(std::sqrt(target * aspect));
