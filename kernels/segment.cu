@@ -283,14 +283,7 @@ class CudaSteps final : public KMeansSteps {
 
   double pp_add(const float* candidates, int m, std::int32_t first_index) override {
     cudaStream_t s = stream_.get();
-    ensure(d_centroids_, static_cast<std::size_t>(m) * d_);
-    d_centroids_.copy_from_host(candidates, static_cast<std::size_t>(m) * d_, s);
-    std::vector<float> c_norm2(m);
-    for (int j = 0; j < m; ++j) c_norm2[j] = segment::squared_norm(candidates + j * d_, d_);
-    ensure(d_c_norm2_, m);
-    d_c_norm2_.copy_from_host(c_norm2.data(), m, s);
-    const std::size_t block = std::max<std::size_t>(1, std::min<std::size_t>(n_, (std::size_t(1) << 26) / m));
-    ensure(d_dots_, block * m);
+    const std::size_t block = upload_centres(candidates, m);
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
       gemm_centroid_major(d_centroids_.data(), m, d_x_.data() + first_row * d_, rows, d_dots_.data());
@@ -303,33 +296,14 @@ class CudaSteps final : public KMeansSteps {
   }
 
   void pp_nearest_counts(int m, std::vector<std::int64_t>& counts) override {
-    cudaStream_t s = stream_.get();
-    DeviceBuffer<unsigned long long> d_counts(m, s);
-    COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, m * sizeof(unsigned long long), s));
-    if (m <= kSharedCounts)
-      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_nearest_.data(), n_, m, d_counts.data());
-    else
-      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_nearest_.data(), n_, d_counts.data());
-    COHORT_CHECK_LAUNCH(s);
-    std::vector<unsigned long long> host(m);
-    d_counts.copy_to_host(host.data(), m, s);
-    stream_.synchronize();
-    counts.assign(host.begin(), host.end());
+    counts = label_counts(d_nearest_.data(), m);
   }
 
   std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) override {
     const bool first = !assigned_;
     assigned_ = true;
-    ensure(d_centroids_, static_cast<std::size_t>(k) * d_);
-    d_centroids_.copy_from_host(centroids, static_cast<std::size_t>(k) * d_, stream_.get());
-    std::vector<float> c_norm2(k);
-    for (int j = 0; j < k; ++j) c_norm2[j] = segment::squared_norm(centroids + j * d_, d_);
-    ensure(d_c_norm2_, k);
-    d_c_norm2_.copy_from_host(c_norm2.data(), k, stream_.get());
+    const std::size_t block = upload_centres(centroids, k);
     COHORT_CUDA_TRY(cudaMemsetAsync(d_changed_.data(), 0, sizeof(unsigned long long), stream_.get()));
-    // Rows per GEMM block: dots at most 64 Mi floats (256 MiB).
-    const std::size_t block = std::max<std::size_t>(1, std::min<std::size_t>(n_, (std::size_t(1) << 26) / k));
-    ensure(d_dots_, block * k);
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
       gemm_centroid_major(d_centroids_.data(), k, d_x_.data() + first_row * d_, rows, d_dots_.data());
@@ -347,13 +321,7 @@ class CudaSteps final : public KMeansSteps {
 
   void cluster_sums(int k, std::vector<double>& sums, std::vector<std::int64_t>& counts) override {
     cudaStream_t s = stream_.get();
-    DeviceBuffer<unsigned long long> d_counts(k, s);
-    COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, k * sizeof(unsigned long long), s));
-    if (k <= kSharedCounts)
-      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels_.data(), n_, k, d_counts.data());
-    else
-      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels_.data(), n_, d_counts.data());
-    COHORT_CHECK_LAUNCH(s);
+    counts = label_counts(d_labels_.data(), k);
     // Stable radix sort of (label, row) pairs.
     ensure(d_rows_, n_);
     ensure(d_sorted_rows_, n_);
@@ -370,10 +338,6 @@ class CudaSteps final : public KMeansSteps {
     COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp_.data(), temp_bytes, d_labels_.data(),
                                                     d_sorted_labels_.data(), d_rows_.data(), d_sorted_rows_.data(),
                                                     static_cast<int>(n_), 0, end_bit, s));
-    std::vector<unsigned long long> host_counts(k);
-    d_counts.copy_to_host(host_counts.data(), k, s);
-    stream_.synchronize();
-    counts.assign(host_counts.begin(), host_counts.end());
     // Chunk table: each cluster's run of sorted rows in pieces of kChunkRows.
     std::vector<long long> begin, end, first_chunk(k + 1, 0);
     long long offset = 0;
@@ -421,6 +385,37 @@ class CudaSteps final : public KMeansSteps {
   template <typename T>
   void ensure(DeviceBuffer<T>& buffer, std::size_t size) {
     if (buffer.size() < size) buffer = DeviceBuffer<T>(size, stream_.get());
+  }
+
+  // Centres (m x d, host) and their squared norms to the device for the blocked
+  // centroid-major GEMM; returns the rows per block (dots at most 64 Mi floats, 256 MiB).
+  std::size_t upload_centres(const float* centres, int m) {
+    cudaStream_t s = stream_.get();
+    ensure(d_centroids_, static_cast<std::size_t>(m) * d_);
+    d_centroids_.copy_from_host(centres, static_cast<std::size_t>(m) * d_, s);
+    std::vector<float> c_norm2(m);
+    for (int j = 0; j < m; ++j) c_norm2[j] = segment::squared_norm(centres + j * d_, d_);
+    ensure(d_c_norm2_, m);
+    d_c_norm2_.copy_from_host(c_norm2.data(), m, s);
+    const std::size_t block = std::max<std::size_t>(1, std::min<std::size_t>(n_, (std::size_t(1) << 26) / m));
+    ensure(d_dots_, block * m);
+    return block;
+  }
+
+  // How many of the n labels (in [0, m)) take each value.
+  std::vector<std::int64_t> label_counts(const std::int32_t* d_labels, int m) {
+    cudaStream_t s = stream_.get();
+    DeviceBuffer<unsigned long long> d_counts(m, s);
+    COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, m * sizeof(unsigned long long), s));
+    if (m <= kSharedCounts)
+      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels, n_, m, d_counts.data());
+    else
+      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels, n_, d_counts.data());
+    COHORT_CHECK_LAUNCH(s);
+    std::vector<unsigned long long> host(m);
+    d_counts.copy_to_host(host.data(), m, s);
+    stream_.synchronize();
+    return std::vector<std::int64_t>(host.begin(), host.end());
   }
 
   // out (rows x m, row-major) = x_rows (rows x d) * points^T (points: m x d on the device).

@@ -85,31 +85,13 @@ class CpuSteps final : public KMeansSteps {
   }
 
   double pp_add(const float* candidates, int m, std::int32_t first_index) override {
-    std::vector<float> c_norm2(m);
-    for (int j = 0; j < m; ++j) c_norm2[j] = squared_norm(candidates + j * d_, d_);
     // rows per block: the block's dots (m x block) stay within 8 MiB
     const std::size_t block = std::max<std::size_t>(64, std::min<std::size_t>(kBlockRows, (std::size_t(1) << 21) / m));
-    const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
-    std::vector<double> partial(blocks, 0.0);
-#pragma omp parallel if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
-    {
-      std::vector<float> dots_t(block * m), best_value(block);
-      std::vector<std::int32_t> best(block);
-#pragma omp for schedule(dynamic, 4)
-      for (std::int64_t b = 0; b < blocks; ++b) {
-        const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(rows), static_cast<int>(d_), 1.0f,
-                    candidates, static_cast<int>(d_), x_ + first_row * d_, static_cast<int>(d_), 0.0f, dots_t.data(),
-                    static_cast<int>(rows));
-        nearest_in_block(x_norm2_.data() + first_row, dots_t.data(), c_norm2.data(), m, rows, best_value.data(),
-                         best.data());
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::size_t i = first_row + r;
-          closer_candidate(best_value[r], best[r], first_index, closest_[i], nearest_[i]);
-          partial[b] += weight(i) * closest_[i];
-        }
-      }
-    }
+    std::vector<double> partial((n_ + block - 1) / block, 0.0);
+    nearest_centres(candidates, m, block, [&](std::size_t b, std::size_t i, float distance, std::int32_t nearest) {
+      closer_candidate(distance, nearest, first_index, closest_[i], nearest_[i]);
+      partial[b] += weight(i) * closest_[i];
+    });
     return std::accumulate(partial.begin(), partial.end(), 0.0);  // block order
   }
 
@@ -122,39 +104,17 @@ class CpuSteps final : public KMeansSteps {
     const bool first = labels_.empty();
     labels_.resize(n_, 0);
     distance_.resize(n_);
-    std::vector<float> c_norm2(k);
-    for (int j = 0; j < k; ++j) c_norm2[j] = squared_norm(centroids + j * d_, d_);
-    // Row blocks in parallel, each one single-threaded sgemm into a per-thread buffer.
-    const std::size_t block = kBlockRows;
-    const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
-    std::size_t changed = 0;
+    const std::size_t blocks = (n_ + kBlockRows - 1) / kBlockRows;
+    std::vector<std::size_t> block_changed(blocks, 0);
     std::vector<double> block_inertia(blocks, 0.0);
-#pragma omp parallel reduction(+ : changed) if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
-    {
-      // dots_t (k x rows) = C X_block^T: centroid-major, so the argmin below steps through
-      // the centroids for all the block's rows at once (contiguous, vectorised)
-      std::vector<float> dots_t(block * k), best_value(block);
-      std::vector<std::int32_t> best(block);
-#pragma omp for schedule(dynamic, 4)
-      for (std::int64_t b = 0; b < blocks; ++b) {
-        const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, static_cast<int>(rows), static_cast<int>(d_), 1.0f,
-                    centroids, static_cast<int>(d_), x_ + first_row * d_, static_cast<int>(d_), 0.0f, dots_t.data(),
-                    static_cast<int>(rows));
-        nearest_in_block(x_norm2_.data() + first_row, dots_t.data(), c_norm2.data(), k, rows, best_value.data(),
-                         best.data());
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::size_t i = first_row + r;
-          const std::int32_t label = best[r];
-          if (first || label != labels_[i]) ++changed;
-          labels_[i] = label;
-          distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
-          block_inertia[b] += inertia_term(distance_[i], spherical);
-        }
-      }
-    }
+    nearest_centres(centroids, k, kBlockRows, [&](std::size_t b, std::size_t i, float, std::int32_t label) {
+      if (first || label != labels_[i]) ++block_changed[b];
+      labels_[i] = label;
+      distance_[i] = exact_squared_distance(x_ + i * d_, centroids + label * d_, d_);
+      block_inertia[b] += inertia_term(distance_[i], spherical);
+    });
     *inertia = std::accumulate(block_inertia.begin(), block_inertia.end(), 0.0);  // block order
-    return first ? n_ : changed;
+    return first ? n_ : std::accumulate(block_changed.begin(), block_changed.end(), std::size_t(0));
   }
 
   void cluster_sums(int k, std::vector<double>& sums, std::vector<std::int64_t>& counts) override {
@@ -188,6 +148,32 @@ class CpuSteps final : public KMeansSteps {
   void labels(std::vector<std::int32_t>& out) override { out = labels_; }
 
  private:
+  // Blocks of `block` rows in parallel: dots_t (m x rows) = C X_block^T by one
+  // single-threaded sgemm into a per-thread buffer, centroid-major so the argmin steps
+  // through the centres for all the block's rows at once (contiguous, vectorised); then
+  // row_done(block index, row, distance, nearest centre) for each row of the block.
+  template <typename RowDone>
+  void nearest_centres(const float* centres, int m, std::size_t block, RowDone&& row_done) {
+    std::vector<float> c_norm2(m);
+    for (int j = 0; j < m; ++j) c_norm2[j] = squared_norm(centres + j * d_, d_);
+    const std::int64_t blocks = static_cast<std::int64_t>((n_ + block - 1) / block);
+#pragma omp parallel if (blocks > 1 && static_cast<std::int64_t>(n_) > kParallelRows)
+    {
+      std::vector<float> dots_t(block * m), best_value(block);
+      std::vector<std::int32_t> best(block);
+#pragma omp for schedule(dynamic, 4)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::size_t first_row = b * block, rows = std::min(block, n_ - first_row);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, static_cast<int>(rows), static_cast<int>(d_), 1.0f,
+                    centres, static_cast<int>(d_), x_ + first_row * d_, static_cast<int>(d_), 0.0f, dots_t.data(),
+                    static_cast<int>(rows));
+        nearest_in_block(x_norm2_.data() + first_row, dots_t.data(), c_norm2.data(), m, rows, best_value.data(),
+                         best.data());
+        for (std::size_t r = 0; r < rows; ++r) row_done(static_cast<std::size_t>(b), first_row + r, best_value[r], best[r]);
+      }
+    }
+  }
+
   // out (n x t) = x * points^T, blocked.
   // One parallel pass: trial_dots_ (n x t) = min(closest, distance to each point) (or
   // the distance itself when start), and each point's potential, summed per block and
