@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "cohort/atomic_file.hpp"
 #include "cohort/backend.hpp"
 #include "cohort/join.hpp"
@@ -35,6 +36,8 @@ namespace {
 
 using namespace cohort;
 using Clock = std::chrono::steady_clock;
+using bench::peak_rss_mib;
+using bench::peer_python;
 constexpr double kPi = 3.14159265358979323846;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -44,12 +47,6 @@ double cpu_seconds() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 // Store zones around a few city centres (lon/lat degrees), or random overlapping stars.
@@ -229,10 +226,10 @@ int main(int argc, char** argv) {
                                      : cuda_devices()[0].name.c_str());
   // This file's directory holds peers/ (CMake passes sources by absolute path).
   const std::string bench_dir = std::filesystem::path(__FILE__).parent_path().string();
-  const std::string python = bench_dir + "/peers/venv/bin/python";
+  const std::string python = peer_python();
   const std::string peer_script = bench_dir + "/peers/join_peer.py";
-  const bool have_peer = peer && std::filesystem::exists(python);
-  if (!have_peer) std::printf("GeoPandas peer: skipped (no %s)\n", python.c_str());
+  const bool have_peer = peer && !python.empty();
+  if (!have_peer) std::printf("GeoPandas peer: skipped (%s)\n", peer ? "run bash bench/peers/setup.sh" : "--peer 0");
 
   for (const std::string& kind : kinds)
     for (int count : polygon_counts) {

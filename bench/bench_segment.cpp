@@ -6,7 +6,8 @@
  * each device asked for; then scikit-learn KMeans (lloyd, n_init=1, same max_iter and
  * tol) and faiss.Kmeans (same niter, every row used) on the same .npy with the same
  * threads. Prints time (init included), iterations, iterations/s, inertia, and the ratio
- * peer time / cohort time (> 1: cohort is faster; cohort's CPU run with the first --init).
+ * peer time / cohort time (> 1: cohort is faster; cohort's CPU and CUDA runs with the
+ * first --init).
  * --json appends one JSON line per run.
  */
 #include <CLI/CLI.hpp>
@@ -82,7 +83,7 @@ void run(const Config& config) {
     write_npy(npy, x.data(), {n, config.d});
     for (const int k : config.k) {
       std::printf("\nN = %zu, d = %zu, k = %d, max_iter = %d, tol = %g\n", n, config.d, k, config.max_iter, config.tol);
-      double cpu_seconds = 0.0;
+      double cpu_seconds = 0.0, cuda_seconds = 0.0;
       for (const Device device : devices)
         for (const std::string& init : config.inits) {
           SegmentOptions options;
@@ -101,6 +102,7 @@ void run(const Config& config) {
           const KMeansResult r = kmeans(x.data(), n, config.d, options);
           const double seconds = timer.seconds();
           if (device == Device::Cpu && cpu_seconds == 0.0) cpu_seconds = seconds;
+          if (device == Device::Cuda && cuda_seconds == 0.0) cuda_seconds = seconds;
           std::printf("  cohort %-28s %-9s %8.3f s  %3d iterations  %8.2f it/s  inertia %.6e  peak RSS %.0f MiB\n",
                       describe(device).c_str(), init.c_str(), seconds, r.iterations, r.iterations / seconds, r.inertia,
                       peak_rss_mib());
@@ -114,7 +116,6 @@ void run(const Config& config) {
             std::printf("  cuda speed-up over cpu: %.1fx\n", cpu_seconds / seconds);
         }
       if (!config.peers) continue;
-      const double ours = cpu_seconds;
       for (const char* peer : {"sklearn", "faiss"}) {
         std::ostringstream args;
         args << "--npy " << npy << " --k " << k << " --max-iter " << config.max_iter << " --tol " << config.tol
@@ -124,7 +125,8 @@ void run(const Config& config) {
         const double iterations = json_number(result->json, "iterations");
         std::printf("  %-35s %8.3f s  %3.0f iterations  %8.2f it/s  inertia %.6e", peer, result->seconds, iterations,
                     iterations / result->seconds, json_number(result->json, "inertia"));
-        if (ours > 0) std::printf("  time ratio %s/cohort-cpu %.2f", peer, result->seconds / ours);
+        if (cpu_seconds > 0) std::printf("  time ratio %s/cohort-cpu %.2f", peer, result->seconds / cpu_seconds);
+        if (cuda_seconds > 0) std::printf("  time ratio %s/cohort-cuda %.1f", peer, result->seconds / cuda_seconds);
         std::printf("\n");
         append_json(config, result->json.substr(0, result->json.find_last_not_of("\n") + 1));
       }

@@ -6,8 +6,10 @@
  *   queries    Q queries (rows of the corpus) against --queries-n rows: queries/s
  * On each device asked for (cpu, cuda or both), after checking a sample of queries
  * against the exact reference (the shared cosine_score over every row). Peers (numpy
- * brute force, FAISS IndexFlatIP) run on the same .npy with the same threads, and the
- * ratio peer time / cohort time is printed (> 1: cohort is faster).
+ * brute force, FAISS IndexFlatIP, PyTorch matmul + topk, on the GPU when there is one)
+ * run on the same .npy with the same threads, and the ratio peer time / cohort time is
+ * printed for each device (> 1: cohort is faster). CPU peers skip cases above
+ * --peer-max-pairs.
  * Prints size, device, time, pairs/s, peak RSS; --json appends one JSON object per line.
  */
 #include <CLI/CLI.hpp>
@@ -44,6 +46,7 @@ struct Config {
   std::string precision = "fp32";  // CUDA score products (the CPU always uses fp32)
   int threads = 0;
   bool peers = true;
+  double peer_max_pairs = 2e10;  ///< CPU peers (numpy, FAISS, PyTorch without a GPU) skip larger cases
   std::string json;
   std::size_t check = 16;
 };
@@ -113,7 +116,7 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
   std::vector<std::int64_t> rows(q);
   for (std::size_t i = 0; i < q; ++i) rows[i] = static_cast<std::int64_t>(i % n);  // the first q rows, as the peers
   const double pairs = static_cast<double>(n) * static_cast<double>(q);
-  double cpu_seconds = 0.0, cpu_cpu_time = 0.0;
+  double cpu_seconds = 0.0, cpu_cpu_time = 0.0, cuda_seconds = 0.0;
   for (const Device device : devices(config)) {
     SimilarOptions options;
     options.device = device;
@@ -137,6 +140,8 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     if (device == Device::Cpu) {
       cpu_seconds = seconds;
       cpu_cpu_time = cpu_time;
+    } else {
+      cuda_seconds = seconds;
     }
     std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu k=%-3lld %-28s %9.3f s  %8.3f Gpairs/s  %10.1f queries/s  "
                 "cpu %.2f s (%.3f Gpairs/cpu-s)  peak RSS %.0f MiB",
@@ -153,13 +158,20 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     emit_json(config, json.str());
     (void)top;
   }
-  if (!config.peers || cpu_seconds <= 0.0) return;
+  if (!config.peers || (cpu_seconds <= 0.0 && cuda_seconds <= 0.0)) return;
   const std::string path = (std::filesystem::temp_directory_path() / ("cohort_bench_similar_" + std::to_string(n) + "_" +
                                                                      std::to_string(d) + ".npy"))
                                .string();
   write_npy(path, x.data(), {n, d});
   const std::string mode = q == n ? "all" : "first:" + std::to_string(q);
-  for (const char* impl : {"numpy", "faiss"}) {
+  const bool gpu = !cuda_devices().empty();
+  for (const std::string impl : {"numpy", "faiss", "torch"}) {
+    const bool on_cpu = impl != "torch" || !gpu;  // the PyTorch peer takes the GPU when there is one
+    if (on_cpu && pairs > config.peer_max_pairs) {
+      std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu peer %-6s skipped (%.2g pairs > --peer-max-pairs %.2g)\n", kind.c_str(), n,
+                  d, q, impl.c_str(), pairs, config.peer_max_pairs);
+      continue;
+    }
     const std::string args = path + " " + std::to_string(config.k) + " " + mode + " " + impl + " " +
                              std::to_string(cpu_threads());
     const auto peer = run_peer("similar_peer.py", args);
@@ -167,14 +179,21 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     double peer_cpu = 0.0;
     const auto at = peer->json.find("\"cpu_seconds\": ");
     if (at != std::string::npos) peer_cpu = std::stod(peer->json.substr(at + 15));
-    std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu peer %-6s %9.3f s  cpu %.2f s  -> cohort cpu is %.2fx faster (wall), "
-                "%.2fx (cpu time)\n",
-                kind.c_str(), n, d, q, impl, peer->seconds, peer_cpu, peer->seconds / cpu_seconds,
-                cpu_cpu_time > 0 ? peer_cpu / cpu_cpu_time : 0.0);
+    const std::string where = on_cpu ? "cpu" : "cuda";
+    std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu peer %-6s (%s) %9.3f s  cpu %.2f s ->", kind.c_str(), n, d, q,
+                impl.c_str(), where.c_str(), peer->seconds, peer_cpu);
+    if (cpu_seconds > 0)
+      std::printf(" cohort cpu is %.2fx faster (wall), %.2fx (cpu time)", peer->seconds / cpu_seconds,
+                  cpu_cpu_time > 0 ? peer_cpu / cpu_cpu_time : 0.0);
+    if (cuda_seconds > 0)
+      std::printf("%s cohort cuda is %.2fx faster (wall)", cpu_seconds > 0 ? ";" : "", peer->seconds / cuda_seconds);
+    std::printf("\n");
     std::ostringstream json;
     json << "{\"bench\": \"similar\", \"kind\": \"" << kind << "\", \"n\": " << n << ", \"d\": " << d
-         << ", \"queries\": " << q << ", \"peer\": \"" << impl << "\", \"seconds\": " << peer->seconds
-         << ", \"cpu_seconds\": " << peer_cpu << ", \"ratio\": " << peer->seconds / cpu_seconds << "}";
+         << ", \"queries\": " << q << ", \"peer\": \"" << impl << "\", \"peer_device\": \"" << where
+         << "\", \"seconds\": " << peer->seconds << ", \"cpu_seconds\": " << peer_cpu
+         << ", \"ratio_cpu\": " << (cpu_seconds > 0 ? peer->seconds / cpu_seconds : 0.0)
+         << ", \"ratio_cuda\": " << (cuda_seconds > 0 ? peer->seconds / cuda_seconds : 0.0) << "}";
     emit_json(config, json.str());
   }
   std::filesystem::remove(path);
@@ -188,7 +207,7 @@ int main(int argc, char** argv) {
   using namespace cohort::bench;
   Config config;
   std::string n_list = "1e4,3e4", d_sweep = "32,256", queries = "1,100,1000";
-  CLI::App app{"bench_similar: exact cosine top-k, all-pairs and batched queries, vs numpy and FAISS"};
+  CLI::App app{"bench_similar: exact cosine top-k, all-pairs and batched queries, vs numpy, FAISS and PyTorch"};
   app.add_option("--n", n_list, "All-pairs sizes, comma-separated (1e6 allowed)")->capture_default_str();
   app.add_option("--d", config.d, "Dimension of the all-pairs and query runs")->capture_default_str();
   app.add_option("--d-sweep", d_sweep, "Dimensions for the d sweep (empty: none)")->capture_default_str();
@@ -203,7 +222,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", config.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--json", config.json, "Append one JSON object per result to this file");
   bool no_peers = false;
-  app.add_flag("--no-peers", no_peers, "Skip numpy/FAISS");
+  app.add_flag("--no-peers", no_peers, "Skip numpy, FAISS and PyTorch");
+  app.add_option("--peer-max-pairs", config.peer_max_pairs, "Peers on the CPU skip cases with more scored pairs")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // results appear as they are measured, even in a log
   config.peers = !no_peers;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -53,8 +54,10 @@ inline std::string describe(Device device) {
   return "cpu (" + std::to_string(cpu_threads()) + " threads)";
 }
 
-/// The peers' Python, or "" when bench/peers/setup.sh has not been run.
+/// The peers' Python: $COHORT_PEER_PYTHON when set (e.g. a GPU machine's own python3
+/// with PyTorch), else bench/peers/venv, else "" (bench/peers/setup.sh not run).
 inline std::string peer_python() {
+  if (const char* chosen = std::getenv("COHORT_PEER_PYTHON"); chosen && *chosen) return chosen;
   const std::string python = std::string(COHORT_SOURCE_DIR) + "/bench/peers/venv/bin/python";
   std::FILE* file = std::fopen(python.c_str(), "r");
   if (!file) return "";

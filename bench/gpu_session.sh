@@ -67,8 +67,14 @@ fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
 [ -x build-gpu/cohort ] || { echo "error: build-gpu is missing: run the check step first" >&2; exit 1; }
 step benchmarks
-# Sizes for an H100/H200; the Python peers are not installed there (no registry access),
-# so each benchmark's CPU backend is the peer measured in the same run.
+# Sizes for an H100/H200. The machine's own python3 holds PyTorch (with CUDA), numpy,
+# scipy, pandas and scikit-learn but no FAISS or GeoPandas (nothing can be installed
+# there): it runs the peers it can (PyTorch on the GPU for train and similar,
+# scikit-learn for segment); the others report themselves skipped or failed.
+if [ ! -x bench/peers/venv/bin/python ] && python3 -c "import torch, sklearn, scipy, pandas" 2>/dev/null; then
+  export COHORT_PEER_PYTHON=python3
+  echo "peers: python3 ($(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'))"
+fi
 run_bench() {
   local name="$1"; shift
   step "$name $*"
@@ -82,17 +88,24 @@ for group in "${groups[@]}"; do
     join) run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 --peer 0 ;;
     matrix) run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl" ;;
     similar)
-      run_bench bench_similar --device both --n 1e4,1e5,1e6 --no-peers --json "$logs/bench.jsonl"
+      # CPU and GPU with peers up to 10^5 rows and 1 to 10,000 queries against 10^6 rows
+      # (the issue's small batches against PyTorch on the same GPU); then N = 10^6 on the
+      # GPU alone (the CPU would take minutes) against PyTorch, and in TF32 and BF16.
+      run_bench bench_similar --device both --n 1e4,1e5 --queries 1,100,10000 --queries-n 1000000 \
+        --json "$logs/bench.jsonl"
+      run_bench bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --json "$logs/bench.jsonl"
       for precision in tf32 bf16; do
-        run_bench bench_similar --device cuda --precision "$precision" --n 1e5,1e6 --d-sweep "" --no-peers \
-          --json "$logs/bench.jsonl"
+        run_bench bench_similar --device cuda --precision "$precision" --n 1e5,1e6 --d-sweep "" --queries "" \
+          --no-peers --json "$logs/bench.jsonl"
       done ;;
-    segment) run_bench bench_segment --device both --n 100000 1000000 --k 8 64 256 --no-peers --json "$logs/bench.jsonl" ;;
-    train)
-      run_bench bench_train --device both --batch 512 8192 --no-peers --json "$logs/bench.jsonl"
+    segment)  # scikit-learn where it finishes in time; larger k without it
+      run_bench bench_segment --device both --n 100000 1000000 --k 8 64 --json "$logs/bench.jsonl"
+      run_bench bench_segment --device both --n 100000 1000000 --k 256 1024 --no-peers --json "$logs/bench.jsonl" ;;
+    train)  # PyTorch eager on the same GPU is the peer
+      run_bench bench_train --device both --epochs 10 --batch 512 8192 --json "$logs/bench.jsonl"
       run_bench bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers --json "$logs/bench.jsonl"
       run_bench bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers --json "$logs/bench.jsonl"
-      run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam --no-peers \
+      run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam \
         --json "$logs/bench.jsonl" ;;
     *) echo "error: unknown benchmark group '$group' (join, matrix, similar, segment, train)" >&2 ;;
   esac

@@ -5,6 +5,10 @@ Args: EMBEDDINGS.npy K MODE IMPL THREADS [QUERIES]
          first:Q  the first Q rows as queries
   IMPL   numpy    brute force: normalize, matmul in query blocks, argpartition + sort
          faiss    faiss.normalize_L2 + IndexFlatIP.search
+         torch    PyTorch brute force on the GPU when there is one (else the CPU):
+                  the rows uploaded, normalize, matmul in query blocks + topk, ids
+                  back to the host (the same job as cohort's, from host memory);
+                  prepare() warms the device up untimed
 Run through run_peer.py, which times run() and prints one JSON line.
 """
 import os
@@ -22,6 +26,15 @@ def prepare(args):
         import faiss
         faiss.omp_set_num_threads(threads)
         state["faiss"] = faiss
+    if impl == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        warm = torch.ones(256, x.shape[1], device=device)
+        torch.topk(warm @ warm.T, 2, dim=1)  # context, cuBLAS handle, kernels loaded
+        if device == "cuda":
+            torch.cuda.synchronize()
+        state.update(torch=torch, device=device)
     return state
 
 
@@ -50,12 +63,22 @@ def run_faiss(s):
     return ids
 
 
+def run_torch(s):
+    torch = s["torch"]
+    x = torch.nn.functional.normalize(torch.from_numpy(s["x"]).to(s["device"]), dim=1)
+    k, q = s["k"], s["q"]
+    block = max(1, min(q, (1 << 28) // x.shape[0]))  # score blocks of at most 2^28 floats
+    ids = [torch.topk(x[start:start + block] @ x.T, k, dim=1).indices for start in range(0, q, block)]
+    return torch.cat(ids).cpu().numpy()
+
+
 def run(s):
     import time
     cpu_start = time.process_time()
-    ids = run_numpy(s) if s["impl"] == "numpy" else run_faiss(s)
-    return {"cpu_seconds": time.process_time() - cpu_start,"impl": s["impl"], "n": int(s["x"].shape[0]), "d": int(s["x"].shape[1]), "queries": s["q"],
-            "k": s["k"], "first_ids": [int(v) for v in ids[0][:5]]}
+    ids = {"numpy": run_numpy, "faiss": run_faiss, "torch": run_torch}[s["impl"]](s)
+    return {"cpu_seconds": time.process_time() - cpu_start, "impl": s["impl"], "device": s.get("device", "cpu"),
+            "n": int(s["x"].shape[0]), "d": int(s["x"].shape[1]), "queries": s["q"], "k": s["k"],
+            "first_ids": [int(v) for v in ids[0][:5]]}
 
 
 if __name__ == "__main__":
