@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
         for (Device d : devices) {
           JoinOptions options;
           options.device = d;
-          const std::size_t free_before = d == Device::Cuda ? cuda_devices()[0].free_memory : 0;
+          if (d == Device::Cuda) cuda_pool_peak_bytes(true);
           Joiner joiner(grid, options);
           const JoinPairs sub = joiner.join(x.data(), y.data(), k);
           if (!same(sub, want)) {
@@ -279,10 +279,9 @@ int main(int argc, char** argv) {
           report("in-memory", kind, count, n, d, best, d == Device::Cpu ? best_cpu : 0.0,
                  static_cast<double>(n) / best / reference_rate,
                  "vs brute force");
-          if (d == Device::Cuda)  // the joiner keeps its grid and batch buffers while alive
-            std::printf("  device memory in use by the join: %.0f MiB\n",
-                        static_cast<double>(free_before - std::min(free_before, cuda_devices()[0].free_memory)) /
-                            (1 << 20));
+          if (d == Device::Cuda)  // the grid and the batch buffers
+            std::printf("  peak device memory of the join: %.0f MiB\n",
+                        static_cast<double>(cuda_pool_peak_bytes()) / (1 << 20));
         }
         std::printf("  all results match (brute force on %zu points%s); %zu pairs\n", k,
                     devices.size() > 1 ? ", cuda == cpu" : "", cpu_pairs.size());

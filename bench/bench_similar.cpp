@@ -10,7 +10,8 @@
  * run on the same .npy with the same threads, and the ratio peer time / cohort time is
  * printed for each device (> 1: cohort is faster). CPU peers skip cases above
  * --peer-max-pairs.
- * Prints size, device, time, pairs/s, peak RSS; --json appends one JSON object per line.
+ * Prints size, device, time, pairs/s, peak RSS (and on CUDA the peak device memory of
+ * cohort's buffers); --json appends one JSON object per line.
  */
 #include <CLI/CLI.hpp>
 
@@ -130,10 +131,12 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
       std::printf("%s n=%zu d=%zu: results do not match the exact reference; not timing\n", kind.c_str(), n, d);
       continue;
     }
+    cuda_pool_peak_bytes(true);
     Timer timer;
     const std::clock_t cpu_start = std::clock();
     const TopK top = similar_rows(MatrixView{x.data(), n, d}, rows, options);
     const double seconds = timer.seconds();
+    const double device_mib = static_cast<double>(cuda_pool_peak_bytes()) / (1 << 20);
     // Process CPU time (all threads): on a shared machine, pairs per CPU-second x threads
     // estimates the idle-machine rate.
     const double cpu_time = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
@@ -148,13 +151,14 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
                 kind.c_str(), n, d, q, static_cast<long long>(config.k), label.c_str(), seconds,
                 pairs / seconds * 1e-9, static_cast<double>(q) / seconds, cpu_time, pairs / cpu_time * 1e-9,
                 peak_rss_mib());
+    if (device == Device::Cuda) std::printf("  peak device memory %.0f MiB", device_mib);
     if (device == Device::Cuda && cpu_seconds > 0) std::printf("  (%.1fx cpu)", cpu_seconds / seconds);
     std::printf("\n");
     std::ostringstream json;
     json << "{\"bench\": \"similar\", \"kind\": \"" << kind << "\", \"n\": " << n << ", \"d\": " << d
          << ", \"queries\": " << q << ", \"k\": " << config.k << ", \"device\": \"" << label
          << "\", \"seconds\": " << seconds << ", \"cpu_seconds\": " << cpu_time << ", \"pairs_per_s\": " << pairs / seconds
-         << ", \"peak_rss_mib\": " << peak_rss_mib() << "}";
+         << ", \"peak_rss_mib\": " << peak_rss_mib() << ", \"peak_device_mib\": " << device_mib << "}";
     emit_json(config, json.str());
     (void)top;
   }

@@ -53,6 +53,17 @@ TEST(CudaSmoke, AxpyMatchesCpu) {
   ASSERT_EQ(gpu.size(), n);
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(gpu[i], axpy_element(3.0f, x[i], y[i])) << "at " << i;
 }
+
+TEST(CudaSmoke, PoolPeakCountsTheDeviceBuffers) {
+  if (cuda_devices().empty()) {
+    EXPECT_EQ(cuda_pool_peak_bytes(true), 0u);  // what the benchmarks print without a GPU
+    GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  }
+  const std::size_t n = 1 << 20;
+  cuda_pool_peak_bytes(true);
+  cuda::axpy_on_device(2.0f, std::vector<float>(n, 1.0f), std::vector<float>(n, 1.0f));  // x and y on the device
+  EXPECT_GE(cuda_pool_peak_bytes(), 2 * n * sizeof(float));
+}
 #else
 TEST(CudaSmoke, SkippedInCpuOnlyBuild) {
   EXPECT_FALSE(built_with_cuda());

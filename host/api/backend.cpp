@@ -68,6 +68,14 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
+std::size_t cuda_pool_peak_bytes(bool reset) {
+#ifdef COHORT_WITH_CUDA
+  if (!cuda_devices().empty()) return cuda::pool_peak_bytes(reset);
+#endif
+  (void)reset;
+  return 0;
+}
+
 Device resolve_device(Device requested) {
   if (requested == Device::Cpu) return Device::Cpu;
   const bool have_gpu = !cuda_devices().empty();

@@ -60,6 +60,17 @@ void keep_freed_device_memory() {
   COHORT_CUDA_TRY(cudaMemPoolSetAttribute(current_pool(), cudaMemPoolAttrReleaseThreshold, &keep_all));
 }
 
+std::size_t pool_peak_bytes(bool reset) {
+  const cudaMemPool_t pool = current_pool();
+  std::uint64_t high = 0;
+  COHORT_CUDA_TRY(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &high));
+  if (reset) {
+    std::uint64_t zero = 0;  // the only value this attribute may be set to
+    COHORT_CUDA_TRY(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero));
+  }
+  return static_cast<std::size_t>(high);
+}
+
 std::size_t free_device_memory() {
   COHORT_CUDA_TRY(cudaMemPoolTrimTo(current_pool(), 0));  // what the pool keeps unused is free too
   std::size_t free_bytes = 0, total_bytes = 0;

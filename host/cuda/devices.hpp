@@ -1,6 +1,7 @@
 /* devices.hpp: CUDA device discovery for the backend chooser and `cohort info`. */
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -12,5 +13,7 @@ namespace cohort::cuda {
 std::vector<GpuInfo> list_devices();
 /// The runtime's reason for seeing no device, e.g. "no CUDA-capable device is detected".
 std::string unavailable_reason();
+/// See cuda_pool_peak_bytes (backend.hpp).
+std::size_t pool_peak_bytes(bool reset);
 
 }  // namespace cohort::cuda

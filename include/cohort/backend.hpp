@@ -48,6 +48,10 @@ std::string cuda_architectures();
 std::vector<GpuInfo> cuda_devices();
 /// Why there is no usable GPU ("" when there is one): for `cohort info` and errors.
 std::string cuda_unavailable_reason();
+/// Peak bytes of the current GPU's memory held by cohort's device buffers (the
+/// stream-ordered pool; cuBLAS workspaces aside) since the last reset; reset = true
+/// starts a new window. 0 without CUDA or a GPU. For the benchmarks' reports.
+std::size_t cuda_pool_peak_bytes(bool reset = false);
 
 /// Auto -> Cuda or Cpu; Cuda without a usable device throws Error. Cpu stays Cpu.
 Device resolve_device(Device requested);
