@@ -8,8 +8,6 @@
  * valid. Memory: one chunk, the dictionaries and about 1.5 x the distinct cells. At the end ids are renumbered in
  * byte order of their names and the cells re-sorted; attributes are resolved per user.
  */
-#include <parallel/algorithm>
-
 #include <algorithm>
 #include <numeric>
 #include <tuple>
@@ -114,15 +112,19 @@ class PartialMerger {
   std::size_t pending_cells_ = 0;
 };
 
-// Ids of a chunk's strings: parallel hashing and read-only lookups, then the misses
-// inserted sequentially in record order, so ids are exactly first-seen order.
+// Ids of a chunk's strings: parallel hashing and read-only lookups (each slot
+// prefetched a few lookups ahead), then the misses inserted sequentially in record
+// order, so ids are exactly first-seen order.
 void encode_column(StringDictionary& dict, const StringColumn& column, std::uint32_t* ids,
                    std::vector<std::uint64_t>& hashes) {
   const std::size_t n = column.size();
   hashes.resize(n);
+  constexpr std::size_t ahead = 16;
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < n; ++i) hashes[i] = StringDictionary::hash(column[i]);
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < n; ++i) {
-    hashes[i] = StringDictionary::hash(column[i]);
+    if (i + ahead < n) dict.prefetch(hashes[i + ahead]);
     ids[i] = dict.find(column[i], hashes[i]);
   }
   for (std::size_t i = 0; i < n; ++i)
@@ -258,13 +260,25 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   result.users = sorted_names(users, new_user);
   result.items = sorted_names(items, new_item);
   result.events = sorted_names(events, new_event);
-  // Renumber and re-sort the cells by (row, event, col) in final ids.
+  // Renumber and re-sort the cells by (row, event, col) in final ids: a counting sort
+  // by the new row, then each row's few cells sorted by their packed key.
   const KeyLayout layout = make_key_layout(users.size(), items.size(), events.size());
+  std::vector<std::size_t> row_start(users.size() + 1, 0);
+  for (std::size_t i = 0; i < cells.size(); ++i) ++row_start[new_user[cells.row[i]] + 1];
+  std::partial_sum(row_start.begin(), row_start.end(), row_start.begin());
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keys(cells.size());
-  for (std::size_t i = 0; i < cells.size(); ++i)
-    keys[i] = {pack_cell_key(new_user[cells.row[i]], new_event[cells.event[i]], new_item[cells.col[i]], layout),
-               static_cast<std::uint32_t>(i)};
-  __gnu_parallel::sort(keys.begin(), keys.end());  // libstdc++'s OpenMP sort
+  {
+    std::vector<std::size_t> next(row_start.begin(), row_start.end() - 1);
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::uint32_t user = new_user[cells.row[i]];
+      keys[next[user]++] = {pack_cell_key(user, new_event[cells.event[i]], new_item[cells.col[i]], layout),
+                           static_cast<std::uint32_t>(i)};
+    }
+  }
+#pragma omp parallel for schedule(dynamic, 4096)
+  for (std::size_t r = 0; r < users.size(); ++r)
+    std::sort(keys.begin() + static_cast<std::ptrdiff_t>(row_start[r]),
+              keys.begin() + static_cast<std::ptrdiff_t>(row_start[r + 1]));
   result.cells.counts_only = cells.counts_only;
   result.cells.resize(cells.size());
   for (std::size_t k = 0; k < keys.size(); ++k) {

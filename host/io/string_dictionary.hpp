@@ -3,7 +3,8 @@
  * string_view lookups (no allocation per lookup) and names kept in a stable arena;
  * find() is read-only, so a chunk can be looked up in parallel and only the misses
  * inserted in order afterwards (same ids as inserting one by one).
- * Open addressing, linear probing, FNV-1a-style 64-bit hash.
+ * Open addressing, linear probing, FNV-1a-style 64-bit hash; a slot holds the id and
+ * the hash's high bits.
  */
 #pragma once
 
@@ -18,7 +19,7 @@ namespace cohort {
 
 class StringDictionary {
  public:
-  StringDictionary() : slots_(1024, kEmpty) {}
+  StringDictionary() : slots_(1024, kEmptySlot) {}
 
   static constexpr std::uint32_t kMissing = 0xffffffffu;
 
@@ -27,24 +28,24 @@ class StringDictionary {
   /// Id of s, or kMissing; const, so many threads may look up at once (no inserts then).
   std::uint32_t find(std::string_view s, std::uint64_t h) const {
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = h & mask; slots_[i] != kEmpty; i = (i + 1) & mask) {
-      const std::uint32_t id = slots_[i];
-      if (hashes_[id] == h && names_[id] == s) return id;
-    }
+    for (std::size_t i = h & mask; slots_[i] != kEmptySlot; i = (i + 1) & mask)
+      if (matches(slots_[i], s, h)) return slot_id(slots_[i]);
     return kMissing;
   }
 
+  /// Starts loading the slot where a lookup of hash h begins (lookups miss the cache
+  /// once the dictionary holds hundreds of thousands of names).
+  void prefetch(std::uint64_t h) const { __builtin_prefetch(slots_.data() + (h & (slots_.size() - 1))); }
+
   std::uint32_t encode(std::string_view s, std::uint64_t h) {
-    std::size_t mask = slots_.size() - 1, i = h & mask;
-    while (slots_[i] != kEmpty) {
-      const std::uint32_t id = slots_[i];
-      if (hashes_[id] == h && names_[id] == s) return id;
-      i = (i + 1) & mask;
-    }
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = h & mask;
+    for (; slots_[i] != kEmptySlot; i = (i + 1) & mask)
+      if (matches(slots_[i], s, h)) return slot_id(slots_[i]);
     const auto id = static_cast<std::uint32_t>(names_.size());
     names_.push_back(store(s));
     hashes_.push_back(h);
-    slots_[i] = id;
+    slots_[i] = make_slot(id, h);
     if (names_.size() * 2 > slots_.size()) grow();
     return id;
   }
@@ -53,7 +54,20 @@ class StringDictionary {
   const std::vector<std::string_view>& names() const { return names_; }
 
  private:
-  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  // A slot holds the id and the hash's high 32 bits, so a probe rejects other names
+  // without touching their hashes or bytes (each one another cache miss).
+  static constexpr std::uint64_t kEmptySlot = ~std::uint64_t(0);
+  static std::uint64_t make_slot(std::uint32_t id, std::uint64_t h) { return (h & ~std::uint64_t(0xffffffffu)) | id; }
+  static std::uint32_t slot_id(std::uint64_t slot) { return static_cast<std::uint32_t>(slot); }
+  bool matches(std::uint64_t slot, std::string_view s, std::uint64_t h) const {
+    if ((slot ^ h) >> 32) return false;
+    const std::string_view name = names_[slot_id(slot)];
+    if (name.size() != s.size()) return false;
+    if (s.size() > 16) return std::memcmp(name.data(), s.data(), s.size()) == 0;
+    for (std::size_t k = 0; k < s.size(); ++k)  // short ids: inline, no library call
+      if (name[k] != s[k]) return false;
+    return true;
+  }
 
  public:
   static std::uint64_t hash(std::string_view s) {
@@ -85,18 +99,18 @@ class StringDictionary {
     return stored;
   }
   void grow() {
-    std::vector<std::uint32_t> slots(slots_.size() * 2, kEmpty);
+    std::vector<std::uint64_t> slots(slots_.size() * 2, kEmptySlot);
     const std::size_t mask = slots.size() - 1;
     for (std::uint32_t id = 0; id < names_.size(); ++id) {
       std::size_t i = hashes_[id] & mask;
-      while (slots[i] != kEmpty) i = (i + 1) & mask;
-      slots[i] = id;
+      while (slots[i] != kEmptySlot) i = (i + 1) & mask;
+      slots[i] = make_slot(id, hashes_[id]);
     }
     slots_.swap(slots);
   }
-  std::vector<std::uint32_t> slots_;
+  std::vector<std::uint64_t> slots_;
   std::vector<std::string_view> names_;
-  std::vector<std::uint64_t> hashes_;
+  std::vector<std::uint64_t> hashes_;  ///< full hashes, to re-place the ids when growing
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* block_ptr_ = nullptr;
   std::size_t block_left_ = 0;
