@@ -23,8 +23,12 @@
 #include "cohort/error.hpp"
 #include "cohort/matrix.hpp"
 #include "cohort/progress.hpp"
+#include "host/io/string_dictionary.hpp"
 #include "kernels/matrix_element.hpp"
 #include "tests/test_util.hpp"
+#ifdef COHORT_WITH_CUDA
+#include "kernels/dictionary.hpp"
+#endif
 
 namespace cohort {
 namespace {
@@ -518,6 +522,98 @@ TEST(MatrixCuda, CudaMatchesCpu) {
   EXPECT_EQ(gpu.row, cpu.row);
   EXPECT_EQ(gpu.col, cpu.col);
   EXPECT_EQ(gpu.count, cpu.count);
+}
+
+// ---- string ids ----
+
+// Ids that share lengths and prefixes, empty ones, embedded zero bytes and long ones.
+StringColumn random_ids(std::uint64_t seed, std::size_t n, std::size_t distinct) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> pool;
+  for (std::size_t j = 0; j < distinct; ++j) {
+    std::string id = j % 7 == 0 ? std::string("user-0000000000000000000000000000-") + std::to_string(j)
+                                : "u" + std::to_string(j);
+    if (j % 11 == 0) id += std::string(1, '\0') + "x";
+    pool.push_back(j == 0 ? std::string() : id);
+  }
+  StringColumn column;
+  for (std::size_t i = 0; i < n; ++i) column.push_back(pool[rng() % distinct]);
+  return column;
+}
+
+TEST(MatrixDictionary, IdsAreFirstSeenAndFoundAgainAcrossGrowth) {
+  const StringColumn column = random_ids(3, 300000, 120000);  // the slot table grows many times
+  StringDictionary dict;
+  std::map<std::string, std::uint32_t> first_seen;
+  for (std::size_t i = 0; i < column.size(); ++i) {
+    const std::string key(column[i]);
+    const auto expected = first_seen.emplace(key, static_cast<std::uint32_t>(first_seen.size())).first->second;
+    ASSERT_EQ(dict.encode(column[i]), expected) << "row " << i;
+  }
+  EXPECT_EQ(dict.size(), first_seen.size());
+  for (const auto& [name, id] : first_seen) {
+    EXPECT_EQ(dict.find(name, StringDictionary::hash(name)), id);
+    EXPECT_EQ(dict.name(id), name);
+  }
+  EXPECT_EQ(dict.find("absent", StringDictionary::hash("absent")), StringDictionary::kMissing);
+  EXPECT_EQ(StringDictionary::hash(std::string_view("u1\0x", 4)), string_hash("u1\0x", 4));
+}
+
+TEST(MatrixCuda, StringGroupsMatchBruteForce) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+#ifdef COHORT_WITH_CUDA
+  for (const std::size_t n : {1u, 2u, 1000u, 200000u}) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const StringColumn column = random_ids(n, n, std::max<std::size_t>(1, n / 4));
+    const cuda::StringGroups g = cuda::group_strings_cuda(column.bytes().data(), column.offsets().data(), n);
+    EXPECT_FALSE(g.collision);
+    std::map<std::string, std::size_t> first_row;
+    for (std::size_t i = 0; i < n; ++i) first_row.emplace(std::string(column[i]), i);
+    ASSERT_EQ(g.first.size(), first_row.size());
+    ASSERT_EQ(g.group.size(), n);
+    for (std::size_t r = 0; r < g.first.size(); ++r) {
+      const std::string name(column[g.first[r]]);
+      EXPECT_EQ(first_row.at(name), g.first[r]) << "group " << r << " starts at its first row";
+      EXPECT_EQ(g.hash[r], StringDictionary::hash(name));  // the host dictionary's hash
+    }
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(column[g.first[g.group[i]]], column[i]) << "row " << i;
+  }
+  // Hashes cut to 3 bits: different strings collide and are reported; equal ones are not.
+  const StringColumn many = random_ids(5, 5000, 100);
+  EXPECT_TRUE(cuda::group_strings_cuda(many.bytes().data(), many.offsets().data(), many.size(), 0x7).collision);
+  StringColumn same;
+  for (int i = 0; i < 100; ++i) same.push_back("same id");
+  const auto one = cuda::group_strings_cuda(same.bytes().data(), same.offsets().data(), same.size(), 0x7);
+  EXPECT_FALSE(one.collision);
+  EXPECT_EQ(one.first, std::vector<std::uint32_t>{0});
+#endif
+}
+
+TEST(MatrixCuda, BuildMatrixEqualsCpu) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  set_verbosity(Verbosity::Quiet);
+  TempDir dir;
+  const Log log = random_log(21, 20000, 6);
+  write_file(dir.file("log.csv"), to_csv(log));
+  for (const std::size_t chunk : {std::size_t(1) << 21, std::size_t(100)}) {
+    MatrixOptions o = options_for(false, chunk);
+    o.device = Device::Cpu;
+    const MatrixResult cpu = build_matrix(dir.file("log.csv"), o);
+    o.device = Device::Cuda;
+    const MatrixResult gpu = build_matrix(dir.file("log.csv"), o);
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    EXPECT_EQ(gpu.users, cpu.users);
+    EXPECT_EQ(gpu.items, cpu.items);
+    EXPECT_EQ(gpu.events, cpu.events);
+    EXPECT_EQ(gpu.cells.row, cpu.cells.row);
+    EXPECT_EQ(gpu.cells.col, cpu.cells.col);
+    EXPECT_EQ(gpu.cells.event, cpu.cells.event);
+    EXPECT_EQ(gpu.cells.count, cpu.cells.count);
+    EXPECT_EQ(gpu.cells.sum, cpu.cells.sum);
+    EXPECT_EQ(gpu.cells.first, cpu.cells.first);
+    expect_matches_reference(gpu, log, "cuda");
+  }
+  set_verbosity(Verbosity::Normal);
 }
 
 // ---- output files ----

@@ -2,11 +2,13 @@
  * matrix_build.cpp: build_matrix, the streaming driver of the matrix engine.
  *
  * Per chunk from the EventReader: user/item/event strings -> provisional ids (first-seen
- * order, StringDictionary), the chunk aggregated on the backend (aggregate_events),
- * then merged with the earlier chunks' cells by linear merges of (row, event, col)-
- * sorted tables (PartialMerger); provisional ids never change, so that order stays
- * valid. Memory: one chunk, the dictionaries and about 1.5 x the distinct cells. At the end ids are renumbered in
- * byte order of their names and the cells re-sorted; attributes are resolved per user.
+ * order, StringDictionary; with the CUDA backend equal strings are grouped on the
+ * device first, so the dictionary sees each distinct string of a chunk once), the chunk
+ * aggregated on the backend (aggregate_events), then merged with the earlier chunks'
+ * cells by linear merges of (row, event, col)-sorted tables (PartialMerger); provisional
+ * ids never change, so that order stays valid. Memory: one chunk, the dictionaries and
+ * about 1.5 x the distinct cells. At the end ids are renumbered in byte order of their
+ * names and the cells re-sorted; attributes are resolved per user.
  */
 #include <algorithm>
 #include <numeric>
@@ -17,6 +19,9 @@
 #include "cohort/progress.hpp"
 #include "host/io/string_dictionary.hpp"
 #include "kernels/matrix_element.hpp"
+#ifdef COHORT_WITH_CUDA
+#include "kernels/dictionary.hpp"
+#endif
 
 namespace cohort {
 namespace {
@@ -131,6 +136,24 @@ void encode_column(StringDictionary& dict, const StringColumn& column, std::uint
     if (ids[i] == StringDictionary::kMissing) ids[i] = dict.encode(column[i], hashes[i]);
 }
 
+#ifdef COHORT_WITH_CUDA
+// encode_column with the grouping of equal strings on the device: the host dictionary
+// sees each distinct string once, at its first row, in first-row order, so the ids are
+// the ones encode_column gives. False (nothing encoded) when two different strings
+// shared a hash; the caller then encodes on the host.
+bool encode_column_on_device(StringDictionary& dict, const StringColumn& column, std::uint32_t* ids) {
+  const cuda::StringGroups g = cuda::group_strings_cuda(column.bytes().data(), column.offsets().data(), column.size());
+  if (g.collision) return false;
+  std::vector<std::uint32_t> order(g.first.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return g.first[a] < g.first[b]; });
+  std::vector<std::uint32_t> id_of_group(g.first.size());
+  for (const std::uint32_t group : order) id_of_group[group] = dict.encode(column[g.first[group]], g.hash[group]);
+  for (std::size_t i = 0; i < column.size(); ++i) ids[i] = id_of_group[g.group[i]];
+  return true;
+}
+#endif
+
 // Names in byte order and old id -> new id.
 std::vector<std::string> sorted_names(const StringDictionary& dict, std::vector<std::uint32_t>& new_id) {
   std::vector<std::uint32_t> order(dict.size());
@@ -216,6 +239,12 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   std::vector<std::uint16_t> event;
   std::vector<std::uint32_t> event32;
   std::vector<std::uint64_t> hashes;
+  auto encode = [&](StringDictionary& dict, const StringColumn& column, std::uint32_t* ids) {
+#ifdef COHORT_WITH_CUDA
+    if (device == Device::Cuda && encode_column_on_device(dict, column, ids)) return;
+#endif
+    encode_column(dict, column, ids, hashes);
+  };
   Progress progress("matrix " + path, reader.bytes_total(), "bytes");
   std::uint64_t reported = 0;
   while (reader.next(chunk)) {
@@ -224,9 +253,9 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
     col.resize(n);
     event.resize(n);
     event32.resize(n);
-    encode_column(users, chunk.user, row.data(), hashes);
-    encode_column(items, chunk.item, col.data(), hashes);
-    encode_column(events, chunk.event, event32.data(), hashes);
+    encode(users, chunk.user, row.data());
+    encode(items, chunk.item, col.data());
+    encode(events, chunk.event, event32.data());
     for (std::size_t i = 0; i < n; ++i) {
       if (event32[i] > 0xffff) throw InvalidInput(path, 0, "more than 65536 event types");
       event[i] = static_cast<std::uint16_t>(event32[i]);

@@ -3,8 +3,8 @@
  * string_view lookups (no allocation per lookup) and names kept in a stable arena;
  * find() is read-only, so a chunk can be looked up in parallel and only the misses
  * inserted in order afterwards (same ids as inserting one by one).
- * Open addressing, linear probing, FNV-1a-style 64-bit hash; a slot holds the id and
- * the hash's high bits.
+ * Open addressing, linear probing, string_hash (kernels/dictionary_element.hpp, which
+ * the device grouping shares); a slot holds the id and the hash's high bits.
  */
 #pragma once
 
@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "kernels/dictionary_element.hpp"
 
 namespace cohort {
 
@@ -70,19 +72,7 @@ class StringDictionary {
   }
 
  public:
-  static std::uint64_t hash(std::string_view s) {
-    std::uint64_t h = 1469598103934665603ull;
-    std::size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      h = (h ^ w) * 1099511628211ull;
-      h ^= h >> 29;
-    }
-    for (; i < s.size(); ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 1099511628211ull;
-    h ^= h >> 32;
-    return h * 0x9E3779B97F4A7C15ull;
-  }
+  static std::uint64_t hash(std::string_view s) { return string_hash(s.data(), s.size()); }
 
  private:
   std::string_view store(std::string_view s) {

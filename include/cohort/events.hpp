@@ -59,6 +59,9 @@ class StringColumn {
     bytes_.clear();
     offsets_.assign(1, 0);
   }
+  /// Row i is bytes()[offsets()[i], offsets()[i + 1]) (for copying the column as a whole).
+  const std::string& bytes() const { return bytes_; }
+  const std::vector<std::size_t>& offsets() const { return offsets_; }
 
  private:
   std::string bytes_;

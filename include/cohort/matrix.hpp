@@ -2,7 +2,8 @@
  * matrix.hpp: the user x item interaction matrix from an event log.
  *
  * Pipeline (build_matrix): EventReader chunks -> string ids encoded to provisional
- * dense ids (first-seen order) on the host -> each chunk aggregated into cells on the
+ * dense ids (first-seen order; with CUDA, equal ids grouped on the device and each
+ * distinct one looked up on the host) -> each chunk aggregated into cells on the
  * chosen backend (aggregate_events) -> merged with the earlier chunks' cells (memory:
  * one chunk + about 1.5 x the distinct cells + the dictionaries) -> at the end ids
  * are renumbered into their final order and the cells re-sorted.
