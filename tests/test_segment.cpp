@@ -429,12 +429,19 @@ TEST(SegmentKMeans, BadInputsAreRejected) {
 }
 
 TEST(SegmentKMeans, KEqualsNGivesZeroInertia) {
-  const auto x = random_matrix(7, 3, 71);
-  const KMeansResult r = kmeans(x.data(), 7, 3, cpu_options(7));
-  EXPECT_NEAR(r.inertia, 0.0, 1e-12);
-  std::vector<std::int32_t> sorted = r.labels;
-  std::sort(sorted.begin(), sorted.end());
-  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()) - sorted.begin(), 7);
+  for (const KMeansInit init : {KMeansInit::PlusPlus, KMeansInit::Parallel}) {
+    for (const std::size_t n : {7u, 500u}) {
+      SCOPED_TRACE(std::string(init_name(init)) + " n=" + std::to_string(n));
+      const auto x = random_matrix(n, 3, 71);
+      SegmentOptions o = cpu_options(static_cast<int>(n));
+      o.init = init;
+      const KMeansResult r = kmeans(x.data(), n, 3, o);
+      EXPECT_NEAR(r.inertia, 0.0, 1e-12);
+      std::vector<std::int32_t> sorted = r.labels;
+      std::sort(sorted.begin(), sorted.end());
+      EXPECT_EQ(static_cast<std::size_t>(std::unique(sorted.begin(), sorted.end()) - sorted.begin()), n);
+    }
+  }
 }
 
 // ---- k-means|| ----
