@@ -1,16 +1,19 @@
 /*
  * cmd_segment.cpp: `cohort segment`: k-means segments of embeddings, model selection by
  * silhouette over --k-range, and segment profiles (joined with a `cohort matrix` output
- * when --matrix is given). Writes DIR/labels.csv, centroids.npy, model_selection.csv and
- * profiles.csv, and prints the model-selection and profile tables.
+ * when --matrix is given). Writes DIR/labels.csv, centroids.npy, model_selection.csv,
+ * profiles.csv and attribute_profiles.csv (header only without attributes), and prints
+ * the model-selection and profile tables.
  */
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "apps/command.hpp"
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
+#include "cohort/matrix.hpp"
 #include "cohort/npy.hpp"
 #include "cohort/progress.hpp"
 #include "cohort/segment.hpp"
@@ -20,7 +23,7 @@ namespace cohort::app {
 namespace {
 
 CommonOptions common;
-std::string embeddings_path, ids_path, k_range, metric = "euclidean", init = "auto", matrix_dir, out_dir;
+std::string embeddings_path, ids_path, k_range, metric = "euclidean", init = "auto", matrix_dir, out_dir, conversion;
 int k = 0, n_init = 1, max_iter = 300, top_items = 3;
 double tol = 1e-4;
 std::size_t silhouette_max_exact = 50000;
@@ -84,6 +87,11 @@ void run_segment() {
   options.max_iter = max_iter;
   options.tol = tol;
   if ((k > 0) == !k_range.empty()) throw InvalidInput("give exactly one of --k K and --k-range A:B");
+  ProfileOptions profile_options;
+  profile_options.top_items = top_items;
+  if (!conversion.empty())
+    std::tie(profile_options.conversion_numerator, profile_options.conversion_denominator) = split_conversion(conversion);
+  check_profile_options(matrix_dir, profile_options);  // a misspelt event fails before k-means
   const Embeddings embeddings = read_embeddings(embeddings_path, ids_path);
   SilhouetteOptions silhouette_options;
   silhouette_options.max_exact = silhouette_max_exact;
@@ -114,10 +122,9 @@ void run_segment() {
   write_npy(out_dir + "/centroids.npy", best.centroids.data(),
             {static_cast<std::size_t>(best.k), embeddings.dim});
   write_model_selection(out_dir + "/model_selection.csv", selection);
-  ProfileOptions profile_options;
-  profile_options.top_items = top_items;
   const SegmentProfiles profiles = profile_segments(embeddings.ids, best.labels, best.k, matrix_dir, profile_options);
   write_profiles_csv(out_dir + "/profiles.csv", profiles);
+  write_attribute_profiles_csv(out_dir + "/attribute_profiles.csv", profiles);
 
   std::printf("%s: %zu vectors x %zu dims, metric %s, on %s\n", embeddings.path.c_str(), embeddings.rows,
               embeddings.dim, metric_name(options.metric), device_name(options.device));
@@ -134,7 +141,7 @@ void run_segment() {
       break;
     }
   std::printf("\nsegments (k = %d):\n%s", best.k, format_profiles(profiles).c_str());
-  std::printf("wrote %s/{labels.csv,centroids.npy,model_selection.csv,profiles.csv}\n", out_dir.c_str());
+  std::printf("wrote %s/{labels.csv,centroids.npy,model_selection.csv,profiles.csv,attribute_profiles.csv}\n", out_dir.c_str());
 }
 
 void setup(CLI::App& app) {
@@ -157,6 +164,8 @@ void setup(CLI::App& app) {
                 "Euclidean silhouette exact up to this many rows, sampled to this many beyond")
       ->capture_default_str();
   c->add_option("--matrix", matrix_dir, "A `cohort matrix` output directory to profile segments with");
+  c->add_option("--conversion", conversion,
+                "NUM/DEN event stems (or events.txt names) of the conversion KPI; default: purchase-like over view-like");
   c->add_option("--top-items", top_items, "Top items by lift per segment in the profiles")->capture_default_str();
   c->add_option("--out", out_dir, "Output directory")->required();
   add_common_flags(c, common);

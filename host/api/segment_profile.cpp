@@ -6,16 +6,21 @@
  *   <event> total, per user  row sums of DIR/<event>.mtx (count matrices: a stem with no
  *                          further '.', e.g. view.mtx but not view.sum.mtx), over the
  *                          segment's users found in DIR/users.txt
- *   conversion             total of the purchase-like event / total of the view-like
- *                          event (names containing "purchase"/"buy"/"order" and "view")
+ *   conversion             total of the numerator event / total of the denominator
+ *                          event, named in ProfileOptions (file stem or raw name from
+ *                          events.txt); else guessed: the purchase-like over the
+ *                          view-like event (names containing "purchase"/"buy"/"order"
+ *                          and "view")
  *   top items by lift      (segment's count of item / segment's total) /
  *                          (population's count of item / population's total), counts
  *                          summed over all events, population = every labelled user
  *                          found in the matrix; only items with >= min_item_count
  *                          interactions in the segment; ties to the earlier item
- *   attribute modes        DIR/attributes.csv (user_id + columns): most common value per
- *                          column among the segment's users (ties to the smaller value)
- *                          and its share of them
+ *   attributes             DIR/attributes.csv (user_id + columns), over the labelled
+ *                          users found in it: per column and value, the segment's users
+ *                          with it, their share of the segment, the value's share of the
+ *                          population and the lift (their ratio); and the mode (most
+ *                          common value, ties to the smaller value in byte order)
  */
 #include <algorithm>
 #include <cmath>
@@ -28,6 +33,7 @@
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
+#include "cohort/matrix.hpp"
 #include "cohort/segment.hpp"
 #include "cohort/sparse.hpp"
 
@@ -51,6 +57,25 @@ std::vector<std::string> count_matrix_stems(const std::string& dir) {
   return stems;
 }
 
+// Index in stems of the event named by its stem or by its raw name in DIR/events.txt.
+int find_event(const std::string& name, const std::vector<std::string>& stems, const std::string& dir) {
+  for (std::size_t e = 0; e < stems.size(); ++e)
+    if (stems[e] == name) return static_cast<int>(e);
+  if (fs::exists(dir + "/events.txt")) {
+    MatrixResult names;
+    names.has_event = true;
+    names.events = read_lines(dir + "/events.txt");
+    const auto file_stems = event_file_stems(names);
+    for (std::size_t e = 0; e < names.events.size(); ++e)
+      if (names.events[e] == name)
+        for (std::size_t i = 0; i < stems.size(); ++i)
+          if (stems[i] == file_stems[e]) return static_cast<int>(i);
+  }
+  std::string known;
+  for (const auto& stem : stems) known += (known.empty() ? "'" : ", '") + stem + "'";
+  throw InvalidInput(dir, 0, "conversion: no event '" + name + "' (event stems: " + known + ")");
+}
+
 std::string format_number(double value, int precision = 3) {
   if (std::isnan(value)) return "";
   char buffer[64];
@@ -58,7 +83,43 @@ std::string format_number(double value, int precision = 3) {
   return buffer;
 }
 
+// Shares and lifts of rare values stay readable: significant digits, not decimals.
+std::string format_general(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+
+bool names_conversion(const ProfileOptions& options) {
+  return !options.conversion_numerator.empty() || !options.conversion_denominator.empty();
+}
+
+// (numerator, denominator) indices in stems: the named events, else the purchase-like
+// over the view-like event; -1 where none.
+std::pair<int, int> conversion_events(const std::vector<std::string>& stems, const std::string& dir,
+                                      const ProfileOptions& options) {
+  int purchase = -1, view = -1;
+  if (names_conversion(options)) {
+    purchase = find_event(options.conversion_numerator, stems, dir);
+    view = find_event(options.conversion_denominator, stems, dir);
+  }
+  for (std::size_t e = 0; e < stems.size() && (view < 0 || purchase < 0); ++e) {
+    const std::string& name = stems[e];
+    if (view < 0 && contains(name, "view")) view = static_cast<int>(e);
+    if (purchase < 0 && (contains(name, "purchase") || contains(name, "buy") || contains(name, "order")))
+      purchase = static_cast<int>(e);
+  }
+  return {purchase, view};
+}
+
 }  // namespace
+
+void check_profile_options(const std::string& matrix_dir, const ProfileOptions& options) {
+  COHORT_EXPECTS(!names_conversion(options) || !matrix_dir.empty(), "conversion events need a matrix directory (--matrix)");
+  if (matrix_dir.empty()) return;
+  COHORT_EXPECTS(fs::is_directory(matrix_dir), matrix_dir + ": not a directory (expected a `cohort matrix` output)");
+  if (names_conversion(options)) conversion_events(count_matrix_stems(matrix_dir), matrix_dir, options);
+}
 
 SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std::vector<std::int32_t>& labels,
                                  int k, const std::string& matrix_dir, const ProfileOptions& options) {
@@ -73,9 +134,9 @@ SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std:
   }
   for (auto& p : profiles.segments)
     p.share = labels.empty() ? 0.0 : static_cast<double>(p.size) / static_cast<double>(labels.size());
+  check_profile_options(matrix_dir, options);
   if (matrix_dir.empty()) return profiles;
 
-  COHORT_EXPECTS(fs::is_directory(matrix_dir), matrix_dir + ": not a directory (expected a `cohort matrix` output)");
   const auto users = read_lines(matrix_dir + "/users.txt");
   const auto items = read_lines(matrix_dir + "/items.txt");
   std::unordered_map<std::string, std::int64_t> user_row;
@@ -91,6 +152,10 @@ SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std:
 
   profiles.events = count_matrix_stems(matrix_dir);
   const std::size_t events = profiles.events.size();
+  const auto [purchase, view] = conversion_events(profiles.events, matrix_dir, options);
+  profiles.has_conversion = view >= 0 && purchase >= 0;
+  if (profiles.has_conversion) profiles.conversion_label = profiles.events[purchase] + "/" + profiles.events[view];
+
   std::vector<double> population_items(items.size(), 0.0);
   std::vector<std::vector<double>> segment_items(k, std::vector<double>(items.size(), 0.0));
   for (auto& p : profiles.segments) p.event_totals.assign(events, 0.0);
@@ -111,16 +176,6 @@ SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std:
       }
     }
   }
-  // Conversion: the purchase-like over the view-like event.
-  int view = -1, purchase = -1;
-  for (std::size_t e = 0; e < events; ++e) {
-    const std::string& name = profiles.events[e];
-    if (view < 0 && contains(name, "view")) view = static_cast<int>(e);
-    if (purchase < 0 && (contains(name, "purchase") || contains(name, "buy") || contains(name, "order")))
-      purchase = static_cast<int>(e);
-  }
-  profiles.has_conversion = view >= 0 && purchase >= 0;
-  if (profiles.has_conversion) profiles.conversion_label = profiles.events[purchase] + "/" + profiles.events[view];
 
   double population_total = 0.0;
   for (double v : population_items) population_total += v;
@@ -160,32 +215,69 @@ SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std:
         columns.push_back(c);
         profiles.attributes.push_back(header[c]);
       }
-    // counts[segment][attribute][value]
-    std::vector<std::vector<std::map<std::string, std::size_t>>> counts(
-        k, std::vector<std::map<std::string, std::size_t>>(columns.size()));
+    // Per column: value -> id in first-seen order, and the users per (id, segment) pair,
+    // kept sparse (at most one pair per user) since values may be as many as users.
+    const auto kk = static_cast<std::uint64_t>(k);
+    std::vector<std::unordered_map<std::string, std::uint64_t>> dictionary(columns.size());
+    std::vector<std::vector<std::string>> values(columns.size());
+    std::vector<std::unordered_map<std::uint64_t, std::size_t>> counts(columns.size());  // key id * k + segment
     std::vector<std::size_t> seen(k, 0);
+    std::size_t population = 0;
+    std::string key;
     CsvChunk chunk;
     while (reader.next(chunk)) {
       for (std::size_t r = 0; r < chunk.rows(); ++r) {
-        const auto it = user_row.find(std::string(chunk.field(r, id_column)));
+        key.assign(chunk.field(r, id_column));
+        const auto it = user_row.find(key);
         if (it == user_row.end() || segment_of[it->second] < 0) continue;
-        const int s = segment_of[it->second];
+        const auto s = static_cast<std::uint64_t>(segment_of[it->second]);
         ++seen[s];
-        for (std::size_t a = 0; a < columns.size(); ++a) ++counts[s][a][std::string(chunk.field(r, columns[a]))];
+        ++population;
+        for (std::size_t a = 0; a < columns.size(); ++a) {
+          key.assign(chunk.field(r, columns[a]));
+          const auto at = dictionary[a].try_emplace(key, values[a].size()).first;
+          if (at->second == values[a].size()) values[a].push_back(key);
+          ++counts[a][at->second * kk + s];
+        }
       }
     }
-    for (int s = 0; s < k; ++s)
-      for (std::size_t a = 0; a < columns.size(); ++a) {
+    for (auto& p : profiles.segments) p.attribute_values.resize(columns.size());
+    for (std::size_t a = 0; a < columns.size(); ++a) {
+      // rank[id]: the value's place in byte order (std::string compares as unsigned bytes).
+      std::vector<std::uint64_t> order(values[a].size()), rank(values[a].size());
+      for (std::size_t v = 0; v < order.size(); ++v) order[v] = v;
+      std::sort(order.begin(), order.end(), [&](std::uint64_t x, std::uint64_t y) { return values[a][x] < values[a][y]; });
+      for (std::size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+      std::vector<std::size_t> everyone(values[a].size(), 0);
+      std::vector<std::pair<std::uint64_t, std::size_t>> cells;  // (segment, rank), users
+      cells.reserve(counts[a].size());
+      for (const auto& [cell, n] : counts[a]) {
+        everyone[cell / kk] += n;
+        cells.emplace_back((cell % kk) * values[a].size() + rank[cell / kk], n);
+      }
+      std::sort(cells.begin(), cells.end());
+      for (const auto& [cell, n] : cells) {
+        const std::size_t s = cell / values[a].size();
+        const std::uint64_t v = order[cell % values[a].size()];
+        AttributeValueShare share;
+        share.value = values[a][v];
+        share.users = n;
+        share.share_in_segment = static_cast<double>(n) / static_cast<double>(seen[s]);
+        share.share_in_population = static_cast<double>(everyone[v]) / static_cast<double>(population);
+        share.lift = share.share_in_segment / share.share_in_population;
+        profiles.segments[s].attribute_values[a].push_back(std::move(share));
+      }
+      for (int s = 0; s < k; ++s) {  // the mode: in byte order, ties keep the smaller value
         std::pair<std::string, double> mode{"", 0.0};
         std::size_t best = 0;
-        for (const auto& [value, count] : counts[s][a])  // map order: ties keep the smaller value
-          if (count > best) {
-            best = count;
-            mode.first = value;
+        for (const auto& v : profiles.segments[s].attribute_values[a])
+          if (v.users > best) {
+            best = v.users;
+            mode = {v.value, v.share_in_segment};
           }
-        mode.second = seen[s] ? static_cast<double>(best) / static_cast<double>(seen[s]) : 0.0;
         profiles.segments[s].attribute_modes.push_back(mode);
       }
+    }
   }
   return profiles;
 }
@@ -214,6 +306,21 @@ void write_profiles_csv(const std::string& path, const SegmentProfiles& profiles
     for (const auto& [value, share] : p.attribute_modes) line += "," + csv_escape(value) + "," + format_number(share, 6);
     out.write(line + "\n");
   }
+  out.commit();
+}
+
+void write_attribute_profiles_csv(const std::string& path, const SegmentProfiles& profiles) {
+  AtomicFile out(path);
+  out.write("segment,attribute,value,users,share_in_segment,share_in_population,lift\n");
+  std::string line;
+  for (const auto& p : profiles.segments)
+    for (std::size_t a = 0; a < p.attribute_values.size(); ++a)
+      for (const auto& v : p.attribute_values[a]) {
+        line = std::to_string(p.segment) + "," + csv_escape(profiles.attributes[a]) + "," + csv_escape(v.value) + "," +
+               std::to_string(v.users) + "," + format_general(v.share_in_segment) + "," +
+               format_general(v.share_in_population) + "," + format_general(v.lift) + "\n";
+        out.write(line);
+      }
   out.commit();
 }
 

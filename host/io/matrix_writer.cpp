@@ -37,16 +37,21 @@ std::string number(double v) {
 
 }  // namespace
 
+std::pair<std::string, std::string> split_conversion(const std::string& spec) {
+  const auto slash = spec.find('/');
+  if (slash == std::string::npos) throw InvalidInput("--conversion must be NUM/DEN, e.g. purchase/view");
+  return {spec.substr(0, slash), spec.substr(slash + 1)};
+}
+
 void write_matrix(const MatrixResult& r, const std::string& dir, const MatrixWriteOptions& options) {
   if (options.format != "mtx" && options.format != "npy" && options.format != "both")
     throw InvalidInput("--format must be mtx, npy or both, not '" + options.format + "'");
   const auto stems = event_file_stems(r);
   std::size_t num = 0, den = 0;
   if (!options.conversion.empty()) {
-    const auto slash = options.conversion.find('/');
-    if (slash == std::string::npos) throw InvalidInput("--conversion must be NUM/DEN, e.g. purchase/view");
-    num = find_event(r, stems, options.conversion.substr(0, slash));
-    den = find_event(r, stems, options.conversion.substr(slash + 1));
+    const auto [num_name, den_name] = split_conversion(options.conversion);
+    num = find_event(r, stems, num_name);
+    den = find_event(r, stems, den_name);
   }
   ensure_directory(dir);
   write_lines(dir + "/users.txt", r.users);

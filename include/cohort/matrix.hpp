@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cohort/backend.hpp"
@@ -123,6 +124,10 @@ struct MatrixWriteOptions {
   std::string conversion;      ///< "NUM/DEN" event names (raw or file stems) or ""
   std::string long_csv;        ///< path of the long CSV, or ""
 };
+
+/// "NUM/DEN" -> (NUM, DEN), split at the first '/' (the --conversion syntax of `cohort
+/// matrix` and `cohort segment`); no '/' throws InvalidInput.
+std::pair<std::string, std::string> split_conversion(const std::string& spec);
 
 /// Writes DIR/users.txt, items.txt, events.txt, per event type <stem>.mtx (counts),
 /// <stem>.sum.mtx (with weights), <stem>.first/.last/.interval.mtx (with times),

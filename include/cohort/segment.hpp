@@ -121,6 +121,15 @@ ModelSelection select_k(const float* x, std::size_t n, std::size_t d, int k_min,
 
 // ---- profiles ----
 
+/// One value of an attribute column within one segment (attribute_profiles.csv).
+struct AttributeValueShare {
+  std::string value;
+  std::size_t users = 0;              ///< segment members found in attributes.csv with this value
+  double share_in_segment = 0.0;      ///< users / segment members found in attributes.csv
+  double share_in_population = 0.0;   ///< over every labelled user found in attributes.csv
+  double lift = 0.0;                  ///< share_in_segment / share_in_population
+};
+
 /// One segment's profile; the event/attribute vectors follow SegmentProfiles' names.
 struct SegmentProfile {
   int segment = 0;
@@ -132,6 +141,8 @@ struct SegmentProfile {
   double conversion = 0.0;                ///< purchases / views (NaN when not applicable)
   std::vector<std::pair<std::string, double>> top_items;  ///< (item, lift), best first
   std::vector<std::pair<std::string, double>> attribute_modes;  ///< per attribute: (value, share)
+  /// Per attribute: the values present in the segment, in byte order (absent values: no entry).
+  std::vector<std::vector<AttributeValueShare>> attribute_values;
 };
 
 struct SegmentProfiles {
@@ -146,16 +157,29 @@ struct ProfileOptions {
   int top_items = 3;
   /// An item counts for the lift ranking only with at least this many interactions in the segment.
   double min_item_count = 5.0;
+  /// Conversion = total of the numerator event / total of the denominator event, each an
+  /// event file stem (<stem>.mtx, e.g. "Fund_Project") or a raw name from events.txt.
+  /// Both empty: guessed from the names ("purchase"/"buy"/"order" over "view"). An unknown
+  /// event, or only one of the two given, throws InvalidInput listing the event stems.
+  std::string conversion_numerator, conversion_denominator;
 };
 
 /// Sizes and shares from labels alone; when matrix_dir is non-empty, also KPIs, top items
-/// by lift and attribute modes from a `cohort matrix` output (users.txt, items.txt,
-/// <event>.mtx, optional attributes.csv). ids[i] names row i (matched against users.txt).
+/// by lift and attribute distributions from a `cohort matrix` output (users.txt, items.txt,
+/// <event>.mtx, optional events.txt and attributes.csv). ids[i] names row i (matched
+/// against users.txt).
 SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std::vector<std::int32_t>& labels,
                                  int k, const std::string& matrix_dir, const ProfileOptions& options = {});
 
+/// Throws what profile_segments would for a missing matrix directory or unknown conversion
+/// events (cheap: lists matrix_dir only), so that a typo fails before k-means runs.
+void check_profile_options(const std::string& matrix_dir, const ProfileOptions& options);
+
 /// profiles.csv: one row per segment (segment,size,share,... see the implementation).
 void write_profiles_csv(const std::string& path, const SegmentProfiles& profiles);
+/// attribute_profiles.csv: segment,attribute,value,users,share_in_segment,share_in_population,lift;
+/// one row per segment, attribute column and value present in the segment (values in byte order).
+void write_attribute_profiles_csv(const std::string& path, const SegmentProfiles& profiles);
 /// A readable table for the terminal.
 std::string format_profiles(const SegmentProfiles& profiles);
 
