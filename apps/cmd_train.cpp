@@ -18,6 +18,7 @@ TrainOptions opts;
 std::string out, task = "regression", y_range, layers = "512,256", emb_sizes, predict_table, model_dir;
 std::string precision = "fp32";
 std::vector<std::string> cat_cols, cont_cols;
+std::vector<double> moms;  ///< MAX,MIN of --moms; empty: the defaults
 bool no_id_embedding = false, no_batch_norm = false, no_cuda_graph = false;
 
 double to_number(const std::string& text, const std::string& flag) {
@@ -53,6 +54,7 @@ void run_train() {
   opts.cuda_graph = !no_cuda_graph;
   opts.precision = parse_gemm_precision(precision);
   opts.batch_norm = !no_batch_norm;
+  if (!moms.empty()) opts.mom_max = moms[0], opts.mom_min = moms[1];
   opts.task = parse_train_task(task);
   if (!y_range.empty()) {
     const auto parts = split_list(y_range, ':');
@@ -110,6 +112,15 @@ void setup(CLI::App& app) {
   c->add_option("--lr", opts.lr, "maximum learning rate of the one-cycle schedule")->capture_default_str();
   c->add_option("--wd", opts.wd, "decoupled weight decay (the notebook used 0.05)")->capture_default_str();
   c->add_option("--dropout", opts.dropout, "dropout after each hidden block")->capture_default_str();
+  c->add_option("--beta2", opts.beta2, "Adam's second-moment decay (fastai's 0.99)")->capture_default_str();
+  c->add_option("--eps", opts.eps, "Adam's epsilon (fastai's 1e-5)")->capture_default_str();
+  c->add_option("--moms", moms, "MAX,MIN: one-cycle momentum (beta1) from MAX down to MIN and back (fastai's 0.95,0.85)")
+      ->delimiter(',')
+      ->expected(2);
+  c->add_option("--pct-start", opts.pct_start, "fraction of the steps spent warming the learning rate up")
+      ->capture_default_str();
+  c->add_option("--div", opts.div, "the schedule starts at lr / DIV")->capture_default_str();
+  c->add_option("--div-final", opts.div_final, "and ends at lr / DIV_FINAL")->capture_default_str();
   c->add_flag("--no-batch-norm", no_batch_norm, "no batch norm (hidden Linear layers get a bias)");
   c->add_option("--valid-frac", opts.valid_frac, "fraction of rows held out for validation")->capture_default_str();
   c->add_option("--patience", opts.patience, "early stop after N epochs without improvement (0: off)")

@@ -252,6 +252,40 @@ TEST(Npy, RoundTripsEveryDtype) {
   EXPECT_EQ(read_file(dir.file("f.npy")).size(), 128u + 6 * 4);
 }
 
+TEST(Npy, RowWriterStreamsRowsAndPatchesTheCount) {
+  TempDir dir;
+  std::vector<std::int64_t> all;
+  {
+    NpyRowWriter<std::int64_t> writer(dir.file("pairs.npy"), 2);
+    for (std::int64_t piece = 0; piece < 5; ++piece) {
+      std::vector<std::int64_t> rows;
+      for (std::int64_t r = 0; r < piece * 3; ++r) rows.insert(rows.end(), {piece * 100 + r, -r});
+      writer.append(rows.data(), rows.size() / 2);
+      all.insert(all.end(), rows.begin(), rows.end());
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.file("pairs.npy")));  // atomic: nothing until commit
+    writer.commit();
+  }
+  const auto back = read_npy<std::int64_t>(dir.file("pairs.npy"));
+  EXPECT_EQ(back.shape, (std::vector<std::size_t>{30, 2}));
+  EXPECT_EQ(back.data, all);
+  const std::string bytes = read_file(dir.file("pairs.npy"));
+  const std::size_t header = bytes.size() - all.size() * sizeof(std::int64_t);
+  EXPECT_EQ(header % 64, 0u);  // numpy's alignment of the data
+  EXPECT_EQ(bytes[header - 1], '\n');
+  {
+    NpyRowWriter<float> empty(dir.file("empty.npy"), 3);
+    empty.commit();
+  }
+  EXPECT_EQ(read_npy<float>(dir.file("empty.npy")).shape, (std::vector<std::size_t>{0, 3}));
+  {
+    NpyRowWriter<float> abandoned(dir.file("abandoned.npy"), 1);
+    const float one = 1.0f;
+    abandoned.append(&one, 1);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("abandoned.npy")));
+}
+
 TEST(Npy, ReadsFloat16AndRowRanges) {
   TempDir dir;
   // float16: 1.0 = 0x3c00, -2.0 = 0xc000, 0.5 = 0x3800, 65504 = 0x7bff, smallest subnormal = 0x0001

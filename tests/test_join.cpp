@@ -670,6 +670,29 @@ std::string polygons_csv(const PolygonSet& s) {
   return text;
 }
 
+TEST(JoinFiles, CsvIdBytesPassThroughWhateverTheirEncoding) {
+  TempDir dir;
+  const std::string store = "caf\xe9 \x80";    // Latin-1 and a stray byte: not UTF-8
+  const std::string point = "\xff\xfe\x01id";  // and a point id of raw bytes
+  write_file(dir.file("poly.csv"), "store,wkt\n" + store + ",\"POLYGON((0 0,2 0,2 2,0 2,0 0))\"\n");
+  write_file(dir.file("pings.csv"), "id,lon,lat\n" + point + ",1,1\nplain,5,5\n");
+  JoinFileOptions o;
+  o.polygons = dir.file("poly.csv");
+  o.polygon_id_column = "store";
+  o.wkt_column = "wkt";
+  o.points = dir.file("pings.csv");
+  o.point_id_column = "id";
+  o.x_column = "lon";
+  o.y_column = "lat";
+  o.out = dir.file("pairs.csv");
+  o.counts = dir.file("counts.csv");
+  o.device = Device::Cpu;
+  o.progress = false;
+  join_files(o);
+  EXPECT_EQ(read_file(o.out), "point_id,polygon_id\n" + point + "," + store + "\n");
+  EXPECT_EQ(read_file(o.counts), "polygon_id,count\n" + store + ",1\n");
+}
+
 TEST(JoinFiles, ChunkedEqualsWholeAndMatchesReference) {
   TempDir dir;
   Rng rng(41);

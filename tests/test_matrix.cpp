@@ -771,6 +771,35 @@ TEST_F(MatrixBadInput, BadTimestampsAndWeightsInCsv) {
   MatrixOptions j = options_for(true);
   j.reader.weight_col = "";
   expect_error(error_of(dir.file("j.json"), j), {"j.json:1", "record 1", "unparseable time 'soon'"});
+  // Unparseable times skipped and counted; the other rows keep their times.
+  const MatrixResult times = build_matrix(dir.file("t.csv"), o);
+  EXPECT_EQ(times.events_read, 2u);
+  EXPECT_EQ(times.events_skipped, 1u);
+  EXPECT_EQ(times.users, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(times.cells.first_at(0), 1393632000.0);  // 2014-03-01T00:00:00Z
+  EXPECT_EQ(times.cells.first_at(1), 5.0);
+}
+
+TEST_F(MatrixBadInput, InputFormatOverridesTheExtension) {
+  TempDir dir;
+  // NDJSON in a .log file: only --input-format tells the reader what it is.
+  write_file(dir.file("events.log"), "{\"u\": \"a\", \"i\": \"x\"}\n{\"u\": \"b\", \"i\": \"x\"}\n{\"u\": \"a\", \"i\": \"y\"}\n");
+  MatrixOptions o;
+  o.device = Device::Cpu;
+  o.reader.user_col = "u";
+  o.reader.item_col = "i";
+  o.reader.format = "ndjson";
+  const MatrixResult r = build_matrix(dir.file("events.log"), o);
+  EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.events_read, 3u);
+  o.reader.format = "csv";  // the same bytes read as CSV have no column "u"
+  expect_error(error_of(dir.file("events.log"), o), {"events.log", "'u'"});
+  o.reader.format = "xml";
+  expect_error(error_of(dir.file("events.log"), o), {"unknown event log format 'xml'"});
+  const auto cli = testing::run_cli("matrix --events " + dir.file("events.log") +
+                                    " --user-col u --item-col i --input-format ndjson --quiet --out " + dir.file("m"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(read_lines(dir.file("m/users.txt")), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(MatrixBadInput, MissingColumnsListTheAvailableOnes) {

@@ -112,12 +112,27 @@ struct Reference {
   int iterations = 0;
 };
 
+// Rows scaled to unit length in double.
+std::vector<double> unit_rows(const std::vector<double>& v, std::size_t d) {
+  std::vector<double> out(v);
+  for (std::size_t i = 0; i < v.size() / d; ++i) {
+    double norm = 0.0;
+    for (std::size_t e = 0; e < d; ++e) norm += v[i * d + e] * v[i * d + e];
+    for (std::size_t e = 0; e < d; ++e) out[i * d + e] /= std::sqrt(norm);
+  }
+  return out;
+}
+
 // Lloyd in double with the library's rules: ties to the smaller centroid, stop when no
-// label changes or at max_iter (tol = 0), empty cluster -> farthest row.
-Reference reference_lloyd(const std::vector<float>& x, std::size_t n, std::size_t d, const std::vector<float>& init,
-                          int k, int max_iter) {
+// label changes or at max_iter (tol = 0), empty cluster -> farthest row. Spherical:
+// rows and centroids at unit length, centroids re-normalised after each update,
+// inertia the sum of 1 - cos = squared distance / 2.
+Reference reference_lloyd(const std::vector<float>& x_in, std::size_t n, std::size_t d, const std::vector<float>& init,
+                          int k, int max_iter, bool spherical = false) {
   Reference r;
+  std::vector<double> x(x_in.begin(), x_in.end());
   r.centroids.assign(init.begin(), init.end());
+  if (spherical) x = unit_rows(x, d), r.centroids = unit_rows(r.centroids, d);
   std::vector<double> distance(n);
   auto dist2 = [&](std::size_t i, int j) {
     double s = 0.0;
@@ -134,7 +149,7 @@ Reference reference_lloyd(const std::vector<float>& x, std::size_t n, std::size_
         if (dist2(i, j) < best_value) best_value = dist2(i, j), best = j;
       labels[i] = best;
       distance[i] = best_value;
-      r.inertia += best_value;
+      r.inertia += spherical ? 0.5 * best_value : best_value;
     }
     const bool same = labels == r.labels;
     r.labels = labels;
@@ -151,10 +166,10 @@ Reference reference_lloyd(const std::vector<float>& x, std::size_t n, std::size_
     std::size_t next_far = 0;
     for (int j = 0; j < k; ++j) {
       for (std::size_t e = 0; e < d; ++e)
-        r.centroids[j * d + e] = counts[j] ? sums[j * d + e] / static_cast<double>(counts[j])
-                                           : static_cast<double>(x[order[next_far] * d + e]);
+        r.centroids[j * d + e] = counts[j] ? sums[j * d + e] / static_cast<double>(counts[j]) : x[order[next_far] * d + e];
       if (!counts[j]) ++next_far;
     }
+    if (spherical) r.centroids = unit_rows(r.centroids, d);
     ++r.iterations;
   }
   return r;
@@ -284,6 +299,29 @@ TEST(SegmentKMeans, LabelsMatchDoubleReferenceFromTheSameInit) {
     EXPECT_NEAR(got.inertia, want.inertia, 1e-5 * want.inertia + 1e-9);
     for (std::size_t e = 0; e < got.centroids.size(); ++e) ASSERT_NEAR(got.centroids[e], want.centroids[e], 1e-4);
     EXPECT_GE(adjusted_rand_index(got.labels, b.truth), 0.999);
+  }
+}
+
+TEST(SegmentKMeans, CosineLabelsMatchDoubleReferenceFromTheSameInit) {
+  const Case cases[] = {{200, 3, 4, 13}, {1000, 17, 8, 14}, {3000, 64, 16, 15}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " k=" + std::to_string(c.k) +
+                 " seed=" + std::to_string(c.seed));
+    const Blobs b = make_blobs(c.n, c.d, c.k, 0.5, c.seed);  // blobs far from the origin: distinct directions
+    std::vector<float> init(c.k * c.d);
+    for (int j = 0; j < c.k; ++j)
+      for (std::size_t e = 0; e < c.d; ++e)
+        init[j * c.d + e] = b.x[b.first_of[j] * c.d + e] + 0.3f * b.x[((b.first_of[j] + 1) % c.n) * c.d + e] / 10.0f;
+    SegmentOptions o = cpu_options(c.k);
+    o.metric = Metric::Cosine;
+    o.initial_centroids = init;
+    o.tol = 0.0;
+    const KMeansResult got = kmeans(b.x.data(), c.n, c.d, o);
+    const Reference want = reference_lloyd(b.x, c.n, c.d, init, c.k, o.max_iter, true);
+    ASSERT_EQ(got.labels, want.labels);
+    EXPECT_EQ(got.iterations, want.iterations);
+    EXPECT_NEAR(got.inertia, want.inertia, 1e-4 * want.inertia + 1e-6);
+    for (std::size_t e = 0; e < got.centroids.size(); ++e) ASSERT_NEAR(got.centroids[e], want.centroids[e], 1e-5);
   }
 }
 

@@ -383,6 +383,16 @@ TrainOptions small_options(const std::string& table) {
   return o;
 }
 
+// The validation MSE of predicting every row with the training rows' mean target.
+double mean_predictor_mse(const TrainOptions& o) {
+  const auto prepared = prepare_table(o);
+  double mean = 0, var = 0;
+  for (auto r : prepared.train_rows) mean += prepared.data.target[r];
+  mean /= static_cast<double>(prepared.train_rows.size());
+  for (auto r : prepared.valid_rows) var += std::pow(prepared.data.target[r] - mean, 2);
+  return var / static_cast<double>(prepared.valid_rows.size());
+}
+
 TEST(TrainLearn, LossDecreasesAndBeatsMeanPredictor) {
   TempDir dir;
   const std::string table = dir.file("t.csv");
@@ -391,12 +401,7 @@ TEST(TrainLearn, LossDecreasesAndBeatsMeanPredictor) {
   ASSERT_EQ(result.history.size(), 6u);
   EXPECT_LT(result.history.back().train_loss, 0.5 * result.history.front().train_loss);
   // Mean predictor's validation MSE: the variance of the targets (~3), vs the model's.
-  auto prepared = prepare_table(small_options(table));
-  double mean = 0, var = 0;
-  for (auto r : prepared.train_rows) mean += prepared.data.target[r];
-  mean /= static_cast<double>(prepared.train_rows.size());
-  for (auto r : prepared.valid_rows) var += std::pow(prepared.data.target[r] - mean, 2);
-  var /= static_cast<double>(prepared.valid_rows.size());
+  const double var = mean_predictor_mse(small_options(table));
   EXPECT_EQ(result.valid_rows, 400u);
   EXPECT_LT(result.history.back().valid_loss, 0.2 * var) << "mean predictor MSE " << var;
 }
@@ -690,6 +695,19 @@ TEST(TrainCli, TrainExportPredictRoundTrip) {
   EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;
   r = testing::run_cli("train --table " + table + " --target target --cat-cols a --task bogus --out " + out + "3");
   EXPECT_NE(r.exit_code, 0);
+  // The optimiser and schedule constants: taken (the losses change) and checked.
+  const std::string base = "train --table " + table + " --target target --cat-cols a,b --cont-cols x,y --layers 16,8 "
+                           "--epochs 2 --batch 32 --device cpu --quiet --out ";
+  r = testing::run_cli(base + out + "4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = testing::run_cli(base + out + "5 --beta2 0.9 --eps 1e-6 --moms 0.9,0.8 --pct-start 0.3 --div 10 --div-final 1000");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(read_lines(out + "4/history.csv")[2], read_lines(out + "5/history.csv")[2]);
+  for (const char* bad : {"--moms 0.8,0.9", "--pct-start 1", "--beta2 1", "--eps 0", "--div 0.5"}) {
+    r = testing::run_cli(base + out + "6 " + bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.output.find("error:"), std::string::npos) << bad << ": " << r.output;
+  }
 }
 
 // ---- generated world --------------------------------------------------------------------
@@ -745,9 +763,12 @@ TEST(TrainGenerate, UserVectorsSeparateTruthSegments) {
   o.id_col = "user_id";
   o.embed_id = false;
   o.layers = {64, 32};
-  o.epochs = 4, o.batch = 256, o.device = Device::Cpu, o.progress = false;
+  o.epochs = 10, o.batch = 64, o.device = Device::Cpu, o.progress = false;  // ~600 steps
   const auto result = train(o);
   EXPECT_LT(result.history.back().valid_loss, result.history.front().valid_loss);
+  const double mean_mse = mean_predictor_mse(o);
+  std::printf("valid MSE %.4g, mean predictor %.4g\n", result.history.back().valid_loss, mean_mse);
+  EXPECT_LT(result.history.back().valid_loss, 0.5 * mean_mse);
   write_train_outputs(result, dir.file("m"));
   const auto [accuracy, baseline] = knn_segment_accuracy(dir);
   std::printf("5-NN segment accuracy %.3f (largest segment %.3f)\n", accuracy, baseline);

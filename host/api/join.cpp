@@ -122,11 +122,15 @@ JoinSummary join_files(const JoinFileOptions& o) {
   for (std::size_t f = 0; f < summary.features; ++f) feature_ids[f] = csv_escape(polygons.polygons.ids[f]);
   std::vector<std::uint64_t> feature_counts(summary.features, 0);
 
+  // Pairs stream out chunk by chunk, so memory is set by the chunk, not the output.
   std::optional<AtomicFile> out_csv_file;
+  std::optional<NpyRowWriter<std::int64_t>> out_npy_file;
   std::vector<std::int64_t> npy_pairs;
   if (out_ext == ".csv") {
     out_csv_file.emplace(o.out);
     out_csv_file->write("point_id,polygon_id\n");
+  } else {
+    out_npy_file.emplace(o.out, 2);
   }
 
   std::optional<Progress> progress;
@@ -160,10 +164,12 @@ JoinSummary join_files(const JoinFileOptions& o) {
       }
       out_csv_file->write(text);
     } else {
+      npy_pairs.clear();
       for (std::size_t k = 0; k < pairs.size(); ++k) {
         npy_pairs.push_back(static_cast<std::int64_t>(chunk.row[pairs.point[k]]));
         npy_pairs.push_back(static_cast<std::int64_t>(pairs.feature[k]));
       }
+      out_npy_file->append(npy_pairs.data(), pairs.size());
     }
     const std::uint64_t done = reader.done_units();
     if (progress) progress->add(done - reported);
@@ -192,12 +198,13 @@ JoinSummary join_files(const JoinFileOptions& o) {
     for (std::size_t i = 0; i < ids.size(); ++i) counts_text += ids[i] + "," + std::to_string(counts[i]) + "\n";
     AtomicFile counts_file(o.counts);
     counts_file.write(counts_text);
-    if (out_ext == ".csv") out_csv_file->commit();
+    if (out_csv_file) out_csv_file->commit();
+    if (out_npy_file) out_npy_file->commit();
     counts_file.commit();
-  } else if (out_ext == ".csv") {
-    out_csv_file->commit();
+  } else {
+    if (out_csv_file) out_csv_file->commit();
+    if (out_npy_file) out_npy_file->commit();
   }
-  if (out_ext == ".npy") write_npy(o.out, npy_pairs.data(), {npy_pairs.size() / 2, 2});
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -35,6 +35,12 @@ void check_options(const TrainOptions& o) {
   COHORT_EXPECTS(o.valid_frac >= 0 && o.valid_frac < 1, "--valid-frac must be in [0, 1)");
   COHORT_EXPECTS(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1)");
   COHORT_EXPECTS(o.patience >= 0, "--patience must be non-negative");
+  COHORT_EXPECTS(o.beta2 >= 0 && o.beta2 < 1, "--beta2 must be in [0, 1)");
+  COHORT_EXPECTS(o.eps > 0 && std::isfinite(o.eps), "--eps must be positive");
+  COHORT_EXPECTS(o.mom_min >= 0 && o.mom_max < 1 && o.mom_min <= o.mom_max, "--moms needs 0 <= MIN <= MAX < 1");
+  COHORT_EXPECTS(o.pct_start > 0 && o.pct_start < 1, "--pct-start must be in (0, 1)");
+  COHORT_EXPECTS(o.div >= 1 && o.div_final >= 1 && std::isfinite(o.div) && std::isfinite(o.div_final),
+                 "--div and --div-final must be at least 1");
   COHORT_EXPECTS(!o.has_y_range || o.y_lo < o.y_hi, "--y-range needs LO < HI");
   COHORT_EXPECTS(!o.has_y_range || o.task == TrainTask::Regression, "--y-range applies to regression only");
   for (int h : o.layers) COHORT_EXPECTS(h >= 1, "--layers sizes must be positive");

@@ -1,9 +1,11 @@
 /* npy.cpp: .npy header parsing/writing and typed row reads with conversion. */
 #include "cohort/npy.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "cohort/atomic_file.hpp"
@@ -154,13 +156,14 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& path) {
   return header;
 }
 
-std::string make_npy_header(DType dtype, const std::vector<std::size_t>& shape) {
+std::string make_npy_header(DType dtype, const std::vector<std::size_t>& shape, std::size_t min_length) {
   std::string dims;
   for (std::size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1) dims += ",";
   std::string dict = std::string("{'descr': '") + dtype_descr(dtype) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   const std::size_t unpadded = 10 + dict.size() + 1;  // magic+version+len, dict, '\n'
-  dict.append((64 - unpadded % 64) % 64, ' ');
+  const std::size_t length = std::max(unpadded + (64 - unpadded % 64) % 64, min_length);
+  dict.append(length - unpadded, ' ');
   dict += '\n';
   std::string header(kMagic, kMagicSize);
   header += '\x01';
@@ -233,10 +236,37 @@ void write_npy(const std::string& path, const T* data, const std::vector<std::si
   out.commit();
 }
 
+template <typename T>
+NpyRowWriter<T>::NpyRowWriter(std::string path, std::size_t row_size)
+    : out_(std::make_unique<AtomicFile>(std::move(path))),
+      row_size_(row_size),
+      header_length_(make_npy_header(DTypeOf<T>::value, {~std::size_t(0), row_size}).size()) {
+  out_->write(std::string(header_length_, ' '));  // rewritten by commit()
+}
+
+template <typename T>
+NpyRowWriter<T>::~NpyRowWriter() = default;
+
+template <typename T>
+void NpyRowWriter<T>::append(const T* data, std::size_t rows) {
+  out_->write(data, rows * row_size_ * sizeof(T));
+  rows_ += rows;
+}
+
+template <typename T>
+void NpyRowWriter<T>::commit() {
+  const std::string header = make_npy_header(DTypeOf<T>::value, {rows_, row_size_}, header_length_);
+  if (header.size() != header_length_ || std::fflush(out_->stream()) != 0 || std::fseek(out_->stream(), 0, SEEK_SET) != 0)
+    throw Error("cannot write the .npy header of " + out_->path());
+  out_->write(header);
+  out_->commit();
+}
+
 #define COHORT_NPY_INSTANTIATE(T)                                                          \
   template void NpyReader::read_rows<T>(std::size_t, std::size_t, T*);                      \
   template NpyArray<T> read_npy<T>(const std::string&);                                     \
-  template void write_npy<T>(const std::string&, const T*, const std::vector<std::size_t>&);
+  template void write_npy<T>(const std::string&, const T*, const std::vector<std::size_t>&); \
+  template class NpyRowWriter<T>;
 COHORT_NPY_INSTANTIATE(float)
 COHORT_NPY_INSTANTIATE(double)
 COHORT_NPY_INSTANTIATE(std::int32_t)

@@ -8,8 +8,10 @@
  *                            is the shell, the others holes
  *   feature_polygon_offsets  features + 1: feature f is polygons [..[f], ..[f+1]) (a Polygon
  *                            has one, a MultiPolygon several)
- *   ids                      one id per feature, the input bytes passed through unchanged;
- *                            ids need not be unique
+ *   ids                      one id per feature, the input bytes passed through unchanged
+ *                            (any encoding from CSV; GeoJSON, being JSON, must be UTF-8:
+ *                            a file with other bytes is rejected as invalid JSON); ids
+ *                            need not be unique
  *
  * A feature is the unit of the join: a point is inside feature f when the even-odd rule
  * over all edges of all rings of f says so (see join.hpp for the exact boundary rule).

@@ -10,10 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace cohort {
+
+class AtomicFile;
 
 enum class DType { F16, F32, F64, I32, I64 };
 
@@ -41,8 +44,9 @@ struct NpyHeader {
 /// Parses the header bytes of a .npy file; throws InvalidInput(path, ...) on anything
 /// unsupported (big-endian, Fortran order, other dtypes, truncation).
 NpyHeader parse_npy_header(const std::string& bytes, const std::string& path);
-/// The exact bytes numpy writes before the data (version 1.0, padded to 64 bytes).
-std::string make_npy_header(DType dtype, const std::vector<std::size_t>& shape);
+/// The exact bytes numpy writes before the data (version 1.0, padded to 64 bytes);
+/// with min_length, padded with more spaces up to at least that many bytes.
+std::string make_npy_header(DType dtype, const std::vector<std::size_t>& shape, std::size_t min_length = 0);
 
 /// Streams rows of an .npy file, converting to T.
 class NpyReader {
@@ -80,6 +84,25 @@ NpyArray<T> read_npy(const std::string& path);
 /// Writes data (C order, shape given) atomically.
 template <typename T>
 void write_npy(const std::string& path, const T* data, const std::vector<std::size_t>& shape);
+
+/// Writes an .npy file of T whose row count is known only at the end (a join's pairs):
+/// rows are appended as they come, and commit() rewrites the header, written first
+/// with room for any row count, in place. Atomic like write_npy.
+template <typename T>
+class NpyRowWriter {
+ public:
+  NpyRowWriter(std::string path, std::size_t row_size);
+  ~NpyRowWriter();
+  NpyRowWriter(const NpyRowWriter&) = delete;
+  NpyRowWriter& operator=(const NpyRowWriter&) = delete;
+  /// Appends rows (rows x row_size values).
+  void append(const T* data, std::size_t rows);
+  void commit();
+
+ private:
+  std::unique_ptr<AtomicFile> out_;
+  std::size_t row_size_, rows_ = 0, header_length_;
+};
 
 /// IEEE half -> float (for float16 embeddings).
 float half_to_float(std::uint16_t h);
