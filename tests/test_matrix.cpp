@@ -354,6 +354,13 @@ TEST_F(MatrixBuild, AttributesFollowTheResolutionRule) {
   EXPECT_EQ(got, (std::vector<std::string>{"F", "O", "M", "U", "X"}));
   EXPECT_EQ(r.attributes.users_conflicted, 4u);
   EXPECT_EQ(r.attributes.conflicts[0], 4u);
+  // The same through the CLI, with a second column: the files it writes.
+  write_file(dir.file("log2.csv"), "user,item,gender,city\nu1,a,F,Oslo\nu1,b,M,Oslo\nu2,a,,\"Bergen, NO\"\nu2,a,F,x\n");
+  const auto cli = testing::run_cli("matrix --events " + dir.file("log2.csv") +
+                                    " --user-col user --item-col item --attr-cols gender,city --quiet --out " + dir.file("m"));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(read_file(dir.file("m/attributes.csv")), "user_id,gender,city\nu1,F,Oslo\nu2,F,\"Bergen, NO\"\n");
+  EXPECT_EQ(read_file(dir.file("m/attribute_conflicts.csv")), "column,users_conflicted\ngender,2\ncity,1\n(any),2\n");
 }
 
 // ---- aggregate_events directly (the backend entry point) ----

@@ -96,6 +96,12 @@ void write_matrix(const MatrixResult& r, const std::string& dir, const MatrixWri
       out.write(line + "\n");
     }
     out.commit();
+    // How many users had more than one distinct value, per column and in any column.
+    std::string conflicts = "column,users_conflicted\n";
+    for (std::size_t c = 0; c < r.attributes.columns.size(); ++c)
+      conflicts += csv_escape(r.attributes.columns[c]) + "," + std::to_string(r.attributes.conflicts[c]) + "\n";
+    write_text_file(dir + "/attribute_conflicts.csv",
+                    conflicts + "(any)," + std::to_string(r.attributes.users_conflicted) + "\n");
   }
   if (!options.long_csv.empty()) write_long_csv(r, options.long_csv);
 }

@@ -131,7 +131,8 @@ std::pair<std::string, std::string> split_conversion(const std::string& spec);
 
 /// Writes DIR/users.txt, items.txt, events.txt, per event type <stem>.mtx (counts),
 /// <stem>.sum.mtx (with weights), <stem>.first/.last/.interval.mtx (with times),
-/// <stem>.shares.mtx, <stem>.tfidf.mtx, conversion.mtx, attributes.csv; all atomic.
+/// <stem>.shares.mtx, <stem>.tfidf.mtx, conversion.mtx, attributes.csv and
+/// attribute_conflicts.csv (column,users_conflicted; last row "(any)"); all atomic.
 /// With format npy each matrix M is M.indptr.npy / M.indices.npy / M.data.npy instead.
 void write_matrix(const MatrixResult& result, const std::string& dir, const MatrixWriteOptions& options);
 
