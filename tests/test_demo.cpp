@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "cohort/atomic_file.hpp"
 #include "cohort/demo.hpp"
 #include "cohort/error.hpp"
 #include "cohort/progress.hpp"
@@ -39,9 +40,14 @@ TEST(Demo, TinyWorldEndToEndRecoversTheTruth) {
   EXPECT_GE(report.segment_ari, 0.5);
   EXPECT_GE(report.lookalike_precision, 2 * report.random_precision);
   for (const char* file : {"visits.csv", "store_counts.csv", "matrix/users.txt", "matrix/items.txt", "user_vectors.npy",
-                           "segments/labels.csv", "segments/profiles.csv", "lookalikes.csv",
+                           "segments/labels.csv", "segments/profiles.csv", "segments/attribute_profiles.csv",
+                           "lookalikes.csv",
                            "manifest.json", "pipeline.json", "report.html"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("demo/") + file)) << file;
+  // Attribute distributions per segment: the demo's event log has no attribute columns,
+  // so the file holds its header alone (and no stale rows).
+  EXPECT_EQ(read_lines(dir.file("demo/segments/attribute_profiles.csv")),
+            std::vector<std::string>{"segment,attribute,value,users,share_in_segment,share_in_population,lift"});
   const std::string summary = format_demo_report(report);
   EXPECT_NE(summary.find("ground truth"), std::string::npos);
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
@@ -155,8 +156,14 @@ std::string stage_segment(const PipelineConfig& c, const std::string& out, Devic
   write_text_file(out + "segments/model_selection.csv", table);
   write_npy(out + "segments/centroids.npy", selection.best.centroids.data(),
             {static_cast<std::size_t>(selection.best_k), e.dim});
-  const auto profiles = profile_segments(e.ids, selection.best.labels, selection.best_k, out + "matrix");
+  ProfileOptions profile_options;  // the matrix step's conversion events, when named
+  if (!c.conversion.empty())
+    std::tie(profile_options.conversion_numerator, profile_options.conversion_denominator) =
+        split_conversion(c.conversion);
+  const auto profiles =
+      profile_segments(e.ids, selection.best.labels, selection.best_k, out + "matrix", profile_options);
   write_profiles_csv(out + "segments/profiles.csv", profiles);
+  write_attribute_profiles_csv(out + "segments/attribute_profiles.csv", profiles);
   log_verbose(format_profiles(profiles));
   double silhouette = 0;
   for (const auto& row : selection.rows)
