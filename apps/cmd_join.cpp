@@ -42,7 +42,7 @@ void setup(CLI::App& app) {
   c->add_option("--out", options.out, "Output: .csv (point_id,polygon_id) or .npy (int64 row,feature pairs)")
       ->required();
   c->add_option("--counts", options.counts, "Also write polygon_id,count for every polygon id (.csv)");
-  c->add_flag("--first", options.first, "Keep only the first polygon (smallest index) per point");
+  c->add_flag("--first", options.first, "Keep one polygon per point: the smallest id (integers by value, then other ids by bytes)");
   c->add_flag("--skip-invalid", options.skip_invalid, "Skip and count invalid polygons and points");
   c->add_option("--grid-cells", options.grid_cells, "Grid cells (default: chosen from the edge count)");
   c->add_option("--chunk-points", options.chunk_points, "Points per chunk (memory bound)")->capture_default_str();

@@ -693,6 +693,35 @@ TEST(JoinFiles, CsvIdBytesPassThroughWhateverTheirEncoding) {
   EXPECT_EQ(read_file(o.counts), "polygon_id,count\n" + store + ",1\n");
 }
 
+TEST(JoinFiles, FirstKeepsTheSmallestId) {
+  // Four overlapping squares all hold point p; r is only in "b" and "a"; q only in "10".
+  TempDir dir;
+  const char* square = "\"POLYGON((0 0,4 0,4 4,0 4,0 0))\"";
+  write_file(dir.file("poly.csv"), std::string("id,wkt\n") + "b," + square + "\n10," + square + "\na," +
+                                       "\"POLYGON((0 0,9 0,9 9,0 9,0 0))\"\n9," + square + "\nb,\"POLYGON((5 5,9 5,9 9,5 9,5 5))\"\n" +
+                                       "10,\"POLYGON((-5 -5,-1 -5,-1 -1,-5 -1,-5 -5))\"\n");
+  write_file(dir.file("pts.csv"), "id,x,y\np,1,1\nr,6,6\nq,-2,-2\nnone,20,20\n");
+  JoinFileOptions o;
+  o.polygons = dir.file("poly.csv");
+  o.points = dir.file("pts.csv");
+  o.out = dir.file("first.csv");
+  o.counts = dir.file("counts.csv");
+  o.first = true;
+  o.device = Device::Cpu;
+  o.progress = false;
+  join_files(o);
+  // integers by value before other ids: 9 < 10 < a < b
+  EXPECT_EQ(read_file(o.out), "point_id,polygon_id\np,9\nr,a\nq,10\n");
+  EXPECT_EQ(read_file(o.counts), "polygon_id,count\nb,0\n10,1\na,1\n9,1\n");  // ids in file order
+  o.out = dir.file("first.npy");  // pairs name the features by their position in the file
+  join_files(o);
+  EXPECT_EQ(read_npy<std::int64_t>(o.out).data, (std::vector<std::int64_t>{0, 3, 1, 2, 2, 5}));
+  o.first = false;
+  o.out = dir.file("all.csv");
+  join_files(o);
+  EXPECT_EQ(read_file(o.out), "point_id,polygon_id\np,b\np,10\np,a\np,9\nr,a\nr,b\nq,10\n");
+}
+
 TEST(JoinFiles, ChunkedEqualsWholeAndMatchesReference) {
   TempDir dir;
   Rng rng(41);

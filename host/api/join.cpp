@@ -5,8 +5,10 @@
  */
 #include "cohort/join.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <optional>
 #include <unordered_map>
 
@@ -74,6 +76,50 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
+// Ids in --first's order: integers (optional '-', digits) by value before other ids,
+// which go by their bytes. A strict weak order, so equal ids keep their file order in a
+// stable sort.
+bool id_less(const std::string& a, const std::string& b) {
+  auto integer = [](const std::string& s) {
+    const std::size_t digits = s.size() - (!s.empty() && s[0] == '-');
+    return digits > 0 && s.find_first_not_of("0123456789", s.size() - digits) == std::string::npos;
+  };
+  const bool ia = integer(a), ib = integer(b);
+  if (ia != ib) return ia;
+  if (!ia) return a < b;
+  const bool na = a[0] == '-', nb = b[0] == '-';
+  if (na != nb) return na;
+  // same sign: compare magnitudes without leading zeros, by length then digits
+  auto magnitude = [](const std::string& s) {
+    const std::size_t start = s.find_first_not_of("-0");
+    return start == std::string::npos ? std::string() : s.substr(start);
+  };
+  const std::string ma = magnitude(a), mb = magnitude(b);
+  const bool smaller = ma.size() != mb.size() ? ma.size() < mb.size() : ma < mb;
+  const bool larger = ma.size() != mb.size() ? ma.size() > mb.size() : ma > mb;
+  return na ? larger : smaller;
+}
+
+// The features of s in the given order (each with its polygons, rings and id).
+PolygonSet reorder_features(const PolygonSet& s, const std::vector<std::size_t>& order) {
+  PolygonSet out;
+  std::vector<double> ring_x, ring_y;
+  for (const std::size_t f : order) {
+    for (auto p = s.feature_polygon_offsets[f]; p < s.feature_polygon_offsets[f + 1]; ++p) {
+      for (auto r = s.polygon_ring_offsets[p]; r < s.polygon_ring_offsets[p + 1]; ++r) {
+        ring_x.assign(s.x.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r]),
+                      s.x.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r + 1]));
+        ring_y.assign(s.y.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r]),
+                      s.y.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r + 1]));
+        out.add_ring(ring_x, ring_y);
+      }
+      out.end_polygon();
+    }
+    out.end_feature(s.ids[f]);
+  }
+  return out;
+}
+
 }  // namespace
 
 JoinSummary join_files(const JoinFileOptions& o) {
@@ -107,6 +153,16 @@ JoinSummary join_files(const JoinFileOptions& o) {
   point_options.chunk_points = o.chunk_points;
   PointReader reader(o.points, point_options);  // opened before the grid: fail fast on bad columns
 
+  // With --first the features are joined in id order, so the kept one (the first in
+  // join order) has the smallest id; file_index maps them back for the output.
+  std::vector<std::size_t> file_index(summary.features);
+  std::iota(file_index.begin(), file_index.end(), std::size_t(0));
+  if (o.first) {
+    std::stable_sort(file_index.begin(), file_index.end(), [&](std::size_t a, std::size_t b) {
+      return id_less(polygons.polygons.ids[a], polygons.polygons.ids[b]);
+    });
+    polygons.polygons = reorder_features(polygons.polygons, file_index);
+  }
   const JoinGrid grid = build_join_grid(polygons.polygons, o.grid_cells);
   log_verbose("join grid: " + std::to_string(grid.cols) + " x " + std::to_string(grid.rows) + " cells, " +
               std::to_string(grid.entries.size()) + " cell entries, " + std::to_string(grid.edges.size() / 4) +
@@ -167,7 +223,7 @@ JoinSummary join_files(const JoinFileOptions& o) {
       npy_pairs.clear();
       for (std::size_t k = 0; k < pairs.size(); ++k) {
         npy_pairs.push_back(static_cast<std::int64_t>(chunk.row[pairs.point[k]]));
-        npy_pairs.push_back(static_cast<std::int64_t>(pairs.feature[k]));
+        npy_pairs.push_back(static_cast<std::int64_t>(file_index[pairs.feature[k]]));
       }
       out_npy_file->append(npy_pairs.data(), pairs.size());
     }
@@ -186,7 +242,9 @@ JoinSummary join_files(const JoinFileOptions& o) {
     std::unordered_map<std::string, std::size_t> index;
     std::vector<std::string> ids;
     std::vector<std::uint64_t> counts;
-    for (std::size_t f = 0; f < summary.features; ++f) {
+    std::vector<std::size_t> joined_index(summary.features);  // file position -> join order
+    for (std::size_t f = 0; f < summary.features; ++f) joined_index[file_index[f]] = f;
+    for (const std::size_t f : joined_index) {
       auto [it, inserted] = index.emplace(polygons.polygons.ids[f], ids.size());
       if (inserted) {
         ids.push_back(feature_ids[f]);

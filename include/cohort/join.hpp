@@ -24,7 +24,8 @@
  *     on its right and top edges are outside (like pixel-centre rasterization rules);
  *     a vertex belongs to the polygon whose half-open y range contains it.
  * Points in holes are outside. A point inside overlapping features is reported once for
- * each of them; with `first` only the smallest feature index is kept.
+ * each of them; with `first` only the smallest feature index is kept (join_files, and so
+ * `cohort join --first`, orders the features by id first: the smallest id is kept).
  *
  *            +--------+--------+   point on the shared edge x = 1 (0 < y < 1):
  *            |   A    |   B    |   B owns it (A's test sees it on A's right edge)
@@ -123,6 +124,8 @@ struct JoinFileOptions {
   std::string points, point_id_column, x_column, y_column;
   std::string out;     ///< .csv (point_id,polygon_id) or .npy (int64 pairs: point row, feature index)
   std::string counts;  ///< optional polygon_id,count CSV (every id, zeros included)
+  /// Keep one polygon per point: the smallest id (integer ids by value before other ids,
+  /// which compare by their bytes; of equal ids the first in the file).
   bool first = false;
   bool skip_invalid = false;
   std::int64_t grid_cells = 0;
