@@ -36,6 +36,9 @@ void setup(CLI::App& app) {
   command->add_option("--size", options.size, "tiny | small | medium | large | N (number of pings)")
       ->capture_default_str();
   command->add_option("--out", options.out_dir, "Output directory (created if missing)")->required();
+  command->add_option("--events-per-customer", options.events_per_customer,
+                      "Events per customer (0: the size's own, 20 for most sizes)")
+      ->capture_default_str();
   add_common_flags(command, common);
   command->callback(run_generate);
 }

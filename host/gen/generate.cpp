@@ -66,6 +66,8 @@ GenerateSummary generate_world(const GenerateOptions& options) {
   gen::World world;
   world.seed = options.seed;
   world.size = parse_world_size(options.size);
+  COHORT_EXPECTS(options.events_per_customer <= 100000, "generate: --events-per-customer is at most 100000");
+  if (options.events_per_customer > 0) world.size.events = world.size.customers * options.events_per_customer;
   world.dir = options.out_dir;
   ensure_directory(world.dir);
 

@@ -63,6 +63,9 @@ struct GenerateOptions {
   std::string size = "small";  ///< see parse_world_size
   std::string out_dir;         ///< created if missing
   std::uint64_t seed = 42;
+  /// Events per customer (0: the size's own, 20 for most sizes). More events make each
+  /// customer's category mix, and so the segments, easier to tell apart.
+  std::uint64_t events_per_customer = 0;
 };
 
 struct GeneratedFile {
