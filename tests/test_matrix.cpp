@@ -209,6 +209,15 @@ MatrixOptions options_for(bool json, std::size_t chunk = std::size_t(1) << 21) {
   return o;
 }
 
+// CPU, with the user and item columns only.
+MatrixOptions user_item_options(const std::string& user, const std::string& item) {
+  MatrixOptions o;
+  o.device = Device::Cpu;
+  o.reader.user_col = user;
+  o.reader.item_col = item;
+  return o;
+}
+
 std::vector<std::string> sorted_unique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -290,10 +299,7 @@ TEST_F(MatrixBuild, TinyChunksEqualOneChunk) {
 TEST_F(MatrixBuild, WithoutOptionalColumnsCountsOnly) {
   TempDir dir;
   write_file(dir.file("log.csv"), "u,i\nb,x\na,y\nb,x\n");
-  MatrixOptions o;
-  o.device = Device::Cpu;
-  o.reader.user_col = "u";
-  o.reader.item_col = "i";
+  MatrixOptions o = user_item_options("u", "i");
   const MatrixResult r = build_matrix(dir.file("log.csv"), o);
   EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(event_file_stems(r), (std::vector<std::string>{"counts"}));
@@ -342,10 +348,7 @@ TEST_F(MatrixBuild, AttributesFollowTheResolutionRule) {
   write_file(dir.file("log.csv"),
              "user,item,gender\nu1,a,U\nu1,a,F\nu1,b,U\nu1,a,U\nu1,a,F\nu2,a,M\nu2,a,O\nu2,a,O\nu3,a,M\nu3,a,F\n"
              "u4,a,U\nu5,a,\nu5,a,X\n");
-  MatrixOptions o;
-  o.device = Device::Cpu;
-  o.reader.user_col = "user";
-  o.reader.item_col = "item";
+  MatrixOptions o = user_item_options("user", "item");
   o.reader.attr_cols = {"gender"};
   const MatrixResult r = build_matrix(dir.file("log.csv"), o);
   ASSERT_EQ(r.users.size(), 5u);
@@ -791,10 +794,7 @@ TEST_F(MatrixBadInput, InputFormatOverridesTheExtension) {
   TempDir dir;
   // NDJSON in a .log file: only --input-format tells the reader what it is.
   write_file(dir.file("events.log"), "{\"u\": \"a\", \"i\": \"x\"}\n{\"u\": \"b\", \"i\": \"x\"}\n{\"u\": \"a\", \"i\": \"y\"}\n");
-  MatrixOptions o;
-  o.device = Device::Cpu;
-  o.reader.user_col = "u";
-  o.reader.item_col = "i";
+  MatrixOptions o = user_item_options("u", "i");
   o.reader.format = "ndjson";
   const MatrixResult r = build_matrix(dir.file("events.log"), o);
   EXPECT_EQ(r.users, (std::vector<std::string>{"a", "b"}));
