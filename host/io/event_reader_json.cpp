@@ -2,77 +2,32 @@
  * event_reader_json.cpp: event records from JSON (array, top-level object holding the
  * records array, or NDJSON) with simdjson.
  *
- * Arrays: the file is read whole (plus simdjson's padding); a quote-aware bracket scan
- * finds each element's bytes and line, and each element is parsed on its own, so a
- * malformed record is reported (or skipped) by number and line and the rest survive.
+ * Arrays and objects: the file is read in blocks of about chunk_bytes; a quote-aware
+ * bracket scan that resumes across block ends (json_stream.hpp) finds each record's
+ * bytes and line, keeping only a record cut by a block end, and each record is parsed
+ * on its own, so a malformed record is reported (or skipped) by number and line and
+ * the rest survive. A top-level object is walked once, skipping member values, to
+ * find the records array; a second pass streams that array.
  * NDJSON: blocks of about chunk_bytes are read, cut at the last newline, and each line
  * is parsed on its own (memory bounded by the block size).
  */
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "cohort/error.hpp"
 #include "host/io/event_reader_impl.hpp"
+#include "host/io/json_stream.hpp"
 
 namespace cohort {
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
-
-// ---- the byte-level scan of JSON structure (no validation beyond brackets/strings) ----
-
-const char* skip_ws(const char* p, const char* end, std::uint64_t& line) {
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-    if (*p == '\n') ++line;
-    ++p;
-  }
-  return p;
-}
-
-// End of the string starting at p ('"'), or nullptr if unterminated.
-const char* skip_string(const char* p, const char* end, std::uint64_t& line) {
-  for (++p; p < end; ++p) {
-    if (*p == '\\') {
-      ++p;
-    } else if (*p == '"') {
-      return p + 1;
-    } else if (*p == '\n') {
-      ++line;
-    }
-  }
-  return nullptr;
-}
-
-// End of the value starting at p, or nullptr when a string or bracket is unterminated.
-const char* skip_value(const char* p, const char* end, std::uint64_t& line) {
-  if (p >= end) return nullptr;
-  if (*p == '"') return skip_string(p, end, line);
-  if (*p == '{' || *p == '[') {
-    int depth = 0;
-    while (p < end) {
-      const char c = *p;
-      if (c == '"') {
-        p = skip_string(p, end, line);
-        if (!p) return nullptr;
-        continue;
-      }
-      if (c == '{' || c == '[') ++depth;
-      else if (c == '}' || c == ']') {
-        if (--depth == 0) return p + 1;
-      } else if (c == '\n') {
-        ++line;
-      }
-      ++p;
-    }
-    return nullptr;
-  }
-  while (p < end && *p != ',' && *p != ']' && *p != '}' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') ++p;
-  return p;
-}
 
 // ---- field access ----
 
@@ -215,25 +170,30 @@ class JsonEventReader final : public EventReader::Impl {
       std::fseek(file_, 0, SEEK_SET);
       return;
     }
-    load_whole();
-    const char* begin = buffer_.data();
-    const char* end = begin + size_;
-    line_ = 1;
-    const char* p = skip_ws(begin, end, line_);
-    if (object)
-      p = find_records_array(p, end);
-    else if (!options.records_key.empty())
+    if (!object && !options.records_key.empty())
       throw InvalidInput(path, 0, "--records-key given but the file is a JSON array, not an object");
-    pos_ = p + 1;  // after '['
+    cursor_.open(file_, path, bytes_total, options.chunk_bytes, 0, 1);
+    cursor_.peek();
+    if (object) {  // a second pass streams the records array found by the first
+      const auto [offset, line] = find_records_array();
+      cursor_.open(file_, path, bytes_total, options.chunk_bytes, offset, line);
+      cursor_.peek();
+    }
+    cursor_.advance();  // past '['
   }
 
   // A .json file whose first line is a whole object with the user field is NDJSON.
+  // A first line longer than max(chunk_bytes, 1 MiB) (say, a minified {"data": [...]})
+  // is not taken as a record, so that detection never holds the whole file.
   bool first_line_is_record() {
+    const std::size_t limit = std::max<std::size_t>(options.chunk_bytes, std::size_t(1) << 20);
     std::string line;
     char block[65536];
     while (std::fgets(block, sizeof block, file_)) {
       line += block;
+      json_stream::note_buffer(line.capacity());
       if (!line.empty() && line.back() == '\n') break;
+      if (line.size() > limit) return false;
     }
     line.resize(line.size() + simdjson::SIMDJSON_PADDING);
     element doc, value;
@@ -242,49 +202,47 @@ class JsonEventReader final : public EventReader::Impl {
     return doc.type() == element_type::OBJECT && lookup(doc, fields_[0], value);
   }
 
-  void load_whole() {
-    std::fseek(file_, 0, SEEK_SET);
-    buffer_.resize(static_cast<std::size_t>(bytes_total) + simdjson::SIMDJSON_PADDING);
-    size_ = std::fread(buffer_.data(), 1, static_cast<std::size_t>(bytes_total), file_);
-    if (size_ != bytes_total) throw InvalidInput(path, 0, "short read of the event log");
-  }
-
-  // p at '{': finds the member holding the records array; returns its '['.
-  const char* find_records_array(const char* p, const char* end) {
-    ++p;
+  // At the top-level '{': walks its members, skipping their values without keeping
+  // them, to find the records array; returns the offset and line of its '['.
+  std::pair<std::uint64_t, std::uint64_t> find_records_array() {
+    cursor_.advance();
     std::string members, arrays;
-    const char* found = nullptr;
+    bool found = false;
+    std::uint64_t found_offset = 0, found_line = 1;
     std::size_t array_count = 0;
     while (true) {
-      p = skip_ws(p, end, line_);
-      if (p < end && *p == '}') break;
-      if (p >= end || *p != '"') throw InvalidInput(path, line_, "malformed top-level JSON object (expected a member name)");
-      const char* key_end = skip_string(p, end, line_);
-      if (!key_end) throw InvalidInput(path, line_, "unterminated member name in the top-level JSON object");
-      const std::string key(p + 1, key_end - 1);
-      p = skip_ws(key_end, end, line_);
-      if (p >= end || *p != ':') throw InvalidInput(path, line_, "malformed top-level JSON object (expected ':')");
-      p = skip_ws(p + 1, end, line_);
-      const std::uint64_t value_line = line_;
-      const char* value_end = skip_value(p, end, line_);
-      if (!value_end) throw InvalidInput(path, value_line, "member '" + key + "' is unterminated (truncated file?)");
+      int c = cursor_.peek();
+      if (c == '}') break;
+      if (c != '"')
+        throw InvalidInput(path, cursor_.line(), "malformed top-level JSON object (expected a member name)");
+      if (!cursor_.skip_value(true))
+        throw InvalidInput(path, cursor_.line(), "unterminated member name in the top-level JSON object");
+      const std::string key(cursor_.value().substr(1, cursor_.value().size() - 2));
+      if (cursor_.peek() != ':')
+        throw InvalidInput(path, cursor_.line(), "malformed top-level JSON object (expected ':')");
+      cursor_.advance();
+      c = cursor_.peek();
+      const std::uint64_t value_line = cursor_.line(), value_offset = cursor_.offset();
+      if (c == EOF || !cursor_.skip_value(false))
+        throw InvalidInput(path, value_line, "member '" + key + "' is unterminated (truncated file?)");
       members += (members.empty() ? "" : ", ") + key;
-      if (*p == '[') {
+      if (c == '[') {
         ++array_count;
         arrays += (arrays.empty() ? "" : ", ") + key;
         if (options.records_key.empty() ? array_count == 1 : key == options.records_key) {
-          found = p;
-          found_line_ = value_line;
+          found = true;
+          found_offset = value_offset;
+          found_line = value_line;
           key_ = key;
         }
       }
-      p = skip_ws(value_end, end, line_);
-      if (p < end && *p == ',') {
-        ++p;
+      c = cursor_.peek();
+      if (c == ',') {
+        cursor_.advance();
         continue;
       }
-      if (p < end && *p == '}') break;
-      throw InvalidInput(path, line_, "malformed top-level JSON object (expected ',' or '}')");
+      if (c == '}') break;
+      throw InvalidInput(path, cursor_.line(), "malformed top-level JSON object (expected ',' or '}')");
     }
     if (!options.records_key.empty() && !found)
       throw InvalidInput(path, 0, "no array member '" + options.records_key + "' in the top-level object (members: " +
@@ -294,43 +252,37 @@ class JsonEventReader final : public EventReader::Impl {
     if (options.records_key.empty() && array_count > 1)
       throw InvalidInput(path, 0, "the top-level object holds several arrays (" + arrays +
                                       "); name the records with --records-key");
-    line_ = found_line_;
-    return found;
+    return {found_offset, found_line};
   }
 
+  // Splits records off the array block by block; each is parsed while its bytes are
+  // in the window (a record cut by a block end is completed from the next block).
   void next_array_records(EventChunk& chunk) {
     if (done_) return;
-    const char* end = buffer_.data() + size_;
-    const char* p = pos_;
     while (chunk.size() < options.chunk_events) {
-      p = skip_ws(p, end, line_);
-      if (p < end && *p == ']') {
+      int c = cursor_.peek();
+      if (c == ']') {
         done_ = true;
         break;
       }
-      if (p >= end) throw InvalidInput(path, line_, "unterminated records array (truncated file?)");
-      ++record_no_;
-      const std::uint64_t record_line = line_;
-      const char* value_end = skip_value(p, end, line_);
-      if (!value_end)
-        throw InvalidInput(path, record_line, "record " + std::to_string(record_no_) + ": unterminated (truncated file?)");
-      if (value_end == p)  // a stray '}' or ',' where a record should start
-        throw InvalidInput(path, record_line, "record " + std::to_string(record_no_) + ": malformed records array");
-      parse_record(chunk, p, static_cast<std::size_t>(value_end - p), record_line,
-                   "record " + std::to_string(record_no_) + ": ");
-      p = skip_ws(value_end, end, line_);
-      if (p < end && *p == ',') {
-        ++p;
-      } else if (p < end && *p == ']') {
+      if (c == EOF) throw InvalidInput(path, cursor_.line(), "unterminated records array (truncated file?)");
+      const std::string where = "record " + std::to_string(++record_no_) + ": ";
+      const std::uint64_t record_line = cursor_.line();
+      if (!cursor_.skip_value(true)) throw InvalidInput(path, record_line, where + "unterminated (truncated file?)");
+      if (cursor_.value_size() == 0)  // a stray '}' or ',' where a record should start
+        throw InvalidInput(path, record_line, where + "malformed records array");
+      parse_record(chunk, cursor_.value().data(), cursor_.value().size(), record_line, where);
+      c = cursor_.peek();
+      if (c == ',') {
+        cursor_.advance();
+      } else if (c == ']') {
         done_ = true;
         break;
       } else {
-        const std::uint64_t bad_line = line_;
-        reject(bad_line, "record " + std::to_string(record_no_) + ": ", "expected ',' or ']' after the record");
+        reject(cursor_.line(), where, "expected ',' or ']' after the record");
       }
     }
-    pos_ = p;
-    bytes_consumed = static_cast<std::uint64_t>(p - buffer_.data());
+    bytes_consumed = cursor_.offset();
   }
 
   // Reads one block of whole lines and parses each; false at the end of the file.
@@ -458,10 +410,10 @@ class JsonEventReader final : public EventReader::Impl {
   std::vector<std::string> scratch_;
   RawRecord record_;
   std::vector<bool> seen_;
-  std::string buffer_, carry_, key_, first_fields_;
-  std::size_t size_ = 0;
-  const char* pos_ = nullptr;
-  std::uint64_t line_ = 1, found_line_ = 1, record_no_ = 0;
+  json_stream::JsonCursor cursor_;  // arrays and objects
+  std::string buffer_, carry_;        // NDJSON
+  std::string key_, first_fields_;
+  std::uint64_t line_ = 1, record_no_ = 0;  // line_: NDJSON
   bool ndjson_ = false, done_ = false, checked_ = false;
 };
 

@@ -6,13 +6,17 @@
  *   CSV      header row, columns by name (CsvReader: chunked, multi-threaded).
  *   JSON     an array of objects `[{...}, ...]`, or a top-level object holding the
  *            records array (`{"data": [...]}`: the key is named by records_key, or
- *            detected as the only array-valued member). The file is read whole into
- *            memory (one copy of its bytes), then split into records by a quote-aware
- *            bracket scan and each record parsed with simdjson, so a malformed record
- *            is reported (or skipped) with its record number and line.
+ *            detected as the only array-valued member, by a first pass over the
+ *            object's members that skips their values). Read in blocks of about
+ *            chunk_bytes, split into records by a quote-aware bracket scan that
+ *            carries across block ends, and each record parsed with simdjson, so a
+ *            malformed record is reported (or skipped) with its record number and
+ *            line. Memory is bounded by about two blocks plus the largest record.
  *   NDJSON   one object per line (.ndjson / .jsonl, or a .json file whose first line is
- *            a complete object holding the user field); read in blocks of lines, so
- *            memory is bounded by the block size.
+ *            a complete object holding the user field, and is no longer than
+ *            max(chunk_bytes, 1 MiB): a minified one-line {"data": [...]} is not read
+ *            whole to find out); read in blocks of lines, so memory is bounded by the
+ *            block size.
  * Field names may be dotted paths into nested objects (location.city): an exact member
  * named "location.city" wins, else the path is walked. JSON numbers become their text
  * (integers as integers, doubles in shortest round-trip form), null/absent optional
