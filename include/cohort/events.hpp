@@ -90,7 +90,7 @@ struct EventReaderOptions {
   std::string records_key;  ///< JSON top-level object: member holding the records
   bool skip_invalid = false;
   std::size_t chunk_events = std::size_t(1) << 21;  ///< records per chunk (JSON)
-  std::size_t chunk_bytes = std::size_t(32) << 20;  ///< bytes per read (CSV, NDJSON)
+  std::size_t chunk_bytes = std::size_t(32) << 20;  ///< bytes per read (CSV, NDJSON, JSON)
   /// Optional id lookup applied to the user column: user = map[user]; a key not in
   /// the map is a bad record (e.g. a join's point_id -> the pings' user_id).
   const std::unordered_map<std::string, std::string>* user_map = nullptr;
