@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/demo.hpp"
@@ -44,10 +45,26 @@ TEST(Demo, TinyWorldEndToEndRecoversTheTruth) {
                            "lookalikes.csv",
                            "manifest.json", "pipeline.json", "report.html"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("demo/") + file)) << file;
-  // Attribute distributions per segment: the demo's event log has no attribute columns,
-  // so the file holds its header alone (and no stale rows).
-  EXPECT_EQ(read_lines(dir.file("demo/segments/attribute_profiles.csv")),
-            std::vector<std::string>{"segment,attribute,value,users,share_in_segment,share_in_population,lift"});
+  // The customers' attributes per segment: every labelled user has one value of each
+  // attribute, so within a segment an attribute's users add up to the segment's size.
+  std::map<std::string, std::size_t> segment_size;
+  for (const auto& line : read_lines(dir.file("demo/segments/labels.csv")))
+    if (line != "id,segment") ++segment_size[line.substr(line.rfind(',') + 1)];
+  const auto rows = read_lines(dir.file("demo/segments/attribute_profiles.csv"));
+  ASSERT_GT(rows.size(), 1u);
+  EXPECT_EQ(rows[0], "segment,attribute,value,users,share_in_segment,share_in_population,lift");
+  std::map<std::pair<std::string, std::string>, std::size_t> users;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    std::vector<std::string> f;
+    for (std::size_t start = 0, end; start <= rows[i].size(); start = end + 1) {
+      end = std::min(rows[i].find(',', start), rows[i].size());
+      f.push_back(rows[i].substr(start, end - start));
+    }
+    ASSERT_EQ(f.size(), 7u) << rows[i];
+    users[{f[0], f[1]}] += std::stoul(f[3]);
+  }
+  EXPECT_EQ(users.size(), segment_size.size() * 4);  // age_band, gender, marital_status, device
+  for (const auto& [key, total] : users) EXPECT_EQ(total, segment_size.at(key.first)) << key.first << " " << key.second;
   const std::string summary = format_demo_report(report);
   EXPECT_NE(summary.find("ground truth"), std::string::npos);
 }

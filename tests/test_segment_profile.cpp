@@ -235,6 +235,26 @@ TEST(SegmentAttributeProfiles, HandCountedExample) {
             "0,city,Oslo,2,1,0.75,1.33333333\n"
             "1,city,Oslo,1,0.5,0.75,0.666666667\n"
             "1,city,Rome,1,0.5,0.25,2\n");
+  // A table of one's own (a customers table): its id column, the named columns only.
+  testing::write_file(dir.file("customers.csv"), "income,cust,city,tier\n1,u3,Rome,b\n2,u1,Oslo,a\n3,u2,Oslo,a\n");
+  ProfileOptions own;
+  own.attributes_csv = dir.file("customers.csv");
+  own.attributes_id_column = "cust";
+  own.attribute_columns = {"tier"};
+  const SegmentProfiles t = profile_segments({"u1", "u2", "u3", "u4"}, {0, 0, 1, 1}, 2, m, own);
+  write_attribute_profiles_csv(dir.file("t.csv"), t);
+  EXPECT_EQ(testing::read_file(dir.file("t.csv")),
+            "segment,attribute,value,users,share_in_segment,share_in_population,lift\n"
+            "0,tier,a,2,1,0.666666667,1.5\n"
+            "1,tier,b,1,1,0.333333333,3\n");
+  own.attribute_columns = {"tier", "colour"};
+  try {
+    profile_segments({"u1"}, {0}, 1, m, own);
+    FAIL() << "a missing attribute column was accepted";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("colour"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("customers.csv"), std::string::npos) << e.what();
+  }
   // Without a matrix: the header only.
   const SegmentProfiles bare = profile_segments({"u1"}, {0}, 1, "");
   write_attribute_profiles_csv(dir.file("b.csv"), bare);

@@ -133,10 +133,15 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
                           std::to_string(c.seed) + on_device,
                       {"train"}, [&] { return detail::stage_train(c, out, device); }});
   }
-  stages.push_back({"segment", {out + "user_vectors.npy", out + "user_ids.txt", out + "matrix"},
+  std::string attributes;
+  for (const auto& column : c.attribute_columns) attributes += (attributes.empty() ? "" : ", ") + q(column);
+  std::vector<std::string> segment_inputs{out + "user_vectors.npy", out + "user_ids.txt", out + "matrix"};
+  if (!c.attribute_columns.empty()) segment_inputs.push_back(c.customers);  // profiled per segment
+  stages.push_back({"segment", segment_inputs,
                     "{\"k_min\": " + std::to_string(c.k_min) + ", \"k_max\": " + std::to_string(c.k_max) +
                         ", \"metric\": " + q(c.metric) + ", \"n_init\": " + std::to_string(c.n_init) +
-                        ", \"seed\": " + std::to_string(c.seed) + on_device,
+                        ", \"seed\": " + std::to_string(c.seed) + ", \"conversion\": " + q(c.conversion) +
+                        ", \"attribute_columns\": [" + attributes + "]" + on_device,
                     {"segments"}, [&] { return detail::stage_segment(c, out, device); }});
   stages.push_back({"similar", {out + "user_vectors.npy", out + "user_ids.txt"},
                     "{\"k\": " + std::to_string(c.similar_k) + ", \"queries\": " + std::to_string(c.similar_queries) +
@@ -145,8 +150,6 @@ PipelineReport run_pipeline(const PipelineConfig& c, const PipelineOptions& opti
   std::vector<std::string> analysis_inputs{out + "visits.csv",       c.points,           c.polygons,
                                            out + "segments/labels.csv", out + "user_vectors.npy", out + "user_ids.txt",
                                            out + "matrix"};
-  std::string attributes;
-  for (const auto& column : c.attribute_columns) attributes += (attributes.empty() ? "" : ", ") + q(column);
   if (!c.attribute_columns.empty()) analysis_inputs.push_back(c.customers);
   stages.push_back({"analysis", analysis_inputs,
                     "{\"utc_offset_hours\": " + num(c.utc_offset_hours) + ", \"point_user_column\": " +

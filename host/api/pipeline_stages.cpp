@@ -160,6 +160,11 @@ std::string stage_segment(const PipelineConfig& c, const std::string& out, Devic
   if (!c.conversion.empty())
     std::tie(profile_options.conversion_numerator, profile_options.conversion_denominator) =
         split_conversion(c.conversion);
+  if (!c.attribute_columns.empty()) {  // the customers' attributes, as the analysis groups them
+    profile_options.attributes_csv = c.customers;
+    profile_options.attributes_id_column = c.customer_id_column;
+    profile_options.attribute_columns = c.attribute_columns;
+  }
   const auto profiles =
       profile_segments(e.ids, selection.best.labels, selection.best_k, out + "matrix", profile_options);
   write_profiles_csv(out + "segments/profiles.csv", profiles);

@@ -203,18 +203,23 @@ SegmentProfiles profile_segments(const std::vector<std::string>& ids, const std:
       p.top_items.emplace_back(items[ranked[t].second], ranked[t].first);
   }
 
-  const std::string attributes_path = matrix_dir + "/attributes.csv";
-  if (fs::exists(attributes_path)) {
+  const bool own_table = !options.attributes_csv.empty();
+  const std::string attributes_path = own_table ? options.attributes_csv : matrix_dir + "/attributes.csv";
+  if (own_table || fs::exists(attributes_path)) {
     CsvReader reader(attributes_path);
     const auto& header = reader.header();
     COHORT_EXPECTS(!header.empty(), attributes_path + ": no header");
-    const std::size_t id_column = reader.find_column("user_id").value_or(0);
+    const std::string id_name = options.attributes_id_column.empty() ? "user_id" : options.attributes_id_column;
+    const std::size_t id_column =
+        options.attributes_id_column.empty() ? reader.find_column(id_name).value_or(0) : reader.column(id_name);
     std::vector<std::size_t> columns;
-    for (std::size_t c = 0; c < header.size(); ++c)
-      if (c != id_column) {
-        columns.push_back(c);
-        profiles.attributes.push_back(header[c]);
-      }
+    if (options.attribute_columns.empty()) {
+      for (std::size_t c = 0; c < header.size(); ++c)
+        if (c != id_column) columns.push_back(c);
+    } else {
+      for (const auto& name : options.attribute_columns) columns.push_back(reader.column(name));
+    }
+    for (const std::size_t c : columns) profiles.attributes.push_back(header[c]);
     // Per column: value -> id in first-seen order, and the users per (id, segment) pair,
     // kept sparse (at most one pair per user) since values may be as many as users.
     const auto kk = static_cast<std::uint64_t>(k);

@@ -162,6 +162,12 @@ struct ProfileOptions {
   /// Both empty: guessed from the names ("purchase"/"buy"/"order" over "view"). An unknown
   /// event, or only one of the two given, throws InvalidInput listing the event stems.
   std::string conversion_numerator, conversion_denominator;
+  /// Where the attributes come from: a CSV with an id column and attribute columns
+  /// (e.g. a customers table). Empty: MATRIX_DIR/attributes.csv (id column user_id,
+  /// else the first), every other column an attribute. attribute_columns empty: every
+  /// column but the id; a named column missing from the file throws InvalidInput.
+  std::string attributes_csv, attributes_id_column;
+  std::vector<std::string> attribute_columns;
 };
 
 /// Sizes and shares from labels alone; when matrix_dir is non-empty, also KPIs, top items
