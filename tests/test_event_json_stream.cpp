@@ -16,6 +16,7 @@
 #include "cohort/events.hpp"
 #include "cohort/matrix.hpp"
 #include "host/io/json_stream.hpp"
+#include "tests/matrix_expect.hpp"
 #include "tests/test_util.hpp"
 
 namespace cohort {
@@ -256,16 +257,7 @@ TEST(EventJsonStream, BuildMatrixWithTinyBlocksEqualsOneBlock) {
   o.reader.chunk_bytes = 7;
   const MatrixResult small = build_matrix(dir.file("o.json"), o);
   EXPECT_EQ(small.events_read, 200u);
-  EXPECT_EQ(small.users, whole.users);
-  EXPECT_EQ(small.items, whole.items);
-  EXPECT_EQ(small.attributes.values, whole.attributes.values);
-  EXPECT_EQ(small.cells.row, whole.cells.row);
-  EXPECT_EQ(small.cells.col, whole.cells.col);
-  EXPECT_EQ(small.cells.event, whole.cells.event);
-  EXPECT_EQ(small.cells.count, whole.cells.count);
-  EXPECT_EQ(small.cells.sum, whole.cells.sum);
-  EXPECT_EQ(small.cells.first, whole.cells.first);
-  EXPECT_EQ(small.cells.last, whole.cells.last);
+  testing::expect_same_matrix(small, whole);
 }
 
 // ---- where the records array sits in a top-level object ----
@@ -401,21 +393,28 @@ TEST(EventJsonStream, NdjsonInADotJsonFileIsStillDetected) {
   EXPECT_EQ(r.rows, log.rows);
 }
 
+// The log's records repeated, joined by separator, until they make ~6 MB; *copies counts
+// the repeats. one_line: each record's line breaks removed.
+std::string repeated_records(const Log& log, const std::string& separator, bool one_line, std::size_t* copies) {
+  std::string records;
+  *copies = 0;
+  while (records.size() < (std::size_t(6) << 20)) {
+    for (std::string r : log.records) {
+      if (one_line) r.erase(std::remove(r.begin(), r.end(), '\n'), r.end());
+      records += (records.empty() ? "" : separator) + r;
+    }
+    ++*copies;
+  }
+  return records;
+}
+
 // A minified {"data": [...]} is one long line: detection must not read it whole.
 TEST(EventJsonStream, MinifiedOneLineObjectStreams) {
   TempDir dir;
   std::mt19937_64 rng(10);
   const Log log = random_log(rng, 200);
-  std::string records;
   std::size_t copies = 0;
-  while (records.size() < (std::size_t(6) << 20)) {  // ~6 MB, over the 1 MiB line limit
-    for (const auto& r : log.records) {
-      std::string one = r;
-      one.erase(std::remove(one.begin(), one.end(), '\n'), one.end());
-      records += (records.empty() ? "" : ",") + one;
-    }
-    ++copies;
-  }
+  const std::string records = repeated_records(log, ",", true, &copies);  // over the 1 MiB line limit
   write_file(dir.file("m.json"), "{\"meta\": {\"n\": 1}, \"data\": [" + records + "]}");
   json_stream::reset_window_high_water();
   const Read r = read_all(dir.file("m.json"), options(64 * 1024));
@@ -432,12 +431,8 @@ TEST(EventJsonStream, WindowStaysAFewBlocksOnAMultiMegabyteLog) {
   TempDir dir;
   std::mt19937_64 rng(9);
   const Log log = random_log(rng, 2000);
-  std::string records;
   std::size_t copies = 0;
-  while (records.size() < (std::size_t(6) << 20)) {  // ~6 MB: the log repeated
-    for (const auto& r : log.records) records += (records.empty() ? "" : ",\n") + r;
-    ++copies;
-  }
+  const std::string records = repeated_records(log, ",\n", false, &copies);
   // a record larger than a block must still be read (and kept whole only while parsed)
   const std::string big_note(200 * 1024, 'n');
   const std::string big = "{\"user\": {\"id\": \"big\"}, \"item\": \"i\", \"event\": \"v\", \"time\": 1, \"note\": \"" +

@@ -25,6 +25,7 @@
 #include "cohort/progress.hpp"
 #include "host/io/string_dictionary.hpp"
 #include "kernels/matrix_element.hpp"
+#include "tests/matrix_expect.hpp"
 #include "tests/test_util.hpp"
 #ifdef COHORT_WITH_CUDA
 #include "kernels/dictionary.hpp"
@@ -612,15 +613,7 @@ TEST(MatrixCuda, BuildMatrixEqualsCpu) {
     o.device = Device::Cuda;
     const MatrixResult gpu = build_matrix(dir.file("log.csv"), o);
     SCOPED_TRACE("chunk " + std::to_string(chunk));
-    EXPECT_EQ(gpu.users, cpu.users);
-    EXPECT_EQ(gpu.items, cpu.items);
-    EXPECT_EQ(gpu.events, cpu.events);
-    EXPECT_EQ(gpu.cells.row, cpu.cells.row);
-    EXPECT_EQ(gpu.cells.col, cpu.cells.col);
-    EXPECT_EQ(gpu.cells.event, cpu.cells.event);
-    EXPECT_EQ(gpu.cells.count, cpu.cells.count);
-    EXPECT_EQ(gpu.cells.sum, cpu.cells.sum);
-    EXPECT_EQ(gpu.cells.first, cpu.cells.first);
+    testing::expect_same_matrix(gpu, cpu);
     expect_matches_reference(gpu, log, "cuda");
   }
   set_verbosity(Verbosity::Normal);
