@@ -783,6 +783,43 @@ TEST_F(MatrixBadInput, BadTimestampsAndWeightsInCsv) {
   EXPECT_EQ(times.cells.first_at(1), 5.0);
 }
 
+TEST_F(MatrixBadInput, BadRowsOfEveryKindKeepFileOrder) {
+  // 20,000 rows in one chunk (the CSV reader splits it on several threads): a bad
+  // weight at line 5,002, a ragged row at 12,002 (which the CSV reader itself finds) and
+  // a bad time at 15,002. The first in the file is the error, and each fix makes the
+  // next one the error; skipped, all three go and the rest equals the file without them.
+  TempDir dir;
+  std::vector<std::string> rows;
+  for (int i = 0; i < 20000; ++i)
+    rows.push_back("u" + std::to_string(i % 997) + ",c" + std::to_string(i % 13) + ",v," + std::to_string(1000 + i) +
+                   "," + std::to_string(i % 7));
+  const std::vector<std::string> good = rows;
+  rows[5000] = "u1,c1,v,1,heavy";
+  rows[12000] = "u1,c1,v";
+  rows[15000] = "u1,c1,v,later,1";
+  auto write = [&](const std::string& name, const std::vector<std::string>& lines, bool drop_bad) {
+    std::string text = "user,item,event,time,weight\n";
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (!drop_bad || (i != 5000 && i != 12000 && i != 15000)) text += lines[i] + "\n";
+    write_file(dir.file(name), text);
+  };
+  write("big.csv", rows, false);
+  write("clean.csv", rows, true);
+  expect_error(error_of(dir.file("big.csv"), options_for(false)), {"big.csv:5002", "weight 'heavy'"});
+  MatrixOptions o = options_for(false);
+  o.reader.skip_invalid = true;
+  const MatrixResult skipped = build_matrix(dir.file("big.csv"), o);
+  EXPECT_EQ(skipped.events_read, 19997u);
+  EXPECT_EQ(skipped.events_skipped, 3u);
+  testing::expect_same_matrix(skipped, build_matrix(dir.file("clean.csv"), options_for(false)));
+  rows[5000] = good[5000];
+  write("big.csv", rows, false);
+  expect_error(error_of(dir.file("big.csv"), options_for(false)), {"big.csv:12002", "expected 5 fields"});
+  rows[12000] = good[12000];
+  write("big.csv", rows, false);
+  expect_error(error_of(dir.file("big.csv"), options_for(false)), {"big.csv:15002", "unparseable time 'later'"});
+}
+
 TEST_F(MatrixBadInput, InputFormatOverridesTheExtension) {
   TempDir dir;
   // NDJSON in a .log file: only --input-format tells the reader what it is.
