@@ -392,6 +392,30 @@ TEST(JoinGrid, DetailedPolygonKeepsMemoryBounded) {
               "seed 71");
 }
 
+TEST(JoinGrid, LargeOverlappingPolygonsKeepEntriesBounded) {
+  // 200 overlapping 20-gons, each box a seventh of the extent: few edges, but every cell
+  // a polygon covers holds an entry, so the cell count must give way to the budget.
+  Rng rng(72);
+  PolygonSet s;
+  for (int i = 0; i < 200; ++i) {
+    const double cx = uniform(rng, 0, 1), cy = uniform(rng, 0, 1);
+    std::vector<double> rx, ry;
+    for (int k = 0; k < 20; ++k) {
+      rx.push_back(cx + 0.3 * std::cos(2 * kPi * k / 20));
+      ry.push_back(cy + 0.3 * std::sin(2 * kPi * k / 20));
+    }
+    s.add_ring(rx, ry);
+    s.end_polygon();
+    s.end_feature("z" + std::to_string(i));
+  }
+  const JoinGrid grid = build_join_grid(s);
+  EXPECT_LT(static_cast<double>(grid.entries.size()), 64.0 * 200 * 20 + (1 << 21)) << grid.cols << "x" << grid.rows;
+  std::vector<double> x, y;
+  random_points(rng, s, grid, 1.0, 0, 0, 2000, x, y);
+  expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
+              "seed 72");
+}
+
 TEST(JoinGrid, EmptyAndTinyInputs) {
   const PolygonSet s = squares_ab();
   const JoinGrid grid = build_join_grid(s);

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "cohort/error.hpp"
 #include "cohort/join.hpp"
@@ -198,8 +199,10 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   // Resolution: at least 4 cells per edge, and cells small enough that the median
   // feature's bounding box covers about 16 of them, so most points see an empty or a
   // fully-inside cell; at least 2^21 cells, because finer cells put fewer points in
-  // boundary cells (random overlapping polygons: 13-15% more points/s than with 4 cells
-  // per edge, see bench/RESULTS.md) for 16 MiB of offsets; at most 2^22 (32 MiB).
+  // boundary cells (random overlapping polygons: 10-13% more points/s than with 4 cells
+  // per edge, see bench/RESULTS.md) for 16 MiB of offsets, unless the cells the
+  // features cover would then hold more entries than the memory budget below allows
+  // (few edges, large overlapping boxes); at most 2^22 (32 MiB).
   std::vector<double> box_areas;
   double width_vertices = 0;  // sum over features of bbox width * vertices
   for (std::size_t f = 0; f < nf; ++f) {
@@ -218,8 +221,13 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   const double median_area = box_areas.empty() ? 0.0 : box_areas[box_areas.size() / 2];
   const double extent_area = ((max_x + pad) - (min_x - pad)) * ((max_y + pad) - (min_y - pad));
   const double fit = median_area > 0 ? 16.0 * extent_area / median_area : double(1 << 22);
+  // Entries, references: about 64 per edge, and cover (features over a cell, on average)
+  // per cell for the fully covered cells.
+  const double budget = 64.0 * static_cast<double>(edge_count) + double(1 << 20);
+  const double cover = std::accumulate(box_areas.begin(), box_areas.end(), 0.0) / extent_area;
+  const double minimum = std::clamp(budget / std::max(cover, 1.0), 1024.0, double(1 << 21));
   double target = cells > 0 ? static_cast<double>(cells)
-                            : std::min(std::max({4.0 * static_cast<double>(edge_count), fit, double(1 << 21)}),
+                            : std::min(std::max({4.0 * static_cast<double>(edge_count), fit, minimum}),
                                        double(1 << 22));
   target = std::min(target, double(1 << 28));
   const double aspect = wx / wy;
@@ -233,7 +241,6 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   // automatic grid when that would exceed ~64 references per edge (one huge detailed
   // polygon among small ones); an explicit cell count is obeyed.
   if (cells <= 0) {
-    const double budget = 64.0 * static_cast<double>(edge_count) + double(1 << 20);
     const double refs = width_vertices * static_cast<double>(cols) / wx;
     if (refs > budget) {
       const double k = refs / budget;
