@@ -606,6 +606,17 @@ TEST(SegmentParallelInit, FindsEverySeparatedBlobAndIsDeterministic) {
   EXPECT_NE(draw(6), centers);
 }
 
+TEST(SegmentParallelInit, KMeansPlusPlusStartsFromAGivenRow) {
+  const auto x = random_matrix(500, 4, 96);
+  auto steps = segment::make_cpu_steps(x.data(), 500, 4);
+  const auto centers = segment::kmeanspp_init(*steps, 5, 3, 123);
+  EXPECT_TRUE(std::equal(centers.begin(), centers.begin() + 4, x.begin() + 123 * 4));
+  // the rest of the draw is the seed's: another first row, other later centres
+  const auto other = segment::kmeanspp_init(*steps, 5, 3, 7);
+  EXPECT_TRUE(std::equal(other.begin(), other.begin() + 4, x.begin() + 7 * 4));
+  EXPECT_NE(other, centers);
+}
+
 TEST(SegmentParallelInit, FewDistinctRowsFallBackToKMeansPlusPlus) {
   // 3 distinct values in 30 rows, k = 30: rows on a candidate are never drawn, so the
   // rounds end with fewer than k candidates

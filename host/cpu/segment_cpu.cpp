@@ -256,11 +256,12 @@ std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::
   return std::make_unique<CpuSteps>(x, n, d, std::move(weights));
 }
 
-std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed) {
+std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed, std::int64_t first_row) {
   const std::size_t n = steps.rows(), d = steps.dims();
   SplitMix64 rng(seed);
   std::vector<float> centers(static_cast<std::size_t>(k) * d);
-  steps.copy_row(static_cast<std::int64_t>(rng.below(n)), centers.data());
+  const auto uniform_row = static_cast<std::int64_t>(rng.below(n));
+  steps.copy_row(first_row >= 0 ? first_row : uniform_row, centers.data());
   double potential = steps.pp_start(centers.data());
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
   std::vector<double> thresholds(trials), potentials;
@@ -300,8 +301,13 @@ std::vector<float> kmeans_parallel_init(KMeansSteps& steps, int k, std::uint64_t
   if (m < static_cast<std::size_t>(k)) return kmeanspp_init(steps, k, seed);
   std::vector<std::int64_t> counts;
   steps.pp_nearest_counts(static_cast<int>(m), counts);
+  // The first centre drawn by weight too (a candidate standing for one row is rarely it).
+  std::vector<double> cumulative(m);
+  std::partial_sum(counts.begin(), counts.end(), cumulative.begin());
+  const double threshold = rng.uniform() * cumulative.back();
+  const auto first = std::upper_bound(cumulative.begin(), cumulative.end(), threshold) - cumulative.begin();
   auto weighted = make_cpu_steps(candidates.data(), m, d, std::vector<double>(counts.begin(), counts.end()));
-  return kmeanspp_init(*weighted, k, rng.next());
+  return kmeanspp_init(*weighted, k, rng.next(), std::min<std::int64_t>(first, static_cast<std::int64_t>(m) - 1));
 }
 
 void finish_centroids(const std::vector<double>& sums, const std::vector<std::int64_t>& counts,

@@ -71,8 +71,9 @@ void nearest_in_block(const float* x_norm2, const float* dots_t, const float* c_
 std::unique_ptr<KMeansSteps> make_cpu_steps(const float* x, std::size_t n, std::size_t d,
                                             std::vector<double> weights = {});
 
-/// Greedy k-means++ (scikit-learn's variant) from a splitmix64 stream of seed.
-std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed);
+/// Greedy k-means++ (scikit-learn's variant) from a splitmix64 stream of seed; the first
+/// centre is a uniform row, or first_row when given (>= 0).
+std::vector<float> kmeanspp_init(KMeansSteps& steps, int k, std::uint64_t seed, std::int64_t first_row = -1);
 
 /// k-means|| (Bahmani et al. 2012): one random row, then kParallelRounds rounds that
 /// each add about 2k rows drawn with probability proportional to their squared distance
