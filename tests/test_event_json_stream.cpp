@@ -173,8 +173,8 @@ Read read_all(const std::string& path, const EventReaderOptions& o) {
   while (reader.next(chunk)) {
     EXPECT_LE(chunk.size(), o.chunk_events);
     for (std::size_t i = 0; i < chunk.size(); ++i) {
-      Row r{std::string(chunk.user[i]), std::string(chunk.item[i]), std::string(chunk.event[i]), chunk.time[i],
-            chunk.weight[i], "", ""};
+      Row r{std::string(chunk.user[i]), std::string(chunk.item[i]), std::string(chunk.event[i]),
+            chunk.time.empty() ? 0.0 : chunk.time[i], chunk.weight.empty() ? 1.0 : chunk.weight[i], "", ""};
       if (chunk.attrs.size() == 2) {
         r.city = chunk.attrs[0][i];
         r.note = chunk.attrs[1][i];
@@ -391,6 +391,29 @@ TEST(EventJsonStream, NdjsonInADotJsonFileIsStillDetected) {
   const Read r = read_all(dir.file("n.json"), options(7));
   EXPECT_EQ(r.format, "ndjson");
   EXPECT_EQ(r.rows, log.rows);
+}
+
+// Nothing may follow the top-level value. NDJSON whose first record is too long to be
+// detected as one (over max(chunk_bytes, 1 MiB)) would otherwise be read as an object
+// holding the first record's array and nothing else.
+TEST(EventJsonStream, TextAfterTheTopLevelValueIsAnError) {
+  TempDir dir;
+  const std::string long_first = "{\"user\": {\"id\": \"a\"}, \"item\": \"i\", \"event\": \"v\", \"tags\": [1, 2], \"note\": \"" +
+                                 std::string(std::size_t(2) << 20, 'x') + "\"}\n";
+  write_file(dir.file("n.json"), long_first + "{\"user\": {\"id\": \"b\"}, \"item\": \"i\", \"event\": \"v\"}\n");
+  auto ids_only = [](std::size_t block) {
+    EventReaderOptions o = options(block);
+    o.time_col = o.weight_col = "";
+    o.attr_cols.clear();
+    return o;
+  };
+  expect_contains(outcome(dir.file("n.json"), ids_only(64)), {"n.json:2", "--input-format ndjson"});
+  EXPECT_EQ(outcome(dir.file("n.json"), ids_only(kWhole)), "ndjson read 2 skipped 0|a,i,|b,i,");  // fits the limit
+  write_file(dir.file("a.json"), "[{\"user\": {\"id\": \"a\"}, \"item\": \"i\", \"event\": \"v\"}]\n[]\n");
+  for (const std::size_t block : {std::size_t(3), kWhole})
+    expect_contains(outcome(dir.file("a.json"), ids_only(block)), {"a.json:2", "text after the top-level JSON value"});
+  write_file(dir.file("ok.json"), "\n[{\"user\": {\"id\": \"a\"}, \"item\": \"i\", \"event\": \"v\"}]  \n\n");  // whitespace is fine
+  EXPECT_EQ(read_all(dir.file("ok.json"), ids_only(3)).rows.size(), 1u);
 }
 
 // The log's records repeated, joined by separator, until they make ~6 MB; *copies counts

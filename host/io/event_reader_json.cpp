@@ -112,6 +112,11 @@ bool is_number(element value) {
   return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
 }
 
+// Text after the top-level value: most likely one record per line whose first line was
+// too long to be taken for a record (see first_line_is_record).
+constexpr const char* kTrailingText =
+    "text after the top-level JSON value (one record per line? then give --input-format ndjson)";
+
 class JsonEventReader final : public EventReader::Impl {
  public:
   JsonEventReader(std::string path_, EventReaderOptions options_) : Impl(std::move(path_), std::move(options_)) {
@@ -244,6 +249,8 @@ class JsonEventReader final : public EventReader::Impl {
       if (c == '}') break;
       throw InvalidInput(path, cursor_.line(), "malformed top-level JSON object (expected ',' or '}')");
     }
+    cursor_.advance();  // past the object's '}': nothing may follow
+    if (cursor_.peek() != EOF) throw InvalidInput(path, cursor_.line(), kTrailingText);
     if (!options.records_key.empty() && !found)
       throw InvalidInput(path, 0, "no array member '" + options.records_key + "' in the top-level object (members: " +
                                       members + ")");
@@ -262,7 +269,7 @@ class JsonEventReader final : public EventReader::Impl {
     while (chunk.size() < options.chunk_events) {
       int c = cursor_.peek();
       if (c == ']') {
-        done_ = true;
+        finish_array();
         break;
       }
       if (c == EOF) throw InvalidInput(path, cursor_.line(), "unterminated records array (truncated file?)");
@@ -276,13 +283,22 @@ class JsonEventReader final : public EventReader::Impl {
       if (c == ',') {
         cursor_.advance();
       } else if (c == ']') {
-        done_ = true;
+        finish_array();
         break;
       } else {
         reject(cursor_.line(), where, "expected ',' or ']' after the record");
       }
     }
     bytes_consumed = cursor_.offset();
+  }
+
+  // At the records array's ']'. A top-level array must end the file; in an object the
+  // first pass already checked what follows the array.
+  void finish_array() {
+    done_ = true;
+    if (!key_.empty()) return;
+    cursor_.advance();
+    if (cursor_.peek() != EOF) throw InvalidInput(path, cursor_.line(), kTrailingText);
   }
 
   // Reads one block of whole lines and parses each; false at the end of the file.
