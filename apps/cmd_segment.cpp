@@ -126,8 +126,8 @@ void run_segment() {
   write_profiles_csv(out_dir + "/profiles.csv", profiles);
   write_attribute_profiles_csv(out_dir + "/attribute_profiles.csv", profiles);
 
-  std::printf("%s: %zu vectors x %zu dims, metric %s, on %s\n", embeddings.path.c_str(), embeddings.rows,
-              embeddings.dim, metric_name(options.metric), device_name(options.device));
+  std::printf("%s: %zu vectors x %zu dims, metric %s, init %s, on %s\n", embeddings.path.c_str(), embeddings.rows,
+              embeddings.dim, metric_name(options.metric), init_name(options.init), device_name(options.device));
   std::printf("%4s  %10s  %14s  %5s\n", "k", "silhouette", "inertia", "iters");
   for (const auto& row : selection.rows)
     std::printf("%4d  %10.4f  %14.6g  %5d%s\n", row.k, row.silhouette, row.inertia, row.iterations,

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 
+#include "cohort/error.hpp"
 #include "host/cuda/runtime.hpp"
 #include "kernels/dictionary_element.hpp"
 
@@ -73,6 +74,7 @@ __global__ void assign_groups_kernel(const char* bytes, const std::size_t* offse
 StringGroups group_strings_cuda(const char* bytes, const std::size_t* offsets, std::size_t n, std::uint64_t hash_mask) {
   StringGroups out;
   if (n == 0) return out;
+  COHORT_EXPECTS(n < (std::size_t(1) << 31), "group_strings_cuda: at most 2^31 - 1 rows");
   Stream stream;
   cudaStream_t s = stream.get();
   const std::size_t byte_count = offsets[n];

@@ -255,6 +255,7 @@ TEST(SegmentAttributeProfiles, HandCountedExample) {
     EXPECT_NE(std::string(e.what()).find("colour"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("customers.csv"), std::string::npos) << e.what();
   }
+  EXPECT_THROW(profile_segments({"u1"}, {0}, 1, "", own), InvalidInput);  // a table needs the matrix's users
   // Without a matrix: the header only.
   const SegmentProfiles bare = profile_segments({"u1"}, {0}, 1, "");
   write_attribute_profiles_csv(dir.file("b.csv"), bare);

@@ -100,22 +100,22 @@ bool id_less(const std::string& a, const std::string& b) {
   return na ? larger : smaller;
 }
 
-// The features of s in the given order (each with its polygons, rings and id).
+// The features of s in the given order, each with its polygons, rings, vertices and id
+// copied as they are.
 PolygonSet reorder_features(const PolygonSet& s, const std::vector<std::size_t>& order) {
   PolygonSet out;
-  std::vector<double> ring_x, ring_y;
   for (const std::size_t f : order) {
     for (auto p = s.feature_polygon_offsets[f]; p < s.feature_polygon_offsets[f + 1]; ++p) {
       for (auto r = s.polygon_ring_offsets[p]; r < s.polygon_ring_offsets[p + 1]; ++r) {
-        ring_x.assign(s.x.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r]),
-                      s.x.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r + 1]));
-        ring_y.assign(s.y.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r]),
-                      s.y.begin() + static_cast<std::ptrdiff_t>(s.ring_offsets[r + 1]));
-        out.add_ring(ring_x, ring_y);
+        const auto v0 = static_cast<std::ptrdiff_t>(s.ring_offsets[r]), v1 = static_cast<std::ptrdiff_t>(s.ring_offsets[r + 1]);
+        out.x.insert(out.x.end(), s.x.begin() + v0, s.x.begin() + v1);
+        out.y.insert(out.y.end(), s.y.begin() + v0, s.y.begin() + v1);
+        out.ring_offsets.push_back(out.x.size());
       }
-      out.end_polygon();
+      out.polygon_ring_offsets.push_back(out.rings());
     }
-    out.end_feature(s.ids[f]);
+    out.feature_polygon_offsets.push_back(out.polygons());
+    out.ids.push_back(s.ids[f]);
   }
   return out;
 }

@@ -142,6 +142,7 @@ void encode_column(StringDictionary& dict, const StringColumn& column, std::uint
 // the ones encode_column gives. False (nothing encoded) when two different strings
 // shared a hash; the caller then encodes on the host.
 bool encode_column_on_device(StringDictionary& dict, const StringColumn& column, std::uint32_t* ids) {
+  if (column.size() >= (std::size_t(1) << 31)) return false;  // the device grouping counts rows in int
   const cuda::StringGroups g = cuda::group_strings_cuda(column.bytes().data(), column.offsets().data(), column.size());
   if (g.collision) return false;
   std::vector<std::uint32_t> order(g.first.size());
@@ -223,7 +224,8 @@ MatrixResult build_matrix(const std::string& path, const MatrixOptions& options)
   MatrixResult result;
   result.format = reader.format();
   if (result.format.rfind("json ", 0) == 0)
-    log_verbose(path + ": " + result.format + ", read whole into memory and split into records");
+    log_verbose(path + ": " + result.format + ", streamed in blocks of " + std::to_string(options.reader.chunk_bytes) +
+                " bytes");
   result.has_event = !options.reader.event_col.empty();
   result.has_time = !options.reader.time_col.empty();
   result.has_weight = !options.reader.weight_col.empty();

@@ -116,6 +116,8 @@ std::pair<int, int> conversion_events(const std::vector<std::string>& stems, con
 
 void check_profile_options(const std::string& matrix_dir, const ProfileOptions& options) {
   COHORT_EXPECTS(!names_conversion(options) || !matrix_dir.empty(), "conversion events need a matrix directory (--matrix)");
+  COHORT_EXPECTS(options.attributes_csv.empty() || !matrix_dir.empty(),
+                 "an attribute table needs a matrix directory (its users.txt matches the ids)");
   if (matrix_dir.empty()) return;
   COHORT_EXPECTS(fs::is_directory(matrix_dir), matrix_dir + ": not a directory (expected a `cohort matrix` output)");
   if (names_conversion(options)) conversion_events(count_matrix_stems(matrix_dir), matrix_dir, options);

@@ -165,7 +165,8 @@ struct ProfileOptions {
   /// Where the attributes come from: a CSV with an id column and attribute columns
   /// (e.g. a customers table). Empty: MATRIX_DIR/attributes.csv (id column user_id,
   /// else the first), every other column an attribute. attribute_columns empty: every
-  /// column but the id; a named column missing from the file throws InvalidInput.
+  /// column but the id; a named column missing from the file throws InvalidInput, and so
+  /// does a table without a matrix directory.
   std::string attributes_csv, attributes_id_column;
   std::vector<std::string> attribute_columns;
 };
