@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <vector>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels/join_element.hpp"
 
@@ -26,18 +29,45 @@ constexpr std::uint64_t kPrefetchEntries = 4;
 constexpr std::uint32_t kPrefetchLines = 4;
 constexpr std::size_t kDeepPrefetchBytes = std::size_t(2) << 20;  // edges beyond this: prefetch deep
 
+// max(v, 0) then min(., hi), written so the compiler emits maxsd/minsd, not branches.
+inline double clamp(double v, double hi) {
+#if defined(__SSE2__)
+  return _mm_cvtsd_f64(_mm_min_sd(_mm_max_sd(_mm_set_sd(v), _mm_setzero_pd()), _mm_set_sd(hi)));
+#else
+  const double lo = v > 0.0 ? v : 0.0;
+  return lo < hi ? lo : hi;
+#endif
+}
+
 class GroupedJoin {
  public:
   GroupedJoin(const JoinGridView& g, bool deep, const double* x, const double* y, bool first,
               std::vector<std::uint64_t>& points, std::vector<std::uint32_t>& features)
-      : g_(g), deep_(deep), x_(x), y_(y), first_(first), points_(points), features_(features) {}
+      : g_(g),
+        cols_(static_cast<double>(g.cols)),
+        rows_(static_cast<double>(g.rows)),
+        deep_(deep),
+        x_(x),
+        y_(y),
+        first_(first),
+        points_(points),
+        features_(features) {}
 
+  // join_occupied_cell without branches: whether a point is outside, in an empty cell or
+  // in an occupied one is a coin flip per point, and a mispredicted branch costs more
+  // than computing all three. The point is written to the group in any case and kept
+  // only when its cell is occupied (the cell and bit are join_cell's and the bitmap's).
   void add(std::size_t i) {
-    const std::int64_t cell = join_occupied_cell(g_, x_[i], y_[i]);
-    if (cell < 0) return;
-    __builtin_prefetch(g_.cell_offsets + cell);
+    const double fx = join_axis(x_[i], g_.x0, g_.inv_w), fy = join_axis(y_[i], g_.y0, g_.inv_h);
+    const bool in = (fx >= 0.0) & (fx < cols_) & (fy >= 0.0) & (fy < rows_);
+    // Clamping changes no inside point's cell and keeps the others' lookups in bounds.
+    const double cx = clamp(fx, cols_ - 1), cy = clamp(fy, rows_ - 1);
+    const std::int64_t cell = static_cast<std::int64_t>(cy) * g_.cols + static_cast<std::int64_t>(cx);
+    const std::size_t hit = in & ((g_.occupied[cell >> 5] >> (cell & 31)) & 1u);
+    __builtin_prefetch(g_.cell_offsets + cell * static_cast<std::int64_t>(hit));
     point_[size_] = i, cell_[size_] = cell;
-    if (++size_ == kGroup) flush();
+    size_ += hit;
+    if (size_ == kGroup) flush();
   }
 
   void flush() {
@@ -69,6 +99,7 @@ class GroupedJoin {
 
  private:
   const JoinGridView& g_;
+  double cols_, rows_;
   bool deep_;
   const double *x_, *y_;
   bool first_;
