@@ -232,6 +232,9 @@ void setup(CLI::App& app) {
                 "scores (more candidates are re-scored); the CPU always multiplies in fp32")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
       ->capture_default_str();
+  c->add_flag("--cublas-scores", options.cublas_scores,
+              "CUDA: cuBLAS scores into a tile in device memory, then a filter (the unfused path, for comparisons); "
+              "the default kernel filters scores where it computes them");
   add_common_flags(c, common);
   c->callback(run_similar);
 }

@@ -45,6 +45,7 @@ struct Config {
   std::int64_t k = 10;
   std::string device = "cpu";
   std::string precision = "fp32";  // CUDA score products (the CPU always uses fp32)
+  std::vector<std::string> score_kernels = {"fused"};  // CUDA: fused and/or cublas; the first meets the peers
   int threads = 0;
   bool peers = true;
   double peer_max_pairs = 2e10;  ///< CPU peers (numpy, FAISS, PyTorch without a GPU) skip larger cases
@@ -118,12 +119,19 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
   for (std::size_t i = 0; i < q; ++i) rows[i] = static_cast<std::int64_t>(i % n);  // the first q rows, as the peers
   const double pairs = static_cast<double>(n) * static_cast<double>(q);
   double cpu_seconds = 0.0, cpu_cpu_time = 0.0, cuda_seconds = 0.0;
-  for (const Device device : devices(config)) {
+  std::vector<std::pair<Device, std::string>> runs;  // (device, CUDA score kernel)
+  for (const Device device : devices(config))
+    if (device == Device::Cuda)
+      for (const auto& kernel : config.score_kernels) runs.emplace_back(device, kernel);
+    else
+      runs.emplace_back(device, "");
+  for (const auto& [device, kernel] : runs) {
     SimilarOptions options;
     options.device = device;
     options.k = config.k;
     options.precision = parse_gemm_precision(config.precision);
-    const std::string label = describe(device) + (device == Device::Cuda ? " " + config.precision : "");
+    options.cublas_scores = kernel == "cublas";
+    const std::string label = describe(device) + (device == Device::Cuda ? " " + config.precision + " " + kernel : "");
     // Warm-up (and the check) on a small batch, then the timed run.
     std::vector<std::int64_t> sample(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(q, 64)));
     const TopK probe = similar_rows(MatrixView{x.data(), n, d}, sample, options);
@@ -143,7 +151,7 @@ void run_case(const Config& config, const std::string& kind, std::size_t n, std:
     if (device == Device::Cpu) {
       cpu_seconds = seconds;
       cpu_cpu_time = cpu_time;
-    } else {
+    } else if (cuda_seconds == 0.0) {
       cuda_seconds = seconds;
     }
     std::printf("%-9s n=%-8zu d=%-4zu q=%-8zu k=%-3lld %-28s %9.3f s  %8.3f Gpairs/s  %10.1f queries/s  "
@@ -222,6 +230,11 @@ int main(int argc, char** argv) {
   app.add_option("--device", config.device, "cpu, cuda, both or auto")->capture_default_str();
   app.add_option("--precision", config.precision, "CUDA score products: fp32, tf32 or bf16")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+      ->capture_default_str();
+  app.add_option("--score-kernels", config.score_kernels,
+                 "CUDA score kernels to time: fused (scores filtered where computed) and/or cublas (score tiles)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fused", "cublas"}))
       ->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--json", config.json, "Append one JSON object per result to this file");

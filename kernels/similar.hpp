@@ -53,6 +53,17 @@ void rescore_candidates(const CandidateBuffers& buffers, std::size_t queries, co
                         const float* d_chunk_hat, std::int64_t first_row, std::size_t rows, std::size_t d,
                         cudaStream_t stream);
 
+/// Inputs of fused_scores_and_filter: normalized float rows (FP32 FMAs or TF32 tensor
+/// cores) or their to_bf16 copies (BF16 tensor cores).
+enum class FusedScores { Fp32, Tf32, Bf16 };
+
+/// filter_candidates without the score tile (kernels/similar_fused.cu): computes the
+/// fast scores of queries (queries x d rows) against tile rows (m x d rows; row j is
+/// corpus row first_row + j) block by block and appends what filter_candidates would.
+void fused_scores_and_filter(FusedScores kind, const void* d_queries, const void* d_tile_rows, std::size_t queries,
+                             std::size_t m, std::size_t d, std::int64_t first_row, const std::int64_t* d_excluded,
+                             const std::uint8_t* d_allowed, const CandidateBuffers& buffers, cudaStream_t stream);
+
 /// Copies each query's candidates to contiguous arrays at d_offsets[q] (host-computed
 /// exclusive scan of the counts, which must not exceed cap).
 void gather_candidates(const CandidateBuffers& buffers, std::size_t queries, const std::uint64_t* d_offsets,

@@ -713,6 +713,10 @@ TEST(SimilarCli, PrecisionFlagChangesNoResult) {
   }
   EXPECT_EQ(testing::read_file(f.dir.file("fp32.csv")), testing::read_file(f.dir.file("bf16.csv")));
   EXPECT_EQ(testing::read_file(f.dir.file("fp32.csv")), testing::read_file(f.dir.file("tf32.csv")));
+  // The unfused score path (CUDA only; accepted and without effect on the CPU).
+  const auto unfused = testing::run_cli(f.base() + " --precision bf16 --cublas-scores" + args + f.dir.file("cublas.csv"));
+  ASSERT_EQ(unfused.exit_code, 0) << unfused.output;
+  EXPECT_EQ(testing::read_file(f.dir.file("fp32.csv")), testing::read_file(f.dir.file("cublas.csv")));
   const auto bad = testing::run_cli(f.base() + " --precision fp16" + args + f.dir.file("x.csv"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
@@ -765,7 +769,9 @@ class SimilarCuda : public ::testing::Test {
 
 TEST_F(SimilarCuda, MatchesCpuOverShapes) {
   const std::vector<Shape> shapes = {{1, 1, 1, 1},      {17, 1, 4, 17},     {100, 3, 100, 20}, {1000, 16, 1, 300},
-                                     {3000, 64, 10, 500}, {5000, 33, 300, 64}, {20000, 128, 16384, 3}};
+                                     {3000, 64, 10, 500}, {5000, 33, 300, 64}, {20000, 128, 16384, 3},
+                                     // partial 32-dimension steps, partial 128 x 128 tiles
+                                     {4000, 40, 5, 130}, {2500, 256, 10, 129}};
   std::uint64_t seed = 500;
   for (const auto& sh : shapes) {
     ++seed;
@@ -776,12 +782,15 @@ TEST_F(SimilarCuda, MatchesCpuOverShapes) {
     for (std::size_t i = 0; i < sh.q; ++i) rows[i] = static_cast<std::int64_t>((i * 7919) % sh.n);
     auto options = cpu_options(sh.k);
     options.exclude_self = seed % 2 == 0;
-    // The tensor-core modes return the same ids and scores as the CPU's FP32 ones.
-    for (GemmPrecision precision : {GemmPrecision::Fp32, GemmPrecision::Tf32, GemmPrecision::Bf16}) {
-      options.precision = precision;
-      compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options,
-              what + " precision " + std::to_string(static_cast<int>(precision)));
-    }
+    // The tensor-core modes return the same ids and scores as the CPU's FP32 ones, from
+    // the fused kernels and from cuBLAS tiles alike.
+    for (GemmPrecision precision : {GemmPrecision::Fp32, GemmPrecision::Tf32, GemmPrecision::Bf16})
+      for (bool cublas : {false, true}) {
+        options.precision = precision;
+        options.cublas_scores = cublas;
+        compare(MatrixView{corpus.data(), sh.n, sh.d}, rows, options,
+                what + " precision " + std::to_string(static_cast<int>(precision)) + (cublas ? " cublas" : " fused"));
+      }
   }
 }
 
@@ -807,6 +816,8 @@ TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
     compare(view, rows, options, "budget+filter k=" + std::to_string(k));
     options.precision = GemmPrecision::Bf16;  // the widest window: most candidates, most retries
     compare(view, rows, options, "budget+filter bf16 k=" + std::to_string(k));
+    options.cublas_scores = true;
+    compare(view, rows, options, "budget+filter bf16 cublas k=" + std::to_string(k));
   }
 }
 

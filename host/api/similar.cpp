@@ -92,6 +92,7 @@ detail::SimilarProblem make_problem(MatrixView corpus, const SimilarOptions& opt
   problem.query_batch = options.query_batch;
   problem.gpu_memory = options.gpu_memory;
   problem.precision = options.precision;
+  problem.cublas_scores = options.cublas_scores;
   return problem;
 }
 

@@ -32,6 +32,7 @@ struct SimilarProblem {
   std::size_t k = 0;  ///< slots per query: min(options.k, corpus rows), >= 1 unless the corpus is empty
   std::size_t chunk_rows = 0, query_batch = 0, gpu_memory = 0;
   GemmPrecision precision = GemmPrecision::Fp32;  ///< CUDA only
+  bool cublas_scores = false;                     ///< CUDA only
   Progress* progress = nullptr;
 
   std::size_t dim() const { return corpus.cols; }

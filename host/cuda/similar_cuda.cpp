@@ -5,12 +5,15 @@
  *   corpus chunk  C rows x d (the whole corpus when it fits in half the budget; else
  *                 chunks streamed once per query batch), normalized on the device
  *   query batch   B x d, normalized on the device
- *   score tile    B x T (T <= 8192 corpus rows per cuBLAS SGEMM)
- *   candidates    B x cap slots of (fast, index, exact), cap = T + 2k + 1024
- * Per query batch: for each tile, the score GEMM (SGEMM in FP32 by default; TF32 tensor
- * cores, or BF16 copies of the normalized rows through cublasGemmEx with FP32 sums, when
- * SimilarOptions::precision asks, with the window widened to match) -> filter_candidates appends
- * rows reaching the running threshold -> prune_candidates (radix select of the k-th
+ *   candidates    B x cap slots of (fast, index, exact), cap = T + 2k + 1024, for
+ *                 tiles of T <= 8192 corpus rows
+ *   score tile    B x T, only with cublas_scores
+ * Per query batch: for each tile, fused_scores_and_filter computes the fast scores (FP32
+ * FMAs by default; TF32 tensor cores, or BF16 copies of the normalized rows, when
+ * SimilarOptions::precision asks, with the window widened to match) and appends the rows
+ * reaching the running threshold, without writing the scores. With cublas_scores, a
+ * cuBLAS GEMM (SGEMM, or cublasGemmEx on the BF16 copies) writes the tile and
+ * filter_candidates appends from it. Then prune_candidates (radix select of the k-th
  * best) when a query could overflow on the next tile. At each chunk's end: prune all,
  * then re-score the chunk's candidates with cosine_score. If ties inside the window
  * overflowed a buffer, the batch is redone with twice the slots. Finally the candidates
@@ -21,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cohort/error.hpp"
@@ -33,7 +37,8 @@ namespace cohort::cuda {
 namespace {
 
 constexpr std::size_t kMaxTile = 8192;
-constexpr std::size_t kMaxBatch = 4096;
+constexpr std::size_t kMaxBatch = 4096;        // with cublas_scores: 128 MiB score tiles
+constexpr std::size_t kMaxFusedBatch = 16384;  // a fused launch then scores 16384 x 8192 pairs
 constexpr std::size_t kSlotBytes = sizeof(float) * 2 + sizeof(std::int64_t);
 
 struct Candidates {
@@ -62,7 +67,10 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   const std::size_t n = p.corpus.rows, d = p.dim(), q = p.query_count, k = p.k;
   TopK result = detail::empty_topk(q, k);
   if (q == 0 || n == 0 || k == 0) return result;
-  const bool bf16 = p.precision == GemmPrecision::Bf16;
+  const bool bf16 = p.precision == GemmPrecision::Bf16, fused = !p.cublas_scores;
+  const FusedScores fused_kind = bf16 ? FusedScores::Bf16
+                                 : p.precision == GemmPrecision::Tf32 ? FusedScores::Tf32
+                                                                      : FusedScores::Fp32;
   const float window = candidate_window(d, p.precision == GemmPrecision::Tf32 ? kTf32InputRounding
                                            : bf16                             ? kBf16InputRounding
                                                                               : 0.0f);
@@ -77,25 +85,28 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   std::size_t cap = tile + 2 * k + 1024;
   // Device bytes per query in a batch: its row(s), its score tile row, its candidate slots.
   auto per_query_bytes = [&](std::size_t slots) {
-    return row_bytes + tile * sizeof(float) + slots * kSlotBytes + 3 * sizeof(std::int64_t);
+    return row_bytes + (fused ? 0 : tile * sizeof(float)) + slots * kSlotBytes + 3 * sizeof(std::int64_t);
   };
   const std::size_t per_query = per_query_bytes(cap);
   std::size_t batch = p.query_batch;
   if (batch == 0) batch = budget > fixed ? (budget - fixed) / per_query : 0;
-  batch = std::min({batch, kMaxBatch, q});
+  batch = std::min({batch, fused ? kMaxFusedBatch : kMaxBatch, q});
   if (batch == 0)
     throw Error("--gpu-memory " + mib(budget) + " is too small: one query needs " + mib(fixed + per_query) +
-                " (corpus chunk, score tile and " + std::to_string(cap) + " candidate slots)");
+                " (corpus chunk, " + (fused ? "" : "score tile, ") + std::to_string(cap) + " candidate slots)");
   const std::size_t chunks = (n + chunk - 1) / chunk;
 
   Stream stream;
   const cudaStream_t s = stream.get();
-  CublasHandle blas(s);
-  // The window above is derived for this precision: FP32 SGEMM unless asked otherwise.
-  COHORT_CUBLAS_TRY(cublasSetMathMode(
-      blas.get(), p.precision == GemmPrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  std::optional<CublasHandle> blas;  // only for cublas_scores: its start-up is not free
+  if (!fused) {
+    blas.emplace(s);
+    // The window above is derived for this precision: FP32 SGEMM unless asked otherwise.
+    COHORT_CUBLAS_TRY(cublasSetMathMode(
+        blas->get(), p.precision == GemmPrecision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  }
 
-  DeviceBuffer<float> d_chunk(chunk * d, s), d_queries(batch * d, s), d_scores(batch * tile, s);
+  DeviceBuffer<float> d_chunk(chunk * d, s), d_queries(batch * d, s), d_scores(fused ? 0 : batch * tile, s);
   DeviceBuffer<std::uint16_t> d_chunk16(bf16 ? chunk * d : 0, s), d_queries16(bf16 ? batch * d : 0, s);
   DeviceBuffer<std::int64_t> d_excluded(p.excluded ? batch : 0, s);
   DeviceBuffer<std::uint8_t> d_allowed(p.allowed ? n : 0, s);
@@ -133,22 +144,30 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
         if (chunks > 1) load_chunk(c);
         for (std::size_t t = 0; t < chunk_rows; t += tile) {
           const std::size_t m = std::min(tile, chunk_rows - t);
-          // Column-major view: scores^T (m x qn) = chunk_tile (d x m)^T * queries (d x qn),
-          // i.e. row-major scores (qn x m) with query i at d_scores + i * m.
-          if (bf16)
-            COHORT_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
-                                           static_cast<int>(qn), static_cast<int>(d), &alpha, d_chunk16.data() + t * d,
-                                           CUDA_R_16BF, static_cast<int>(d), d_queries16.data(), CUDA_R_16BF,
-                                           static_cast<int>(d), &beta, d_scores.data(), CUDA_R_32F, static_cast<int>(m),
-                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-          else
-            COHORT_CUBLAS_TRY(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
-                                          static_cast<int>(qn), static_cast<int>(d), &alpha, d_chunk.data() + t * d,
-                                          static_cast<int>(d), d_queries.data(), static_cast<int>(d), &beta,
-                                          d_scores.data(), static_cast<int>(m)));
-          filter_candidates(d_scores.data(), qn, m, static_cast<std::int64_t>(chunk_first + t),
-                            p.excluded ? d_excluded.data() : nullptr, p.allowed ? d_allowed.data() : nullptr, buffers,
-                            s);
+          const auto first_row = static_cast<std::int64_t>(chunk_first + t);
+          const std::int64_t* excluded = p.excluded ? d_excluded.data() : nullptr;
+          const std::uint8_t* allowed = p.allowed ? d_allowed.data() : nullptr;
+          if (fused) {
+            const void* queries = bf16 ? static_cast<const void*>(d_queries16.data()) : d_queries.data();
+            const void* rows = bf16 ? static_cast<const void*>(d_chunk16.data() + t * d) : d_chunk.data() + t * d;
+            fused_scores_and_filter(fused_kind, queries, rows, qn, m, d, first_row, excluded, allowed, buffers, s);
+          } else {
+            // Column-major view: scores^T (m x qn) = chunk_tile (d x m)^T * queries (d x qn),
+            // i.e. row-major scores (qn x m) with query i at d_scores + i * m.
+            if (bf16)
+              COHORT_CUBLAS_TRY(cublasGemmEx(blas->get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                                             static_cast<int>(qn), static_cast<int>(d), &alpha,
+                                             d_chunk16.data() + t * d, CUDA_R_16BF, static_cast<int>(d),
+                                             d_queries16.data(), CUDA_R_16BF, static_cast<int>(d), &beta,
+                                             d_scores.data(), CUDA_R_32F, static_cast<int>(m), CUBLAS_COMPUTE_32F,
+                                             CUBLAS_GEMM_DEFAULT));
+            else
+              COHORT_CUBLAS_TRY(cublasSgemm(blas->get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                                            static_cast<int>(qn), static_cast<int>(d), &alpha, d_chunk.data() + t * d,
+                                            static_cast<int>(d), d_queries.data(), static_cast<int>(d), &beta,
+                                            d_scores.data(), static_cast<int>(m)));
+            filter_candidates(d_scores.data(), qn, m, first_row, excluded, allowed, buffers, s);
+          }
           prune_candidates(buffers, qn, k, window, buffers.cap - tile, s);
         }
         prune_candidates(buffers, qn, k, window, 0, s);

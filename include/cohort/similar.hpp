@@ -4,8 +4,9 @@
  * For each query vector, the k corpus rows with the largest cosine similarity.
  * Algorithm (both backends): every row is normalized once in float32 by the shared
  * normalize_row (kernels/similar_element.hpp). Fast scores come from a float32 GEMM
- * (cblas_sgemm on the CPU, cuBLAS SGEMM on the GPU) over tiles of queries x corpus
- * rows, never the whole Q x N matrix (TF32 or BF16 tensor cores on the GPU when asked).
+ * (cblas_sgemm on the CPU; on the GPU a fused kernel that filters each score where it
+ * computes it, with TF32 or BF16 tensor cores when asked) over tiles of queries x
+ * corpus rows, never the whole Q x N matrix.
  * A candidate is kept while its fast score is within candidate_window of the running
  * k-th best fast score: that window is twice
  * a proven bound on |fast - exact| for any summation order, so the final candidate set
@@ -16,7 +17,8 @@
  *
  * Memory: the CPU backend holds a normalized copy of the corpus (so 2x the corpus) plus
  * per-thread B x C score blocks; the CUDA backend keeps device memory within
- * SimilarOptions::gpu_memory (corpus chunks, a B x T score tile, candidate slots),
+ * SimilarOptions::gpu_memory (corpus chunks, candidate slots; a B x T score tile only
+ * with cublas_scores),
  * streaming the corpus in chunks when it does not fit. Both hold the results
  * (queries x k) on the host.
  */
@@ -59,6 +61,10 @@ struct SimilarOptions {
   /// (candidate_window) and more candidates are re-scored exactly. Tf32 lets the
   /// hardware round; Bf16 rounds the normalized rows to nearest itself.
   GemmPrecision precision = GemmPrecision::Fp32;
+  /// CUDA: take the fast scores from cuBLAS into a score tile in device memory, then
+  /// filter the tile, instead of the default fused kernel that filters the scores where
+  /// it computes them (never writing them). For comparisons; results do not depend on it.
+  bool cublas_scores = false;
   /// Candidate filter: when not empty (size = corpus rows), only rows with a non-zero
   /// entry can be returned.
   std::vector<std::uint8_t> allowed;
