@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
       auto t = Clock::now();
       const JoinGrid grid = build_join_grid(polygons, cells);
       std::printf("grid %s %d polygons: %d x %d cells, %zu entries, %zu edge refs, built in %.3f s\n", kind.c_str(),
-                  count, grid.cols, grid.rows, grid.entries.size(), grid.edges.size() / 4, seconds_since(t));
+                  count, grid.cols, grid.rows, grid.entry_count, grid.edge_count, seconds_since(t));
       for (std::size_t n : sizes) {
         std::vector<double> x, y;
         make_points(polygons, n, rng, x, y);

@@ -9,14 +9,16 @@
  *   join_point(grid, px, py, first, emit)
  *                                calls emit(feature) for each feature containing the point,
  *                                in increasing feature order; returns how many. It is
- *                                join_occupied_cell then join_entries, which the CPU
- *                                backend calls separately to prefetch between them
+ *                                join_occupied_rank (the cell's record), then join_entries
+ *                                over the record; the CPU backend takes these steps
+ *                                separately to prefetch between them
  * Exactness: compile without FMA contraction (host -ffp-contract=off, nvcc --fmad=false)
  * so both backends round every operation identically.
  */
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "cohort/config.hpp"
 #include "cohort/join.hpp"
@@ -27,35 +29,36 @@ namespace cohort {
 struct JoinGridView {
   double x0, y0, inv_w, inv_h;
   std::int32_t cols, rows;
+  const JoinCellWord* occupied;
   const std::uint64_t* cell_offsets;
-  const std::uint32_t* occupied;
-  const JoinCellEntry* entries;
-  const double* edges;
+  const double* records;
 };
 
 inline JoinGridView host_view(const JoinGrid& g) {
-  return JoinGridView{g.x0, g.y0, g.inv_w, g.inv_h, g.cols, g.rows, g.cell_offsets.data(), g.occupied.data(), g.entries.data(),
-                      g.edges.data()};
+  return JoinGridView{g.x0, g.y0, g.inv_w, g.inv_h, g.cols, g.rows, g.occupied.data(), g.cell_offsets.data(),
+                      g.records.data()};
 }
 
 constexpr std::uint32_t kJoinParityBit = 0x80000000u;  ///< base parity
 constexpr std::uint32_t kJoinLeftBit = 0x40000000u;    ///< entry counts non-crossing spanning edges
 constexpr std::uint32_t kJoinCountMask = 0x3fffffffu;  ///< explicit edge count
 
-/// True when the ray from (px, py) towards +x crosses the canonical edge e.
-COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
+/// One explicit edge e = {lo.x, lo.y, hi.x, hi.y} (lo.y < hi.y) toggles an entry's parity
+/// when the ray from (px, py) towards +x crosses it (the boundary rule of join.hpp) or,
+/// for a left-mode entry, when it spans py without crossing (spanning edges come in even
+/// numbers, so both counts have the same parity).
+COHORT_HD inline bool join_edge_toggles(const double* e, double px, double py, bool left_mode) {
   const double lx = e[0], ly = e[1], hx = e[2], hy = e[3];
   // Branch-free (& not &&): whether an edge spans py is a coin flip per edge, and a
   // mispredicted branch costs more than the two products.
   const double left = (hx - lx) * (py - ly);
   const double right = (px - lx) * (hy - ly);
-  return (ly <= py) & (py < hy) & (left - right > 0.0);
+  return (ly <= py) & (py < hy) & ((left - right > 0.0) != left_mode);
 }
 
-/// The edge spans py but does not cross the ray: the complement the left-mode entries
-/// count (spanning edges come in even numbers, so its parity equals the crossings').
-COHORT_HD inline bool join_ray_spans_not_crosses(const double* e, double px, double py) {
-  return (e[1] <= py) & (py < e[3]) & !join_ray_crosses(e, px, py);
+/// True when the ray from (px, py) towards +x crosses the canonical edge e.
+COHORT_HD inline bool join_ray_crosses(const double* e, double px, double py) {
+  return join_edge_toggles(e, px, py, false);
 }
 
 /// Fractional cell coordinate along one axis (monotone non-decreasing in v).
@@ -70,30 +73,60 @@ COHORT_HD inline std::int64_t join_cell(const JoinGridView& g, double px, double
   return r * g.cols + c;
 }
 
-/// The point's cell when it holds any entries, else -1 (outside the grid, or empty).
-COHORT_HD inline std::int64_t join_occupied_cell(const JoinGridView& g, double px, double py) {
-  const std::int64_t cell = join_cell(g, px, py);
-  return cell >= 0 && ((g.occupied[cell >> 5] >> (cell & 31)) & 1u) ? cell : -1;
+COHORT_HD inline std::uint32_t join_popcount(std::uint32_t v) {
+#ifdef __CUDA_ARCH__
+  return static_cast<std::uint32_t>(__popc(v));
+#else  // the portable build has no popcnt instruction, and __builtin_popcount is a call
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+#endif
 }
 
-/// Tests the point against its cell's entries [begin, end): calls emit(feature) for each
-/// feature containing it, in entry (= feature) order; returns how many.
+/// The rank of cell 32 * word + bit among the occupied cells (its record's index in
+/// cell_offsets), given its occupancy word; valid when the cell is occupied.
+COHORT_HD inline std::uint64_t join_rank(const JoinCellWord& w, std::uint32_t bit) {
+  return std::uint64_t(w.rank) + join_popcount(w.bits & ((1u << bit) - 1u));
+}
+
+/// The rank of the point's cell when it holds entries, else -1 (outside the grid, or empty).
+COHORT_HD inline std::int64_t join_occupied_rank(const JoinGridView& g, double px, double py) {
+  const std::int64_t cell = join_cell(g, px, py);
+  if (cell < 0) return -1;
+  const JoinCellWord w = g.occupied[cell >> 5];
+  const std::uint32_t bit = static_cast<std::uint32_t>(cell & 31);
+  return ((w.bits >> bit) & 1u) ? static_cast<std::int64_t>(join_rank(w, bit)) : -1;
+}
+
+/// An entry header's bits (stored in a double, see JoinGrid).
+COHORT_HD inline std::uint64_t join_header(double h) {
+#ifdef __CUDA_ARCH__
+  return static_cast<std::uint64_t>(__double_as_longlong(h));
+#else
+  std::uint64_t bits;
+  std::memcpy(&bits, &h, sizeof bits);
+  return bits;
+#endif
+}
+
+/// Tests the point against the record records[begin, end) of its cell: calls
+/// emit(feature) for each feature containing it, in entry (= feature) order; returns how
+/// many.
 template <typename Emit>
 COHORT_HD inline std::uint32_t join_entries(const JoinGridView& g, std::uint64_t begin, std::uint64_t end, double px,
                                             double py, bool first, Emit&& emit) {
   std::uint32_t found = 0;
-  for (std::uint64_t k = begin; k < end; ++k) {
-    const JoinCellEntry entry = g.entries[k];
-    bool inside = (entry.count_parity & kJoinParityBit) != 0;
-    const std::uint32_t count = entry.count_parity & kJoinCountMask;
-    const double* e = g.edges + 4 * entry.edge_begin;
-    if (entry.count_parity & kJoinLeftBit) {
-      for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_spans_not_crosses(e, px, py);
-    } else {
-      for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_ray_crosses(e, px, py);
-    }
+  for (std::uint64_t k = begin; k < end;) {
+    const std::uint64_t header = join_header(g.records[k]);
+    const std::uint32_t count_parity = static_cast<std::uint32_t>(header >> 32);
+    const std::uint32_t count = count_parity & kJoinCountMask;
+    const bool left_mode = (count_parity & kJoinLeftBit) != 0;
+    bool inside = (count_parity & kJoinParityBit) != 0;
+    const double* e = g.records + k + 1;
+    for (std::uint32_t j = 0; j < count; ++j, e += 4) inside ^= join_edge_toggles(e, px, py, left_mode);
+    k += 1 + 4 * std::uint64_t(count);
     if (inside) {
-      emit(entry.feature);
+      emit(static_cast<std::uint32_t>(header));
       ++found;
       if (first) break;
     }
@@ -101,12 +134,12 @@ COHORT_HD inline std::uint32_t join_entries(const JoinGridView& g, std::uint64_t
   return found;
 }
 
-/// The whole per-point test: join_occupied_cell, then join_entries over the cell.
+/// The whole per-point test: join_occupied_rank, then join_entries over the cell's record.
 template <typename Emit>
 COHORT_HD inline std::uint32_t join_point(const JoinGridView& g, double px, double py, bool first, Emit&& emit) {
-  const std::int64_t cell = join_occupied_cell(g, px, py);
-  if (cell < 0) return 0;
-  return join_entries(g, g.cell_offsets[cell], g.cell_offsets[cell + 1], px, py, first, emit);
+  const std::int64_t rank = join_occupied_rank(g, px, py);
+  if (rank < 0) return 0;
+  return join_entries(g, g.cell_offsets[rank], g.cell_offsets[rank + 1], px, py, first, emit);
 }
 
 }  // namespace cohort

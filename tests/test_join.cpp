@@ -385,7 +385,7 @@ TEST(JoinGrid, DetailedPolygonKeepsMemoryBounded) {
   }
   const JoinGrid grid = build_join_grid(s);
   const double edges = 200000.0 + 300 * 2;
-  EXPECT_LT(static_cast<double>(grid.edges.size() / 4), 64 * edges + (1 << 20)) << grid.cols << "x" << grid.rows;
+  EXPECT_LT(static_cast<double>(grid.edge_count), 64 * edges + (1 << 20)) << grid.cols << "x" << grid.rows;
   std::vector<double> x, y;
   random_points(rng, s, grid, 1.0, 0, 0, 400, x, y);
   expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
@@ -409,7 +409,7 @@ TEST(JoinGrid, LargeOverlappingPolygonsKeepEntriesBounded) {
     s.end_feature("z" + std::to_string(i));
   }
   const JoinGrid grid = build_join_grid(s);
-  EXPECT_LT(static_cast<double>(grid.entries.size()), 64.0 * 200 * 20 + (1 << 21)) << grid.cols << "x" << grid.rows;
+  EXPECT_LT(static_cast<double>(grid.entry_count), 64.0 * 200 * 20 + (1 << 21)) << grid.cols << "x" << grid.rows;
   std::vector<double> x, y;
   random_points(rng, s, grid, 1.0, 0, 0, 2000, x, y);
   expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
@@ -435,6 +435,95 @@ TEST(JoinGrid, ManyBlocksOfPoints) {  // more points than one CPU block, order k
   }
   expect_same(join_points(grid, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
               "seed 5");
+}
+
+// The grid's layout: occupancy words and ranks, record offsets, and records that parse
+// exactly into entries (features increasing within a cell) and edges.
+TEST(JoinGrid, RecordsParseIntoEntriesByRank) {
+  for (std::uint64_t seed : {81, 82})
+    for (std::int64_t cells : {0, 1, 31, 33, 1000, 100000}) {
+      Rng rng(seed);
+      const PolygonSet s = random_polygons(rng, 24, 1.0, 0, 0);
+      const JoinGrid g = build_join_grid(s, cells);
+      const std::string context = "seed " + std::to_string(seed) + " cells " + std::to_string(cells);
+      const std::size_t ncells = static_cast<std::size_t>(g.cols) * g.rows;
+      ASSERT_EQ(g.occupied.size(), (ncells + 31) / 32) << context;
+      std::uint64_t rank = 0, entries = 0, edges = 0;
+      for (std::size_t c = 0; c < ncells; ++c) {
+        const JoinCellWord w = g.occupied[c / 32];
+        if (c % 32 == 0) {
+          EXPECT_EQ(w.rank, rank) << context << " cell " << c;
+        }
+        if (!((w.bits >> (c % 32)) & 1u)) continue;
+        ASSERT_EQ(join_rank(w, static_cast<std::uint32_t>(c % 32)), rank) << context << " cell " << c;
+        const std::uint64_t begin = g.cell_offsets[rank], end = g.cell_offsets[rank + 1];
+        ASSERT_LT(begin, end) << context << " cell " << c;
+        std::int64_t last_feature = -1;
+        for (std::uint64_t k = begin; k < end;) {
+          const std::uint64_t header = join_header(g.records[k]);
+          const std::uint32_t feature = static_cast<std::uint32_t>(header);
+          const std::uint32_t count = static_cast<std::uint32_t>(header >> 32) & kJoinCountMask;
+          EXPECT_GT(static_cast<std::int64_t>(feature), last_feature) << context << " cell " << c;
+          EXPECT_LT(feature, s.features()) << context;
+          last_feature = feature;
+          for (std::uint32_t j = 0; j < count; ++j)
+            EXPECT_LT(g.records[k + 1 + 4 * j + 1], g.records[k + 1 + 4 * j + 3]) << context;  // lo.y < hi.y
+          k += 1 + 4 * std::uint64_t(count);
+          ASSERT_LE(k, end) << context << " cell " << c;
+          ++entries;
+          edges += count;
+        }
+        ++rank;
+      }
+      for (std::size_t c = ncells; c < 32 * g.occupied.size(); ++c)
+        EXPECT_FALSE((g.occupied[c / 32].bits >> (c % 32)) & 1u) << context;
+      EXPECT_EQ(g.cell_offsets.size(), rank + 1) << context;
+      EXPECT_EQ(g.records.size(), g.cell_offsets.back()) << context;
+      EXPECT_EQ(entries, g.entry_count) << context;
+      EXPECT_EQ(edges, g.edge_count) << context;
+      EXPECT_GT(entries, 0u) << context;
+    }
+}
+
+// join_point, the CUDA kernel's per-point function, run on the host: the same pairs as
+// the CPU backend's grouped steps and as brute force.
+TEST(JoinGrid, JoinPointEqualsGroupedCpuAndReference) {
+  for (std::uint64_t seed : {91, 92})
+    for (std::int64_t cells : {0, 40, 300000}) {
+      Rng rng(seed);
+      const PolygonSet s = random_polygons(rng, 24, 1.0, 0, 0);
+      const JoinGrid g = build_join_grid(s, cells);
+      std::vector<double> x, y;
+      random_points(rng, s, g, 1.0, 0, 0, 5000, x, y);
+      const std::string context = "seed " + std::to_string(seed) + " cells " + std::to_string(cells);
+      const JoinGridView view = host_view(g);
+      for (bool first : {false, true}) {
+        JoinPairs direct;
+        for (std::size_t i = 0; i < x.size(); ++i)
+          join_point(view, x[i], y[i], first, [&](std::uint32_t f) {
+            direct.point.push_back(i);
+            direct.feature.push_back(f);
+          });
+        expect_same(direct, join_points(g, x.data(), y.data(), x.size(), cpu_options(first)), context);
+        expect_same(direct, reference_join(s, x, y, first), context);
+      }
+    }
+}
+
+TEST(JoinElement, PopcountAndRank) {
+  Rng rng(93);
+  std::vector<std::uint32_t> values{0u, 1u, 0x80000000u, 0xffffffffu, 0x55555555u, 0xaaaaaaaau, 0x7fffffffu};
+  for (int i = 0; i < 1000; ++i) values.push_back(static_cast<std::uint32_t>(rng()));
+  for (std::uint32_t v : values) {
+    int want = 0;
+    for (int b = 0; b < 32; ++b) want += (v >> b) & 1u;
+    ASSERT_EQ(join_popcount(v), static_cast<std::uint32_t>(want)) << "value " << v;
+    for (std::uint32_t bit = 0; bit < 32; ++bit) {
+      std::uint64_t below = 0;
+      for (std::uint32_t b = 0; b < bit; ++b) below += (v >> b) & 1u;
+      ASSERT_EQ(join_rank(JoinCellWord{v, 4000000000u}, bit), 4000000000u + below) << "value " << v << " bit " << bit;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- JoinRule

@@ -35,8 +35,8 @@ struct Joiner::Impl {
 Joiner::Joiner(const JoinGrid& grid, const JoinOptions& options)
     : impl_(std::make_unique<Impl>()), device_(resolve_device(options.device)) {
   COHORT_EXPECTS(grid.cols > 0 && grid.rows > 0 &&
-                     grid.cell_offsets.size() == static_cast<std::size_t>(grid.cols) * grid.rows + 1 &&
-                     grid.occupied.size() == (grid.cell_offsets.size() + 30) / 32,
+                     grid.occupied.size() == (static_cast<std::size_t>(grid.cols) * grid.rows + 31) / 32 &&
+                     !grid.cell_offsets.empty() && grid.records.size() == grid.cell_offsets.back(),
                  "join: the grid is not built (use build_join_grid)");
   impl_->grid = &grid;
   impl_->first = options.first;
@@ -165,7 +165,7 @@ JoinSummary join_files(const JoinFileOptions& o) {
   }
   const JoinGrid grid = build_join_grid(polygons.polygons, o.grid_cells);
   log_verbose("join grid: " + std::to_string(grid.cols) + " x " + std::to_string(grid.rows) + " cells, " +
-              std::to_string(grid.entries.size()) + " cell entries, " + std::to_string(grid.edges.size() / 4) +
+              std::to_string(grid.entry_count) + " cell entries, " + std::to_string(grid.edge_count) +
               " edge references");
   JoinOptions join_options;
   join_options.device = o.device;

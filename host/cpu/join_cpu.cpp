@@ -20,14 +20,14 @@ namespace {
 
 // Points go through join_point's steps a group at a time, prefetching each step's data
 // for the whole group before the next step reads it: a point's grid lookups are a chain
-// of dependent cache misses (cell offsets, then entries, then edges), and a group keeps
-// kGroup chains in flight instead of one. Only points in occupied cells join a group
-// (most points of a store layout are in empty cells and stop at the bitmap). The same
-// functions in the same order per point as join_point, so the same pairs, in point order.
+// of dependent cache misses (the cell's record offsets, then the record), and a group
+// keeps kGroup chains in flight instead of one. Only points in occupied cells join a
+// group (most points of a store layout are in empty cells and stop at the bitmap). The
+// same functions in the same order per point as join_point, so the same pairs, in point
+// order.
 constexpr std::size_t kGroup = 32;
-constexpr std::uint64_t kPrefetchEntries = 4;
-constexpr std::uint32_t kPrefetchLines = 4;
-constexpr std::size_t kDeepPrefetchBytes = std::size_t(2) << 20;  // edges beyond this: prefetch deep
+constexpr std::uint64_t kPrefetchLines = 4;
+constexpr std::size_t kDeepPrefetchBytes = std::size_t(2) << 20;  // records beyond this: prefetch deep
 
 // max(v, 0) then min(., hi), written so the compiler emits maxsd/minsd, not branches.
 inline double clamp(double v, double hi) {
@@ -46,47 +46,46 @@ class GroupedJoin {
       : g_(g),
         cols_(static_cast<double>(g.cols)),
         rows_(static_cast<double>(g.rows)),
-        deep_(deep),
+        lines_(deep ? kPrefetchLines : 1),
         x_(x),
         y_(y),
         first_(first),
         points_(points),
         features_(features) {}
 
-  // join_occupied_cell without branches: whether a point is outside, in an empty cell or
-  // in an occupied one is a coin flip per point, and a mispredicted branch costs more
-  // than computing all three. The point is written to the group in any case and kept
-  // only when its cell is occupied (the cell and bit are join_cell's and the bitmap's).
+  // join_occupied_rank's test without branches: whether a point is outside, in an empty
+  // cell or in an occupied one is a coin flip per point, and a mispredicted branch costs
+  // more than computing all three. The point is written to the group in any case and
+  // kept only when its cell is occupied (the cell and bit are join_cell's and the
+  // bitmap's); its rank is computed when the group is full.
   void add(std::size_t i) {
     const double fx = join_axis(x_[i], g_.x0, g_.inv_w), fy = join_axis(y_[i], g_.y0, g_.inv_h);
     const bool in = (fx >= 0.0) & (fx < cols_) & (fy >= 0.0) & (fy < rows_);
     // Clamping changes no inside point's cell and keeps the others' lookups in bounds.
     const double cx = clamp(fx, cols_ - 1), cy = clamp(fy, rows_ - 1);
     const std::int64_t cell = static_cast<std::int64_t>(cy) * g_.cols + static_cast<std::int64_t>(cx);
-    const std::size_t hit = in & ((g_.occupied[cell >> 5] >> (cell & 31)) & 1u);
-    __builtin_prefetch(g_.cell_offsets + cell * static_cast<std::int64_t>(hit));
-    point_[size_] = i, cell_[size_] = cell;
+    const JoinCellWord w = g_.occupied[cell >> 5];
+    const std::uint32_t bit = static_cast<std::uint32_t>(cell & 31);
+    const std::size_t hit = in & ((w.bits >> bit) & 1u);
+    point_[size_] = i, word_[size_] = w, bit_[size_] = bit;
     size_ += hit;
     if (size_ == kGroup) flush();
   }
 
   void flush() {
     for (std::size_t j = 0; j < size_; ++j) {
-      begin_[j] = g_.cell_offsets[cell_[j]], end_[j] = g_.cell_offsets[cell_[j] + 1];
-      __builtin_prefetch(g_.entries + begin_[j]);
+      rank_[j] = join_rank(word_[j], bit_[j]);
+      __builtin_prefetch(g_.cell_offsets + rank_[j]);
     }
-    // The edges of the cell's first entries (two 32-byte edges a cache line), a few lines
-    // each when the edges outgrow the cache; else the first line only (the rest would
-    // cost more instructions than the misses they save).
-    const std::uint64_t entries = deep_ ? kPrefetchEntries : 1;
-    const std::uint32_t lines = deep_ ? kPrefetchLines : 1;
-    for (std::size_t j = 0; j < size_; ++j)
-      for (std::uint64_t k = begin_[j]; k < end_[j] && k < begin_[j] + entries; ++k) {
-        const JoinCellEntry& entry = g_.entries[k];
-        const double* edges = g_.edges + 4 * entry.edge_begin;
-        const std::uint32_t count = entry.count_parity & kJoinCountMask;
-        for (std::uint32_t e = 0; e < count && e < 2 * lines; e += 2) __builtin_prefetch(edges + 4 * e);
-      }
+    // The record's first line, or its first few when the records outgrow the cache (the
+    // rest would cost more instructions than the misses they save).
+    for (std::size_t j = 0; j < size_; ++j) {
+      begin_[j] = g_.cell_offsets[rank_[j]], end_[j] = g_.cell_offsets[rank_[j] + 1];
+      const auto first_line = reinterpret_cast<std::uintptr_t>(g_.records + begin_[j]) & ~std::uintptr_t(63);
+      const auto last = reinterpret_cast<std::uintptr_t>(g_.records + end_[j]) - 1;
+      for (std::uint64_t l = 0; l < lines_ && first_line + 64 * l <= last; ++l)
+        __builtin_prefetch(reinterpret_cast<const void*>(first_line + 64 * l));
+    }
     for (std::size_t j = 0; j < size_; ++j) {
       const std::size_t i = point_[j];
       join_entries(g_, begin_[j], end_[j], x_[i], y_[i], first_, [&](std::uint32_t f) {
@@ -100,15 +99,16 @@ class GroupedJoin {
  private:
   const JoinGridView& g_;
   double cols_, rows_;
-  bool deep_;
+  std::uint64_t lines_;
   const double *x_, *y_;
   bool first_;
   std::vector<std::uint64_t>& points_;
   std::vector<std::uint32_t>& features_;
   std::size_t size_ = 0;
   std::size_t point_[kGroup];
-  std::int64_t cell_[kGroup];
-  std::uint64_t begin_[kGroup], end_[kGroup];
+  JoinCellWord word_[kGroup];
+  std::uint32_t bit_[kGroup];
+  std::uint64_t rank_[kGroup], begin_[kGroup], end_[kGroup];
 };
 
 }  // namespace
@@ -117,7 +117,7 @@ JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::
   JoinPairs out;
   if (n == 0) return out;
   const JoinGridView view = host_view(grid);
-  const bool deep = grid.edges.size() * sizeof(double) > kDeepPrefetchBytes;
+  const bool deep = grid.records.size() * sizeof(double) > kDeepPrefetchBytes;
   constexpr std::size_t kBlock = std::size_t(1) << 15;
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<std::vector<std::uint64_t>> block_point(blocks);

@@ -18,10 +18,14 @@
  * of the largest coordinate) is far above the rounding error of the crossing test, so a
  * decision taken here for a whole cell is the one the test would take for each point.
  * The per-feature lists are then merged by cell in feature order (stable), giving each
- * cell's entries sorted by feature.
+ * cell's entries sorted by feature, into one record per occupied cell (each entry's
+ * header, then its edges: one contiguous read per point), indexed by the cell's rank
+ * among the occupied cells (JoinCellWord), so the per-cell offsets cost memory only for
+ * occupied cells.
  */
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -182,8 +186,8 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   }
   if (edge_count == 0) {  // nothing can contain a point: a 1x1 empty grid
     grid.cols = grid.rows = 1;
-    grid.cell_offsets.assign(2, 0);
-    grid.occupied.assign(1, 0);
+    grid.occupied.assign(1, JoinCellWord{0, 0});
+    grid.cell_offsets.assign(1, 0);
     return grid;
   }
   const double max_abs = std::max({std::fabs(min_x), std::fabs(max_x), std::fabs(min_y), std::fabs(max_y)});
@@ -260,49 +264,53 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t f = 0; f < nf; ++f) per_feature[f] = build_feature(edges[f], ax, ay, grid.tolerance);
 
-  // Merge: counting sort of (cell, feature) entries by cell, features in order.
+  // Merge: counting sort of (cell, feature) entries by cell, features in order. Each
+  // occupied cell's record takes 1 + 4 * count doubles per entry.
   const std::size_t ncells = static_cast<std::size_t>(cols * rows);
-  grid.cell_offsets.assign(ncells + 1, 0);
-  std::uint64_t total_edges = 0;
+  std::vector<std::uint64_t> position(ncells, 0);  // record length, then fill position
   for (const auto& fc : per_feature) {
-    for (auto c : fc.cell) ++grid.cell_offsets[c + 1];
-    total_edges += fc.edges.size();
+    for (std::size_t i = 0; i < fc.cell.size(); ++i)
+      position[fc.cell[i]] += 1 + 4 * std::uint64_t(fc.count_parity[i] & kJoinCountMask);
+    grid.entry_count += fc.cell.size();
+    grid.edge_count += fc.edges.size();
   }
-  grid.occupied.assign((ncells + 31) / 32, 0);
+  grid.occupied.assign((ncells + 31) / 32, JoinCellWord{0, 0});
+  grid.cell_offsets.assign(1, 0);
+  std::uint32_t rank = 0;
   for (std::size_t c = 0; c < ncells; ++c) {
-    if (grid.cell_offsets[c + 1] > 0) grid.occupied[c >> 5] |= 1u << (c & 31);
-    grid.cell_offsets[c + 1] += grid.cell_offsets[c];
+    if ((c & 31) == 0) grid.occupied[c >> 5].rank = rank;
+    if (position[c] == 0) continue;
+    grid.occupied[c >> 5].bits |= 1u << (c & 31);
+    ++rank;
+    const std::uint64_t begin = grid.cell_offsets.back();
+    grid.cell_offsets.push_back(begin + position[c]);
+    position[c] = begin;
   }
-  // Entries first remember where their edges are (feature, index into its cell list),
-  // then edges are copied cell by cell so one cell's edges are contiguous in memory.
-  const std::size_t n_entries = grid.cell_offsets[ncells];
-  grid.entries.resize(n_entries);
-  std::vector<std::uint32_t> source(n_entries);  // index i into per_feature[feature]
-  std::vector<std::uint64_t> pos(grid.cell_offsets.begin(), grid.cell_offsets.end() - 1);
+  // Where each feature's entries go (in feature order within a cell), then the copies.
+  std::vector<std::vector<std::uint64_t>> destination(nf);
+  for (std::size_t f = 0; f < nf; ++f) {
+    const auto& fc = per_feature[f];
+    destination[f].resize(fc.cell.size());
+    for (std::size_t i = 0; i < fc.cell.size(); ++i) {
+      destination[f][i] = position[fc.cell[i]];
+      position[fc.cell[i]] += 1 + 4 * std::uint64_t(fc.count_parity[i] & kJoinCountMask);
+    }
+  }
+  grid.records.resize(grid.cell_offsets.back());
+#pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t f = 0; f < nf; ++f) {
     const auto& fc = per_feature[f];
     for (std::size_t i = 0; i < fc.cell.size(); ++i) {
-      const auto k = pos[fc.cell[i]]++;
-      grid.entries[k] = JoinCellEntry{static_cast<std::uint32_t>(f), fc.count_parity[i], 0};
-      source[k] = static_cast<std::uint32_t>(i);
-    }
-  }
-  std::uint64_t edge_pos = 0;
-  for (std::size_t k = 0; k < n_entries; ++k) {
-    grid.entries[k].edge_begin = edge_pos;
-    edge_pos += grid.entries[k].count_parity & kJoinCountMask;
-  }
-  grid.edges.resize(4 * total_edges);
-#pragma omp parallel for schedule(static)
-  for (std::size_t k = 0; k < n_entries; ++k) {
-    const auto& fc = per_feature[grid.entries[k].feature];
-    double* out = grid.edges.data() + 4 * grid.entries[k].edge_begin;
-    for (auto j = fc.edge_offsets[source[k]]; j < fc.edge_offsets[source[k] + 1]; ++j, out += 4) {
-      const Edge& e = fc.edges[j];
-      out[0] = e.lx;
-      out[1] = e.ly;
-      out[2] = e.hx;
-      out[3] = e.hy;
+      double* out = grid.records.data() + destination[f][i];
+      const std::uint64_t header = f | std::uint64_t(fc.count_parity[i]) << 32;
+      std::memcpy(out++, &header, sizeof header);
+      for (auto j = fc.edge_offsets[i]; j < fc.edge_offsets[i + 1]; ++j, out += 4) {
+        const Edge& e = fc.edges[j];
+        out[0] = e.lx;
+        out[1] = e.ly;
+        out[2] = e.hx;
+        out[3] = e.hy;
+      }
     }
   }
   return grid;

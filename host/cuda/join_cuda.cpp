@@ -57,10 +57,9 @@ void grow(Slot& s, std::size_t pairs) {
 
 struct CudaJoiner::Impl {
   Stream setup;
+  DeviceBuffer<JoinCellWord> occupied;
   DeviceBuffer<std::uint64_t> cell_offsets;
-  DeviceBuffer<std::uint32_t> occupied;
-  DeviceBuffer<JoinCellEntry> entries;
-  DeviceBuffer<double> edges;
+  DeviceBuffer<double> records;
   JoinGridView view{};
   std::size_t batch = 0;
   Slot slots[2];
@@ -69,17 +68,16 @@ struct CudaJoiner::Impl {
 CudaJoiner::CudaJoiner(const JoinGrid& grid, std::size_t gpu_memory) : impl_(std::make_unique<Impl>()) {
   auto& m = *impl_;
   const cudaStream_t s = m.setup.get();
+  m.occupied = DeviceBuffer<JoinCellWord>(grid.occupied.size(), s);
   m.cell_offsets = DeviceBuffer<std::uint64_t>(grid.cell_offsets.size(), s);
-  m.occupied = DeviceBuffer<std::uint32_t>(grid.occupied.size(), s);
-  m.entries = DeviceBuffer<JoinCellEntry>(grid.entries.size(), s);
-  m.edges = DeviceBuffer<double>(grid.edges.size(), s);
-  m.cell_offsets.copy_from_host(grid.cell_offsets.data(), grid.cell_offsets.size(), s);
+  m.records = DeviceBuffer<double>(grid.records.size(), s);
   m.occupied.copy_from_host(grid.occupied.data(), grid.occupied.size(), s);
-  m.entries.copy_from_host(grid.entries.data(), grid.entries.size(), s);
-  m.edges.copy_from_host(grid.edges.data(), grid.edges.size(), s);
+  m.cell_offsets.copy_from_host(grid.cell_offsets.data(), grid.cell_offsets.size(), s);
+  m.records.copy_from_host(grid.records.data(), grid.records.size(), s);
   m.setup.synchronize();
-  m.view = JoinGridView{grid.x0, grid.y0, grid.inv_w, grid.inv_h, grid.cols, grid.rows,
-                        m.cell_offsets.data(), m.occupied.data(), m.entries.data(), m.edges.data()};
+  m.view = JoinGridView{grid.x0,   grid.y0,           grid.inv_w,          grid.inv_h,
+                        grid.cols, grid.rows,         m.occupied.data(),   m.cell_offsets.data(),
+                        m.records.data()};
   // Per point and slot: x, y, count, offset (32 bytes) plus about one pair (12 bytes).
   const std::size_t budget = gpu_memory ? gpu_memory : free_device_memory() / 2;
   m.batch = std::clamp<std::size_t>(budget / (2 * 44), std::size_t(1) << 12, std::size_t(1) << 26);

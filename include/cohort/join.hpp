@@ -55,26 +55,32 @@
 
 namespace cohort {
 
-/// One feature's state in one cell: base parity in bit 31 of count_parity, bit 30 set
-/// when the entry counts spanning edges that do not cross the ray (same parity as the
-/// crossings), the number of explicit edges in the low 30 bits; those edges are
-/// grid.edges[4*edge_begin ...].
-struct JoinCellEntry {
-  std::uint32_t feature;
-  std::uint32_t count_parity;
-  std::uint64_t edge_begin;
+/// 32 consecutive cells (by cell index): bit k set when cell 32*i + k holds entries, and
+/// how many occupied cells precede cell 32*i (its rank among them).
+struct JoinCellWord {
+  std::uint32_t bits;
+  std::uint32_t rank;
 };
 
 /// The grid, built once on the host and shared by both backends.
+///
+/// An occupied cell's record is its entries, in feature order, each a header followed by
+/// its explicit edges, so a point's whole test reads one contiguous run of memory:
+///   header  (as the bits of one double) feature | count_parity << 32: base parity in bit
+///           31 of count_parity, bit 30 set when the entry counts spanning edges that do
+///           not cross the ray (same parity as the crossings), the number of explicit
+///           edges in the low 30 bits;
+///   edges   count times lo.x, lo.y, hi.x, hi.y.
 struct JoinGrid {
   double x0 = 0, y0 = 0;        ///< lower-left corner
   double inv_w = 1, inv_h = 1;  ///< cells per unit of x and y
   std::int32_t cols = 0, rows = 0;
   double tolerance = 0;                    ///< clipping slack used at build time
-  std::vector<std::uint64_t> cell_offsets;  ///< cols*rows + 1, into entries
-  std::vector<std::uint32_t> occupied;      ///< one bit per cell: has entries (a small, cache-friendly first test)
-  std::vector<JoinCellEntry> entries;       ///< per cell, sorted by feature
-  std::vector<double> edges;                ///< 4 per explicit edge: lo.x, lo.y, hi.x, hi.y
+  std::vector<JoinCellWord> occupied;       ///< (cols*rows + 31) / 32: small, cache-friendly first test
+  std::vector<std::uint64_t> cell_offsets;  ///< per occupied cell (by rank) + 1, into records
+  std::vector<double> records;              ///< the occupied cells' records, by rank
+  std::size_t entry_count = 0;              ///< (cell, feature) entries in all records
+  std::size_t edge_count = 0;               ///< explicit edge references in all records
   std::size_t features = 0;
 };
 
