@@ -264,9 +264,9 @@ __global__ void adamw_kernel(float* flat, std::size_t n, std::size_t begin, std:
 }
 
 // One block per table row (grid-stride over rows), its threads across the row.
-__global__ void adamw_rows_kernel(float* flat, std::size_t n, const el::TableRow* rows, std::size_t count,
-                                  const StepState* state) {
+__global__ void adamw_rows_kernel(float* flat, std::size_t n, const el::TableRow* rows, const StepState* state) {
   const el::AdamStep step = state->adam;
+  const std::size_t count = state->touched_rows;
   float* g = flat + n;
   float* m = g + n;
   float* v = m + n;
@@ -277,7 +277,8 @@ __global__ void adamw_rows_kernel(float* flat, std::size_t n, const el::TableRow
     }
 }
 
-__global__ void zero_rows_kernel(float* values, const el::TableRow* rows, std::size_t count) {
+__global__ void zero_rows_kernel(float* values, const el::TableRow* rows, const StepState* state) {
+  const std::size_t count = state->touched_rows;
   for (std::size_t t = blockIdx.x; t < count; t += gridDim.x)
     for (std::size_t j = threadIdx.x; j < rows[t].width; j += blockDim.x) values[rows[t].offset + j] = 0.0f;
 }
@@ -425,18 +426,19 @@ void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay,
   COHORT_CHECK_LAUNCH(stream);
 }
 
-void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
+void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t capacity,
                 const StepState* d_state, cudaStream_t stream) {
-  if (count == 0) return;
-  adamw_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(count, 65535)), kThreads, 0, stream>>>(
-      d_flat, n, d_rows, count, d_state);
+  if (capacity == 0) return;
+  adamw_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream>>>(
+      d_flat, n, d_rows, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 
-void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t count, cudaStream_t stream) {
-  if (count == 0) return;
-  zero_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(count, 65535)), kThreads, 0, stream>>>(d_values,
-                                                                                                        d_rows, count);
+void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t capacity, const StepState* d_state,
+               cudaStream_t stream) {
+  if (capacity == 0) return;
+  zero_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream>>>(
+      d_values, d_rows, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -22,6 +22,7 @@ struct StepState {
   train_element::AdamStep adam;
   std::uint64_t step = 0;       ///< 0-based global step (the dropout key)
   std::uint32_t loss_slot = 0;  ///< loss_and_grad writes the step's mean loss to d_losses[loss_slot]
+  std::uint64_t touched_rows = 0;  ///< lazy Adam: table rows in the step's list (adamw_rows, zero_rows)
 };
 
 /// Per-categorical-column tables on the device (n_cat entries each, size_t).
@@ -94,10 +95,14 @@ void loss_and_grad(const float* d_logits, const float* d_target, std::size_t bat
 /// n parameters; [0, n_decay) decayed.
 void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const StepState* d_state,
            cudaStream_t stream);
-/// Lazy Adam: AdamW (decayed) over just the given table rows of the flat buffer.
-void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t count,
+/// Lazy Adam: AdamW (decayed) over just the table rows d_rows[0, d_state->touched_rows)
+/// of the flat buffer. The count is read on the device, so a captured graph replays
+/// with each step's list; `capacity` (the list's size, >= the count) sets the grid.
+void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t capacity,
                 const StepState* d_state, cudaStream_t stream);
-/// Zeroes the given table rows of d_values (lazy Adam's gradients before backward).
-void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t count, cudaStream_t stream);
+/// Zeroes the table rows d_rows[0, d_state->touched_rows) of d_values (lazy Adam's
+/// gradients before backward); capacity as for adamw_rows.
+void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t capacity, const StepState* d_state,
+               cudaStream_t stream);
 
 }  // namespace cohort::cuda

@@ -970,7 +970,8 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   for (std::size_t i = 0; i < cpu.model.params.size(); ++i)
     ASSERT_NEAR(first.model.params[i], cpu.model.params[i], 1e-3) << "parameter " << i;
   // The same kernels launched one by one instead of replayed as a captured CUDA graph
-  // (the default without a bag or lazy Adam): the same run.
+  // (the default; with a bag or lazy Adam the graph reads each step's entries and row
+  // list from device buffers, re-captured when they grow): the same run.
   o.cuda_graph = false;
   const auto eager = train(o);
   for (std::size_t i = 0; i < first.model.params.size(); ++i)

@@ -81,14 +81,15 @@ class CudaEngine final : public train_detail::TrainEngine {
     // cuBLAS gets its workspace up front: it must not allocate inside a graph capture.
     cublas_workspace_ = DeviceBuffer<std::uint8_t>(kCublasWorkspace, s);
     COHORT_CUBLAS_TRY(cublasSetWorkspace(blas_.get(), cublas_workspace_.data(), kCublasWorkspace));
-    use_graph_ = a.cuda_graph && !bags_ && !lazy_;
+    use_graph_ = a.cuda_graph;
     stream_.synchronize();
   }
 
   // Queues the step and returns: the host prepares the next batch while the GPU works.
-  // The loss stays on the device (losses_) until take_losses or a full ring. Without a
-  // bag input or lazy Adam (whose launches depend on each batch) the kernels after the
-  // uploads are one CUDA graph, captured after the first step and replayed.
+  // The loss stays on the device (losses_) until take_losses or a full ring. The kernels
+  // after the uploads are one CUDA graph, captured after the first step and replayed:
+  // what changes per batch (rows, bag entries, lazy Adam's row list and its length) is
+  // read from device buffers, and a buffer's reallocation drops the graph.
   void train_step(const std::uint32_t* rows, std::size_t B, const train_detail::StepParams& sp) override {
     cudaStream_t s = stream_.get();
     reserve(B);
@@ -96,10 +97,10 @@ class CudaEngine final : public train_detail::TrainEngine {
     // is written again only after flush_losses has waited for its step.
     std::uint32_t* staged_rows = h_rows_.data() + pending_ * capacity_;
     std::copy(rows, rows + B, staged_rows);
-    h_states_[pending_] = StepState{sp.adam, sp.step, static_cast<std::uint32_t>(pending_)};
+    upload_batch_extras(rows, B, pending_);  // first: it makes host_touched_
+    h_states_[pending_] = StepState{sp.adam, sp.step, static_cast<std::uint32_t>(pending_), host_touched_.size()};
     rows_.copy_from_host(staged_rows, B, s);
     d_state_.copy_from_host(&h_states_[pending_], 1, s);
-    upload_batch_extras(rows, B, pending_);
     if (use_graph_ && graph_.ready() && graph_batch_ == B) {
       graph_.launch(s);
     } else {
@@ -162,7 +163,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     run_backward(B);
     // Lazy Adam: the tables ([0, w[0])) only in the rows the batch used; the rest dense.
     adamw(flat_.data(), L_.n_params, lazy_ ? L_.w[0] : 0, L_.n_decay, d_state_.data(), s);
-    if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), host_touched_.size(), d_state_.data(), s);
+    if (lazy_) adamw_rows(flat_.data(), L_.n_params, touched_.data(), touched_.size(), d_state_.data(), s);
   }
 
   // Waits for the queued steps and appends their losses to host_losses_.
@@ -198,10 +199,15 @@ class CudaEngine final : public train_detail::TrainEngine {
     if (bags_) {
       if (bag_items_.size() < std::max<std::size_t>(nnz, 1)) {
         stream_.synchronize();
-        bag_items_ = DeviceBuffer<std::int32_t>(std::max<std::size_t>(nnz, 1), s);
-        bag_weights_ = DeviceBuffer<float>(std::max<std::size_t>(nnz, 1), s);
+        graph_.reset();  // it holds the old buffers' addresses
+        const std::size_t grown = std::max<std::size_t>(nnz, 1) + nnz / 2;  // fewer re-captures
+        bag_items_ = DeviceBuffer<std::int32_t>(grown, s);
+        bag_weights_ = DeviceBuffer<float>(grown, s);
       }
-      if (bag_indptr_.size() < B + 1) bag_indptr_ = DeviceBuffer<std::uint64_t>(B + 1, s);
+      if (bag_indptr_.size() < B + 1) {
+        graph_.reset();
+        bag_indptr_ = DeviceBuffer<std::uint64_t>(B + 1, s);
+      }
       staged_copy(bag_indptr_, host_bag_.indptr.data(), B + 1, slot);
       staged_copy(bag_items_, host_bag_.items.data(), nnz, slot);
       staged_copy(bag_weights_, host_bag_.weights.data(), nnz, slot);
@@ -209,7 +215,8 @@ class CudaEngine final : public train_detail::TrainEngine {
     if (lazy_) {
       if (touched_.size() < host_touched_.size()) {
         stream_.synchronize();
-        touched_ = DeviceBuffer<train_element::TableRow>(host_touched_.size(), s);
+        graph_.reset();
+        touched_ = DeviceBuffer<train_element::TableRow>(host_touched_.size() + host_touched_.size() / 2, s);
       }
       staged_copy(touched_, host_touched_.data(), host_touched_.size(), slot);
     }
@@ -318,7 +325,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     // ones the scatters below add to), so a step costs O(batch) there, not O(table).
     const std::size_t zero_from = lazy_ ? L_.w[0] : 0;
     COHORT_CUDA_TRY(cudaMemsetAsync(g + zero_from, 0, (L_.n_params - zero_from) * sizeof(float), s));
-    if (lazy_) zero_rows(g, touched_.data(), host_touched_.size(), s);
+    if (lazy_) zero_rows(g, touched_.data(), touched_.size(), d_state_.data(), s);
     const std::size_t H = L_.hidden(), D0 = L_.dims[0], K = L_.n_cont, no = L_.n_out;
     const float* x_last = H > 0 ? y_[H - 1].data() : x0_.data();
     const std::size_t d_last = L_.dims[H];

@@ -149,8 +149,8 @@ struct TrainOptions {
   /// The CPU is always bitwise reproducible.
   bool deterministic = false;
   /// CUDA: capture a training step's kernels once as a CUDA graph and replay it (one
-  /// launch a step instead of dozens; small batches are otherwise launch-bound). Not
-  /// with a bag input or lazy Adam, whose launches change with each batch.
+  /// launch a step instead of dozens; small batches are otherwise launch-bound). With a
+  /// bag input or lazy Adam too: their per-batch sizes are read on the device.
   bool cuda_graph = true;
   Device device = Device::Auto;
   int threads = 0;
