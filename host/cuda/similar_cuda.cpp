@@ -14,7 +14,9 @@
  * reaching the running threshold, without writing the scores. With cublas_scores, a
  * cuBLAS GEMM (SGEMM, or cublasGemmEx on the BF16 copies) writes the tile and
  * filter_candidates appends from it. Then prune_candidates (radix select of the k-th
- * best) when a query could overflow on the next tile. At each chunk's end: prune all,
+ * best) when a query could overflow on the next tile, and always after the batch's
+ * first tile, which is short (max(1024, 4k) rows): before it no threshold exists and
+ * every row is appended. At each chunk's end: prune all,
  * then re-score the chunk's candidates with cosine_score. If ties inside the window
  * overflowed a buffer, the batch is redone with twice the slots. Finally the candidates
  * come back to the host and finish_candidates (shared with the CPU) orders them.
@@ -81,6 +83,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   std::size_t chunk = p.chunk_rows ? std::min(p.chunk_rows, n) : n;
   chunk = std::max<std::size_t>(1, std::min(chunk, budget / 2 / row_bytes));
   const std::size_t tile = std::min(chunk, kMaxTile);
+  const std::size_t opening_tile = std::min(tile, std::max<std::size_t>(1024, 4 * k));
   const std::size_t fixed = chunk * row_bytes + (p.allowed ? n : 0);
   std::size_t cap = tile + 2 * k + 1024;
   // Device bytes per query in a batch: its row(s), its score tile row, its candidate slots.
@@ -142,8 +145,11 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
       for (std::size_t c = 0; c < chunks; ++c) {
         const std::size_t chunk_first = c * chunk, chunk_rows = std::min(chunk, n - chunk_first);
         if (chunks > 1) load_chunk(c);
-        for (std::size_t t = 0; t < chunk_rows; t += tile) {
-          const std::size_t m = std::min(tile, chunk_rows - t);
+        for (std::size_t t = 0, m = 0; t < chunk_rows; t += m) {
+          // A batch opens with a short tile: with no threshold yet, every row of it is
+          // appended; pruning right after it sets the threshold for the full tiles.
+          const bool opening = c == 0 && t == 0;
+          m = std::min(opening ? opening_tile : tile, chunk_rows - t);
           const auto first_row = static_cast<std::int64_t>(chunk_first + t);
           const std::int64_t* excluded = p.excluded ? d_excluded.data() : nullptr;
           const std::uint8_t* allowed = p.allowed ? d_allowed.data() : nullptr;
@@ -168,7 +174,7 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
                                             d_scores.data(), static_cast<int>(m)));
             filter_candidates(d_scores.data(), qn, m, first_row, excluded, allowed, buffers, s);
           }
-          prune_candidates(buffers, qn, k, window, buffers.cap - tile, s);
+          prune_candidates(buffers, qn, k, window, opening ? 0 : buffers.cap - tile, s);
         }
         prune_candidates(buffers, qn, k, window, 0, s);
         rescore_candidates(buffers, qn, d_queries.data(), d_chunk.data(), static_cast<std::int64_t>(chunk_first),
