@@ -18,6 +18,7 @@
 #include <mma.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "host/cuda/runtime.hpp"
 #include "kernels/similar.hpp"
@@ -58,7 +59,7 @@ struct TileFilter {
   }
 
   __device__ bool passes(float score, int row, int col) const {
-    if (c0 + col >= m || score < threshold[row]) return false;  // rows past the end never pass
+    if (c0 + col >= m || !(score >= threshold[row])) return false;  // rows past the end never pass
     const std::int64_t index = first_row + static_cast<std::int64_t>(c0 + col);
     return index != excluded[row] && (!allowed || allowed[index]);
   }
@@ -270,6 +271,11 @@ void fused_scores_and_filter(FusedScores kind, const void* d_queries, const void
   const dim3 grid(static_cast<unsigned>(ceil_div<std::size_t>(m, kTileCols)),
                   static_cast<unsigned>(ceil_div<std::size_t>(queries, kTileRows)));
   const TileFilter filter{0, 0, queries, m, first_row, d_excluded, d_allowed, buffers};
+  // 16-byte loads need rows of whole 16-byte vectors and 16-byte-aligned bases.
+  const auto aligned = [&](std::size_t element_bytes) {
+    const auto bases = reinterpret_cast<std::uintptr_t>(d_queries) | reinterpret_cast<std::uintptr_t>(d_tile_rows);
+    return (d * element_bytes) % 16 == 0 && bases % 16 == 0;
+  };
   switch (kind) {
     case FusedScores::Fp32:
       fused_fp32_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const float*>(d_queries),
@@ -277,12 +283,12 @@ void fused_scores_and_filter(FusedScores kind, const void* d_queries, const void
       break;
     case FusedScores::Tf32:
       fused_wmma_kernel<float><<<grid, kThreads, 0, stream>>>(static_cast<const float*>(d_queries),
-                                                              static_cast<const float*>(d_tile_rows), d, d % 4 == 0,
+                                                              static_cast<const float*>(d_tile_rows), d, aligned(4),
                                                               filter);
       break;
     case FusedScores::Bf16:
       fused_wmma_kernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(
-          static_cast<const __nv_bfloat16*>(d_queries), static_cast<const __nv_bfloat16*>(d_tile_rows), d, d % 8 == 0,
+          static_cast<const __nv_bfloat16*>(d_queries), static_cast<const __nv_bfloat16*>(d_tile_rows), d, aligned(2),
           filter);
       break;
   }

@@ -86,7 +86,8 @@ TopK similar_cuda(const detail::SimilarProblem& p) {
   const std::size_t opening_tile = std::min(tile, std::max<std::size_t>(1024, 4 * k));
   const std::size_t fixed = chunk * row_bytes + (p.allowed ? n : 0);
   std::size_t cap = tile + 2 * k + 1024;
-  // Device bytes per query in a batch: its row(s), its score tile row, its candidate slots.
+  // Device bytes per query in a batch: its row(s), its candidate slots (and with
+  // cublas_scores its score tile row).
   auto per_query_bytes = [&](std::size_t slots) {
     return row_bytes + (fused ? 0 : tile * sizeof(float)) + slots * kSlotBytes + 3 * sizeof(std::int64_t);
   };

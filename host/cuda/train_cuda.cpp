@@ -97,7 +97,7 @@ class CudaEngine final : public train_detail::TrainEngine {
     // is written again only after flush_losses has waited for its step.
     std::uint32_t* staged_rows = h_rows_.data() + pending_ * capacity_;
     std::copy(rows, rows + B, staged_rows);
-    upload_batch_extras(rows, B, pending_);  // first: it makes host_touched_
+    upload_batch_extras(rows, B, pending_, true);  // first: it makes host_touched_
     h_states_[pending_] = StepState{sp.adam, sp.step, static_cast<std::uint32_t>(pending_), host_touched_.size()};
     rows_.copy_from_host(staged_rows, B, s);
     d_state_.copy_from_host(&h_states_[pending_], 1, s);
@@ -127,7 +127,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       const std::size_t n = std::min(kEvalChunk, count - at);
       reserve(n);
       rows_.copy_from_host(rows + at, n, s);  // pageable: staged before the call returns
-      upload_batch_extras(rows + at, n, pending_);  // waited for below, before the slot's reuse
+      upload_batch_extras(rows + at, n, pending_, false);  // waited for below, before the slot's reuse
       forward_kernels(n, false);
       loss_and_grad(logits_.data(), btarget_.data(), n, cfg_.n_out, static_cast<int>(cfg_.task), cfg_.has_y_range,
                     float(cfg_.y_lo), float(cfg_.y_hi), dlogits_.data(), sample_loss_.data(), eval_loss_.data(), nullptr,
@@ -186,13 +186,15 @@ class CudaEngine final : public train_detail::TrainEngine {
   // the pinned bytes of step slot `slot` (a slot is rewritten only after flush_losses has
   // waited for its step): the bag CSR, and lazy Adam's table rows (the CPU engine's list;
   // the batch's codes come from the host copy of the data, its bag items from the CSR).
-  void upload_batch_extras(const std::uint32_t* rows, std::size_t B, std::size_t slot) {
-    if (!bags_ && !lazy_) return;
+  // Evaluation (training false) needs no table rows: it has no backward pass.
+  void upload_batch_extras(const std::uint32_t* rows, std::size_t B, std::size_t slot, bool training) {
+    const bool lazy_rows = lazy_ && training;
+    if (!bags_ && !lazy_rows) return;
     cudaStream_t s = stream_.get();
     if (bags_) train_detail::gather_bags(*bags_, rows, B, host_bag_);
-    if (lazy_) train_detail::touched_table_rows(L_, data_.cats.data(), rows, B, host_bag_.items, host_touched_);
+    if (lazy_rows) train_detail::touched_table_rows(L_, data_.cats.data(), rows, B, host_bag_.items, host_touched_);
     const std::size_t nnz = host_bag_.items.size();
-    std::size_t bytes = staged_bytes<train_element::TableRow>(host_touched_.size());
+    std::size_t bytes = lazy_rows ? staged_bytes<train_element::TableRow>(host_touched_.size()) : 0;
     if (bags_) bytes += staged_bytes<std::uint64_t>(B + 1) + staged_bytes<std::int32_t>(nnz) + staged_bytes<float>(nnz);
     if (staging_[slot].size() < bytes) staging_[slot] = PinnedBuffer<unsigned char>(bytes + bytes / 2);
     staged_ = 0;
@@ -212,7 +214,7 @@ class CudaEngine final : public train_detail::TrainEngine {
       staged_copy(bag_items_, host_bag_.items.data(), nnz, slot);
       staged_copy(bag_weights_, host_bag_.weights.data(), nnz, slot);
     }
-    if (lazy_) {
+    if (lazy_rows) {
       if (touched_.size() < host_touched_.size()) {
         stream_.synchronize();
         graph_.reset();
