@@ -214,7 +214,10 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// ---- FP32 FMAs: thread (ty, tx) of 16 x 16 holds rows ty*8 + i and columns tx + 16 j ----
+// ---- FP32 FMAs: thread (ty, tx) of 16 x 16 holds rows ty*8 + i and columns
+// fp32_column(tx, j): two runs of 4, so each k step reads 4 float4s for 64 FMAs ----
+
+__device__ inline int fp32_column(int tx, int j) { return (j < 4 ? 0 : 64) + tx * 4 + (j & 3); }
 
 __global__ void __launch_bounds__(kThreads, 2)
     fused_fp32_kernel(const float* queries, const float* tile_rows, std::size_t d, TileFilter filter) {
@@ -236,9 +239,9 @@ __global__ void __launch_bounds__(kThreads, 2)
       const float4 a_lo = *reinterpret_cast<const float4*>(a_s + kk * kLd + ty * 8);
       const float4 a_hi = *reinterpret_cast<const float4*>(a_s + kk * kLd + ty * 8 + 4);
       const float a[8] = {a_lo.x, a_lo.y, a_lo.z, a_lo.w, a_hi.x, a_hi.y, a_hi.z, a_hi.w};
-      float b[8];
-#pragma unroll
-      for (int j = 0; j < 8; ++j) b[j] = b_s[kk * kLd + tx + 16 * j];
+      const float4 b_lo = *reinterpret_cast<const float4*>(b_s + kk * kLd + fp32_column(tx, 0));
+      const float4 b_hi = *reinterpret_cast<const float4*>(b_s + kk * kLd + fp32_column(tx, 4));
+      const float b[8] = {b_lo.x, b_lo.y, b_lo.z, b_lo.w, b_hi.x, b_hi.y, b_hi.z, b_hi.w};
 #pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
@@ -257,7 +260,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   for (int i = 0; i < 8; ++i)
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int row = ty * 8 + i, col = tx + 16 * j;
+      const int row = ty * 8 + i, col = fp32_column(tx, j);
       filter.append(filter.passes(acc[i][j], row, col), acc[i][j], row, col);
     }
 }
