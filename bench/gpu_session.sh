@@ -45,7 +45,10 @@ build-gpu/cohort info | tee "$logs/info.txt"
 
 step tests
 export COHORT_BINARY="$root/build-gpu/cohort"
-build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
+# Bounded: a hung kernel must not take the sanitizer's and the demo's time (the log
+# in $logs/session.log names the last test started).
+timeout 240 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
+echo "tests exit code: ${PIPESTATUS[0]}"
 
 step the demo pipeline on each backend: the same ground-truth scores expected
 for device in cuda cpu; do  # outside $OUT (the world is tens of MB); the manifest comes back
