@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -422,6 +423,26 @@ TEST(JoinGrid, EmptyAndTinyInputs) {
   EXPECT_EQ(join_points(grid, nullptr, nullptr, 0, cpu_options()).size(), 0u);
   std::vector<double> x{0.5, std::nan("")}, y{0.5, 0.5};
   EXPECT_THROW(join_points(grid, x.data(), y.data(), 2, cpu_options()), InvalidInput);
+}
+
+// The CPU backend checks coordinates while it joins: the error names the first bad point
+// whichever block it is in; huge finite coordinates are no error (and outside).
+TEST(JoinGrid, NonFinitePointNamedFirstHugeFiniteOutside) {
+  const PolygonSet s = squares_ab();
+  const JoinGrid grid = build_join_grid(s);
+  std::vector<double> x(100000, 0.5), y(100000, 0.5);
+  x[3] = 1e308, y[4] = -1e308, x[5] = std::numeric_limits<double>::max();
+  const JoinPairs ok = join_points(grid, x.data(), y.data(), x.size(), cpu_options());
+  EXPECT_EQ(ok.size(), x.size() - 3);
+  y[90000] = std::numeric_limits<double>::infinity();
+  x[70001] = std::nan("");
+  y[99999] = -std::numeric_limits<double>::infinity();
+  try {
+    join_points(grid, x.data(), y.data(), x.size(), cpu_options());
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("point 70001 has a NaN or infinite coordinate"), std::string::npos) << e.what();
+  }
 }
 
 TEST(JoinGrid, ManyBlocksOfPoints) {  // more points than one CPU block, order kept

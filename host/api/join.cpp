@@ -50,15 +50,17 @@ Joiner::~Joiner() = default;
 JoinPairs Joiner::join(const double* x, const double* y, std::size_t n) {
   if (n == 0) return {};
   COHORT_EXPECTS(x != nullptr && y != nullptr, "join: null point arrays");
-  std::size_t bad = n;
-#pragma omp parallel for reduction(min : bad)
-  for (std::size_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) bad = std::min(bad, i);
-  if (bad < n) COHORT_FAIL("join: point " + std::to_string(bad) + " has a NaN or infinite coordinate");
 #ifdef COHORT_WITH_CUDA
-  if (impl_->gpu) return impl_->gpu->join(x, y, n, impl_->first);
+  if (impl_->gpu) {
+    std::size_t bad = n;
+#pragma omp parallel for reduction(min : bad)
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(x[i]) || !std::isfinite(y[i])) bad = std::min(bad, i);
+    if (bad < n) cpu::fail_nonfinite_point(bad);
+    return impl_->gpu->join(x, y, n, impl_->first);
+  }
 #endif
-  return cpu::join_cpu(*impl_->grid, x, y, n, impl_->first);
+  return cpu::join_cpu(*impl_->grid, x, y, n, impl_->first);  // checks the coordinates as it reads them
 }
 
 JoinPairs join_points(const JoinGrid& grid, const double* x, const double* y, std::size_t n,

@@ -8,11 +8,14 @@
 #include "host/cpu/join_cpu.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 #include <vector>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "cohort/error.hpp"
 #include "kernels/join_element.hpp"
 
 namespace cohort::cpu {
@@ -60,6 +63,7 @@ class GroupedJoin {
   // bitmap's); its rank is computed when the group is full.
   void add(std::size_t i) {
     const double fx = join_axis(x_[i], g_.x0, g_.inv_w), fy = join_axis(y_[i], g_.y0, g_.inv_h);
+    nonfinite_ += (fx + fy) * 0.0;  // 0 unless some fx or fy was NaN or infinite
     const bool in = (fx >= 0.0) & (fx < cols_) & (fy >= 0.0) & (fy < rows_);
     // Clamping changes no inside point's cell and keeps the others' lookups in bounds.
     const double cx = clamp(fx, cols_ - 1), cy = clamp(fy, rows_ - 1);
@@ -71,6 +75,10 @@ class GroupedJoin {
     size_ += hit;
     if (size_ == kGroup) flush();
   }
+
+  /// False when some point added may have a NaN or infinite coordinate (or one so large
+  /// that its cell coordinate overflowed); such points are outside, never in a group.
+  bool all_finite() const { return nonfinite_ == 0.0; }
 
   void flush() {
     for (std::size_t j = 0; j < size_; ++j) {
@@ -104,6 +112,7 @@ class GroupedJoin {
   bool first_;
   std::vector<std::uint64_t>& points_;
   std::vector<std::uint32_t>& features_;
+  double nonfinite_ = 0.0;
   std::size_t size_ = 0;
   std::size_t point_[kGroup];
   JoinCellWord word_[kGroup];
@@ -112,6 +121,16 @@ class GroupedJoin {
 };
 
 }  // namespace
+
+std::size_t first_nonfinite_point(const double* x, const double* y, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i)
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i])) return i;
+  return end;
+}
+
+void fail_nonfinite_point(std::size_t i) {
+  COHORT_FAIL("join: point " + std::to_string(i) + " has a NaN or infinite coordinate");
+}
 
 JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::size_t n, bool first) {
   JoinPairs out;
@@ -122,7 +141,8 @@ JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::
   const std::size_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<std::vector<std::uint64_t>> block_point(blocks);
   std::vector<std::vector<std::uint32_t>> block_feature(blocks);
-#pragma omp parallel for schedule(dynamic, 1)
+  std::size_t bad = n;  // the first point with a NaN or infinite coordinate
+#pragma omp parallel for schedule(dynamic, 1) reduction(min : bad)
   for (std::size_t b = 0; b < blocks; ++b) {
     auto& points = block_point[b];
     auto& features = block_feature[b];
@@ -130,7 +150,12 @@ JoinPairs join_cpu(const JoinGrid& grid, const double* x, const double* y, std::
     GroupedJoin group(view, deep, x, y, first, points, features);
     for (std::size_t i = b * kBlock; i < end; ++i) group.add(i);
     group.flush();
+    if (!group.all_finite()) {
+      const std::size_t i = first_nonfinite_point(x, y, b * kBlock, end);
+      if (i < end) bad = std::min(bad, i);
+    }
   }
+  if (bad < n) fail_nonfinite_point(bad);
   std::vector<std::size_t> offset(blocks + 1, 0);
   for (std::size_t b = 0; b < blocks; ++b) offset[b + 1] = offset[b] + block_point[b].size();
   out.point.resize(offset[blocks]);
