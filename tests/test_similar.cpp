@@ -39,6 +39,10 @@
 #include "cohort/sparse.hpp"
 #include "kernels/similar_element.hpp"
 #include "tests/test_util.hpp"
+#ifdef COHORT_WITH_CUDA
+#include "host/cuda/runtime.hpp"
+#include "kernels/similar.hpp"
+#endif
 
 namespace cohort {
 namespace {
@@ -820,6 +824,115 @@ TEST_F(SimilarCuda, StreamingChunksBudgetsFiltersAndTies) {
     compare(view, rows, options, "budget+filter bf16 cublas k=" + std::to_string(k));
   }
 }
+
+#ifdef COHORT_WITH_CUDA
+// The fused kernel alone, against the exact scores: with thresholds set per query (all
+// rows, none, or about a tenth), it must append every row whose exact score clears the
+// threshold by the error bound and none that misses it by the bound, never the excluded
+// or a disallowed row, each once; and it must flag an overflow rather than write past cap.
+TEST_F(SimilarCuda, FusedFilterAppendsExactlyTheRowsAtTheirThreshold) {
+  const std::size_t q = 300, m = 1000;  // partial 128 x 128 tiles on both sides
+  const std::int64_t first_row = 5000;
+  for (const std::size_t d : {1u, 33u, 40u, 64u, 130u}) {
+    for (const auto kind : {cuda::FusedScores::Fp32, cuda::FusedScores::Tf32, cuda::FusedScores::Bf16}) {
+      const std::string what = "d " + std::to_string(d) + " kind " + std::to_string(static_cast<int>(kind));
+      SCOPED_TRACE(what);
+      auto queries = random_matrix(q, d, 900 + d), rows = random_matrix(m, d, 901 + d);
+      for (std::size_t r = 0; r < 50; ++r)  // duplicates: exact ties at a threshold
+        std::copy(rows.begin() + 7 * d, rows.begin() + 8 * d, rows.begin() + (100 + r) * d);
+      for (std::size_t i = 0; i < q; ++i) normalize_row(queries.data() + i * d, d, queries.data() + i * d);
+      for (std::size_t j = 0; j < m; ++j) normalize_row(rows.data() + j * d, d, rows.data() + j * d);
+      std::vector<double> exact(q * m);
+      for (std::size_t i = 0; i < q; ++i)
+        for (std::size_t j = 0; j < m; ++j) exact[i * m + j] = dot_double(queries.data() + i * d, rows.data() + j * d, d);
+      std::vector<float> threshold(q);
+      std::vector<std::int64_t> excluded(q);
+      std::vector<std::uint8_t> allowed(static_cast<std::size_t>(first_row) + m, 1);
+      for (std::size_t j = 0; j < m; j += 7) allowed[static_cast<std::size_t>(first_row) + j] = 0;
+      for (std::size_t i = 0; i < q; ++i) {
+        std::vector<double> sorted(exact.begin() + static_cast<std::ptrdiff_t>(i * m),
+                                   exact.begin() + static_cast<std::ptrdiff_t>((i + 1) * m));
+        std::sort(sorted.rbegin(), sorted.rend());
+        threshold[i] = i % 3 == 0 ? -3.0f : i % 3 == 1 ? static_cast<float>(sorted[m / 10]) : 2.0f;
+        excluded[i] = i % 2 ? first_row + static_cast<std::int64_t>(i % m) : -1;
+      }
+      const float rounding = kind == cuda::FusedScores::Bf16   ? kBf16InputRounding
+                             : kind == cuda::FusedScores::Tf32 ? kTf32InputRounding
+                                                               : 0.0f;
+      const double eps = candidate_window(d, rounding) / 2;  // |fast - exact| bound
+
+      cuda::Stream stream;
+      const cudaStream_t s = stream.get();
+      cuda::DeviceBuffer<float> d_queries(q * d, s), d_rows(m * d, s), fast(q * m, s), exact_slot(q * m, s),
+          d_threshold(q, s);
+      cuda::DeviceBuffer<std::uint16_t> d_queries16(q * d, s), d_rows16(m * d, s);
+      cuda::DeviceBuffer<std::int64_t> index(q * m, s), d_excluded(q, s);
+      cuda::DeviceBuffer<unsigned> count(q, s);
+      cuda::DeviceBuffer<int> overflow(1, s);
+      cuda::DeviceBuffer<std::uint8_t> d_allowed(allowed.size(), s);
+      d_queries.copy_from_host(queries.data(), q * d, s);
+      d_rows.copy_from_host(rows.data(), m * d, s);
+      d_excluded.copy_from_host(excluded.data(), q, s);
+      d_allowed.copy_from_host(allowed.data(), allowed.size(), s);
+      cuda::to_bf16(d_queries.data(), q * d, d_queries16.data(), s);
+      cuda::to_bf16(d_rows.data(), m * d, d_rows16.data(), s);
+      const bool bf16 = kind == cuda::FusedScores::Bf16;
+      const void* qs = bf16 ? static_cast<const void*>(d_queries16.data()) : d_queries.data();
+      const void* rs = bf16 ? static_cast<const void*>(d_rows16.data()) : d_rows.data();
+      for (const std::size_t cap : {m, std::size_t(10)}) {
+        const cuda::CandidateBuffers buffers{fast.data(),  index.data(),       exact_slot.data(), count.data(),
+                                             d_threshold.data(), overflow.data(), cap};
+        cuda::reset_candidates(buffers, q, s);
+        d_threshold.copy_from_host(threshold.data(), q, s);
+        cuda::fused_scores_and_filter(kind, qs, rs, q, m, d, first_row, d_excluded.data(), d_allowed.data(), buffers,
+                                      s);
+        std::vector<unsigned> h_count(q);
+        std::vector<std::int64_t> h_index(q * cap);
+        std::vector<float> h_fast(q * cap), h_exact(q * cap);
+        int h_overflow = 0;
+        count.copy_to_host(h_count.data(), q, s);
+        index.copy_to_host(h_index.data(), q * cap, s);
+        fast.copy_to_host(h_fast.data(), q * cap, s);
+        exact_slot.copy_to_host(h_exact.data(), q * cap, s);
+        overflow.copy_to_host(&h_overflow, 1, s);
+        stream.synchronize();
+        bool any_over = false;
+        for (std::size_t i = 0; i < q; ++i) {
+          std::vector<int> seen(m, 0);
+          any_over |= h_count[i] > cap;
+          for (std::size_t slot = 0; slot < std::min<std::size_t>(h_count[i], cap); ++slot) {
+            const std::int64_t row = h_index[i * cap + slot];
+            ASSERT_GE(row, first_row) << "query " << i;
+            ASSERT_LT(row, first_row + static_cast<std::int64_t>(m)) << "query " << i;
+            const std::size_t j = static_cast<std::size_t>(row - first_row);
+            EXPECT_EQ(++seen[j], 1) << "query " << i << " row " << row << " appended twice";
+            EXPECT_NE(row, excluded[i]) << "query " << i;
+            EXPECT_TRUE(allowed[static_cast<std::size_t>(row)]) << "query " << i << " row " << row;
+            EXPECT_NEAR(h_fast[i * cap + slot], exact[i * m + j], eps) << "query " << i << " row " << row;
+            EXPECT_GE(h_fast[i * cap + slot], threshold[i]) << "query " << i << " row " << row;
+            EXPECT_TRUE(std::isnan(h_exact[i * cap + slot]));
+          }
+          if (cap < m) continue;  // the overflow pass checks the flag below
+          for (std::size_t j = 0; j < m; ++j) {
+            const auto row = first_row + static_cast<std::int64_t>(j);
+            if (row == excluded[i] || !allowed[static_cast<std::size_t>(row)]) continue;
+            if (exact[i * m + j] >= threshold[i] + eps) {
+              EXPECT_EQ(seen[j], 1) << "query " << i << " missed row " << row;
+            }
+            if (exact[i * m + j] < threshold[i] - eps) {
+              EXPECT_EQ(seen[j], 0) << "query " << i << " kept row " << row;
+            }
+          }
+        }
+        EXPECT_EQ(h_overflow != 0, any_over) << "cap " << cap;
+        if (cap < m) {
+          EXPECT_TRUE(any_over);  // the -3 thresholds append every allowed row
+        }
+      }
+    }
+  }
+}
+#endif
 
 TEST_F(SimilarCuda, CliGivesTheSameFileAsCpu) {
   CliFixture f;
