@@ -30,7 +30,7 @@ struct JoinGridView {
   double x0, y0, inv_w, inv_h;
   std::int32_t cols, rows;
   const JoinCellWord* occupied;
-  const std::uint64_t* cell_offsets;
+  const std::uint32_t* cell_offsets;
   const double* records;
 };
 

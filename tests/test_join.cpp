@@ -22,6 +22,7 @@
 #include "cohort/geometry.hpp"
 #include "cohort/join.hpp"
 #include "cohort/npy.hpp"
+#include "host/cpu/join_grid.hpp"
 #include "kernels/join_element.hpp"
 #include "test_util.hpp"
 
@@ -504,6 +505,25 @@ TEST(JoinGrid, RecordsParseIntoEntriesByRank) {
       EXPECT_EQ(edges, g.edge_count) << context;
       EXPECT_GT(entries, 0u) << context;
     }
+}
+
+// Record offsets are 32-bit: a grid whose records would outgrow them is coarsened when
+// automatic (and still exact) and an error when the cell count was given.
+TEST(JoinGrid, RecordLimitCoarsensAutomaticGridRejectsExplicit) {
+  Rng rng(85);
+  const PolygonSet s = random_polygons(rng, 24, 1.0, 0, 0);
+  const JoinGrid full = build_join_grid(s);
+  const std::uint64_t limit = full.records.size() / 3;
+  const JoinGrid small = build_join_grid_capped(s, 0, limit);
+  EXPECT_LE(small.records.size(), limit);
+  EXPECT_LT(std::int64_t(small.cols) * small.rows, std::int64_t(full.cols) * full.rows);
+  std::vector<double> x, y;
+  random_points(rng, s, small, 1.0, 0, 0, 3000, x, y);
+  expect_same(join_points(small, x.data(), y.data(), x.size(), cpu_options()), reference_join(s, x, y, false),
+              "seed 85 capped");
+  EXPECT_THROW(build_join_grid_capped(s, std::int64_t(full.cols) * full.rows, limit), InvalidInput);
+  EXPECT_THROW(build_join_grid_capped(s, 0, 10), InvalidInput);  // not even one cell fits
+  EXPECT_EQ(build_join_grid_capped(s, 0, full.records.size()).records, full.records);  // exactly fits: unchanged
 }
 
 // join_point, the CUDA kernel's per-point function, run on the host: the same pairs as

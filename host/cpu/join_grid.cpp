@@ -28,9 +28,11 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "cohort/error.hpp"
 #include "cohort/join.hpp"
+#include "host/cpu/join_grid.hpp"
 #include "kernels/join_element.hpp"
 
 namespace cohort {
@@ -164,10 +166,9 @@ FeatureCells build_feature(const std::vector<Edge>& edges, const Axis& ax, const
   return out;
 }
 
-}  // namespace
-
-JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
-  JoinGrid grid;
+// Builds into grid; false, with grid.cols and grid.rows set, when the records would
+// take more than max_words doubles.
+bool build_grid(const PolygonSet& polygons, std::int64_t cells, std::uint64_t max_words, JoinGrid& grid) {
   const std::size_t nf = polygons.features();
   grid.features = nf;
   double min_x = std::numeric_limits<double>::infinity(), min_y = min_x;
@@ -188,7 +189,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
     grid.cols = grid.rows = 1;
     grid.occupied.assign(1, JoinCellWord{0, 0});
     grid.cell_offsets.assign(1, 0);
-    return grid;
+    return true;
   }
   const double max_abs = std::max({std::fabs(min_x), std::fabs(max_x), std::fabs(min_y), std::fabs(max_y)});
   double span = std::max(max_x - min_x, max_y - min_y);
@@ -263,6 +264,9 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
   std::vector<FeatureCells> per_feature(nf);
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::size_t f = 0; f < nf; ++f) per_feature[f] = build_feature(edges[f], ax, ay, grid.tolerance);
+  std::uint64_t words = 0;
+  for (const auto& fc : per_feature) words += fc.cell.size() + 4 * std::uint64_t(fc.edges.size());
+  if (words > max_words) return false;
 
   // Merge: counting sort of (cell, feature) entries by cell, features in order. Each
   // occupied cell's record takes 1 + 4 * count doubles per entry.
@@ -283,7 +287,7 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
     grid.occupied[c >> 5].bits |= 1u << (c & 31);
     ++rank;
     const std::uint64_t begin = grid.cell_offsets.back();
-    grid.cell_offsets.push_back(begin + position[c]);
+    grid.cell_offsets.push_back(static_cast<std::uint32_t>(begin + position[c]));  // <= words <= max_words
     position[c] = begin;
   }
   // Where each feature's entries go (in feature order within a cell), then the copies.
@@ -313,7 +317,27 @@ JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
       }
     }
   }
-  return grid;
+  return true;
+}
+
+}  // namespace
+
+JoinGrid build_join_grid_capped(const PolygonSet& polygons, std::int64_t cells, std::uint64_t max_words) {
+  std::int64_t request = cells;
+  for (;;) {
+    JoinGrid grid;
+    if (build_grid(polygons, request, max_words, grid)) return grid;
+    const std::int64_t built = std::int64_t(grid.cols) * grid.rows;
+    COHORT_EXPECTS(cells <= 0, "join grid: " + std::to_string(built) + " cells would hold more than " +
+                                   std::to_string(max_words) + " record words (8 bytes each); use fewer grid cells");
+    COHORT_EXPECTS(built > 1, "join grid: the polygons' edges need more than " + std::to_string(max_words) +
+                                  " record words (8 bytes each) even in one cell");
+    request = std::max<std::int64_t>(1, built / 4);  // coarser cells: fewer entries and edge references
+  }
+}
+
+JoinGrid build_join_grid(const PolygonSet& polygons, std::int64_t cells) {
+  return build_join_grid_capped(polygons, cells, std::numeric_limits<std::uint32_t>::max());
 }
 
 }  // namespace cohort

@@ -58,7 +58,7 @@ void grow(Slot& s, std::size_t pairs) {
 struct CudaJoiner::Impl {
   Stream setup;
   DeviceBuffer<JoinCellWord> occupied;
-  DeviceBuffer<std::uint64_t> cell_offsets;
+  DeviceBuffer<std::uint32_t> cell_offsets;
   DeviceBuffer<double> records;
   JoinGridView view{};
   std::size_t batch = 0;
@@ -69,7 +69,7 @@ CudaJoiner::CudaJoiner(const JoinGrid& grid, std::size_t gpu_memory) : impl_(std
   auto& m = *impl_;
   const cudaStream_t s = m.setup.get();
   m.occupied = DeviceBuffer<JoinCellWord>(grid.occupied.size(), s);
-  m.cell_offsets = DeviceBuffer<std::uint64_t>(grid.cell_offsets.size(), s);
+  m.cell_offsets = DeviceBuffer<std::uint32_t>(grid.cell_offsets.size(), s);
   m.records = DeviceBuffer<double>(grid.records.size(), s);
   m.occupied.copy_from_host(grid.occupied.data(), grid.occupied.size(), s);
   m.cell_offsets.copy_from_host(grid.cell_offsets.data(), grid.cell_offsets.size(), s);

@@ -77,7 +77,7 @@ struct JoinGrid {
   std::int32_t cols = 0, rows = 0;
   double tolerance = 0;                    ///< clipping slack used at build time
   std::vector<JoinCellWord> occupied;       ///< (cols*rows + 31) / 32: small, cache-friendly first test
-  std::vector<std::uint64_t> cell_offsets;  ///< per occupied cell (by rank) + 1, into records
+  std::vector<std::uint32_t> cell_offsets;  ///< per occupied cell (by rank) + 1, into records (at most 2^32 - 1)
   std::vector<double> records;              ///< the occupied cells' records, by rank
   std::size_t entry_count = 0;              ///< (cell, feature) entries in all records
   std::size_t edge_count = 0;               ///< explicit edge references in all records
