@@ -29,7 +29,7 @@ namespace {
 // same functions in the same order per point as join_point, so the same pairs, in point
 // order.
 constexpr std::size_t kGroup = 32;
-constexpr std::uint64_t kPrefetchLines = 4;
+constexpr std::uintptr_t kPrefetchLines = 4;
 constexpr std::size_t kDeepPrefetchBytes = std::size_t(2) << 20;  // records beyond this: prefetch deep
 
 // max(v, 0) then min(., hi), written so the compiler emits maxsd/minsd, not branches.
@@ -49,7 +49,7 @@ class GroupedJoin {
       : g_(g),
         cols_(static_cast<double>(g.cols)),
         rows_(static_cast<double>(g.rows)),
-        lines_(deep ? kPrefetchLines : 1),
+        deep_(deep),
         x_(x),
         y_(y),
         first_(first),
@@ -91,8 +91,12 @@ class GroupedJoin {
       begin_[j] = g_.cell_offsets[rank_[j]], end_[j] = g_.cell_offsets[rank_[j] + 1];
       const auto first_line = reinterpret_cast<std::uintptr_t>(g_.records + begin_[j]) & ~std::uintptr_t(63);
       const auto last = reinterpret_cast<std::uintptr_t>(g_.records + end_[j]) - 1;
-      for (std::uint64_t l = 0; l < lines_ && first_line + 64 * l <= last; ++l)
-        __builtin_prefetch(reinterpret_cast<const void*>(first_line + 64 * l));
+      if (deep_) {  // a fixed count, capped at the last line: no branch on the record's length
+        for (std::uintptr_t l = 0; l < kPrefetchLines; ++l)
+          __builtin_prefetch(reinterpret_cast<const void*>(std::min(first_line + 64 * l, last)));
+      } else {
+        __builtin_prefetch(reinterpret_cast<const void*>(first_line));
+      }
     }
     for (std::size_t j = 0; j < size_; ++j) {
       const std::size_t i = point_[j];
@@ -107,7 +111,7 @@ class GroupedJoin {
  private:
   const JoinGridView& g_;
   double cols_, rows_;
-  std::uint64_t lines_;
+  bool deep_;
   const double *x_, *y_;
   bool first_;
   std::vector<std::uint64_t>& points_;
