@@ -9,6 +9,7 @@
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "host/cuda/runtime.hpp"
 
@@ -66,6 +67,7 @@ std::size_t join_scan_temp_bytes(std::size_t n) {
 
 void join_scan(const std::uint64_t* d_counts, std::uint64_t* d_offsets, std::size_t n, void* d_temp,
                std::size_t temp_bytes, cudaStream_t stream) {
+  COHORT_EXPECTS(n < std::size_t(INT32_MAX), "join_scan: CUB counts items in int");
   COHORT_CUDA_TRY(
       cub::DeviceScan::ExclusiveSum(d_temp, temp_bytes, d_counts, d_offsets, static_cast<int>(n + 1), stream));
 }

@@ -1013,5 +1013,48 @@ TEST(JoinCuda, MatchesCpu) {
   }
 }
 
+// One Joiner across calls of different sizes (its slots grow and are reused), explicit
+// grids of 1 to 64 cells, an empty polygon set, and the CUDA path's NaN error in a later
+// batch: all as on the CPU.
+TEST(JoinCuda, ReusedJoinerExplicitGridsEmptySetAndErrors) {
+  if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+  Rng rng(61);
+  const PolygonSet s = random_polygons(rng, 40, 1000.0, 5e5, 4e6);
+  const JoinGrid grid = build_join_grid(s);
+  std::vector<double> x, y;
+  random_points(rng, s, grid, 1000.0, 5e5, 4e6, 200000, x, y);
+  JoinOptions gpu = cpu_options();
+  gpu.device = Device::Cuda;
+  gpu.gpu_memory = std::size_t(8) << 20;  // many batches
+  Joiner on_gpu(grid, gpu), on_cpu(grid, cpu_options());
+  for (const std::size_t n : {10u, 200000u, 5000u, 1u})
+    expect_same(on_gpu.join(x.data(), y.data(), n), on_cpu.join(x.data(), y.data(), n), "n " + std::to_string(n));
+
+  // A lattice through the shared edge x = 1, the corners and outside.
+  const PolygonSet ab = squares_ab();
+  std::vector<double> lx, ly;
+  for (int i = -2; i <= 42; ++i)
+    for (int j = -2; j <= 22; ++j) lx.push_back(i * 0.05), ly.push_back(j * 0.05);
+  for (const std::int64_t cells : {1, 31, 33, 64}) {
+    const JoinGrid g = build_join_grid(ab, cells);
+    expect_same(join_points(g, lx.data(), ly.data(), lx.size(), gpu),
+                join_points(g, lx.data(), ly.data(), lx.size(), cpu_options()), "cells " + std::to_string(cells));
+  }
+
+  const JoinGrid empty = build_join_grid(PolygonSet{});
+  EXPECT_EQ(join_points(empty, x.data(), y.data(), 1000, gpu).size(), 0u);
+
+  auto bad = x;
+  bad[150000] = std::nan("");
+  bad[199999] = std::numeric_limits<double>::infinity();
+  try {
+    join_points(grid, bad.data(), y.data(), bad.size(), gpu);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("point 150000 has a NaN or infinite coordinate"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cohort

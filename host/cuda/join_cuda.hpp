@@ -21,6 +21,11 @@ class CudaJoiner {
   CudaJoiner& operator=(const CudaJoiner&) = delete;
   /// Same contract as cpu::join_cpu.
   JoinPairs join(const double* x, const double* y, std::size_t n, bool first);
+  /// For benchmarks: uploads the n points once, then times the device work of a join
+  /// with them resident in device memory (count, scan and fill, the pairs left on the
+  /// device; CUDA events, best of `repeats`). Returns seconds; *pairs = their number.
+  /// Needs n points' x, y, counts and offsets (32 bytes each) plus the pairs on the device.
+  double time_resident(const double* x, const double* y, std::size_t n, bool first, int repeats, std::size_t* pairs);
 
  private:
   struct Impl;

@@ -56,8 +56,9 @@
 namespace cohort {
 
 /// 32 consecutive cells (by cell index): bit k set when cell 32*i + k holds entries, and
-/// how many occupied cells precede cell 32*i (its rank among them).
-struct JoinCellWord {
+/// how many occupied cells precede cell 32*i (its rank among them). Aligned to 8 bytes
+/// so the device reads a word in one load.
+struct alignas(8) JoinCellWord {
   std::uint32_t bits;
   std::uint32_t rank;
 };
