@@ -4,9 +4,11 @@
  * (stream, pinned staging, device buffers), so batch b's upload, count and scan overlap
  * batch b-1's fill and download:
  *
- *   for b: stage A(b) on slot b%2: host -> pinned -> device, count, scan, total -> host
- *          stage B(b-1) on the other slot: wait for its total, grow the pair buffers if
- *          needed, fill, pairs -> host, append
+ *   for b: queue the fill of b-1 (other slot): wait for its total, grow the pair
+ *            buffers if needed, fill, pairs -> host
+ *          stage A(b) on slot b%2: host -> pinned (all threads) -> device, count, scan,
+ *            total -> host; the host copy overlaps b-1's fill
+ *          append b-1's pairs (all threads)
  *
  * Batches complete in order, so the pairs stay sorted by point, then feature.
  */
@@ -34,7 +36,7 @@ struct Slot {
   PinnedBuffer<std::uint64_t> h_point;
   PinnedBuffer<std::uint32_t> h_feature;
   std::size_t temp_bytes = 0;
-  std::size_t begin = 0, count = 0;  // the batch in flight
+  std::size_t begin = 0, count = 0, total = 0;  // the batch in flight and its pairs
 
   Slot() = default;
   Slot(const Slot&) = delete;
@@ -43,6 +45,19 @@ struct Slot {
   ~Slot() { wait_quietly(); }
   void wait_quietly() noexcept { COHORT_CUDA_LOG(cudaStreamSynchronize(stream.get())); }
 };
+
+// dst[0, count) = src[0, count) on all CPU threads: one thread's memcpy would bound the
+// rate at which batches reach the device and pairs come back.
+template <typename T>
+void parallel_copy(T* dst, const T* src, std::size_t count) {
+  constexpr std::size_t kPiece = std::size_t(1) << 16;
+  const auto pieces = static_cast<std::int64_t>((count + kPiece - 1) / kPiece);
+#pragma omp parallel for schedule(static) if (pieces > 4)
+  for (std::int64_t p = 0; p < pieces; ++p) {
+    const std::size_t first = static_cast<std::size_t>(p) * kPiece;
+    std::memcpy(dst + first, src + first, std::min(kPiece, count - first) * sizeof(T));
+  }
+}
 
 // Every buffer is allocated before any is replaced: a failed allocation leaves the slot
 // as it was (sizes consistent) for the next join.
@@ -119,39 +134,47 @@ JoinPairs CudaJoiner::join(const double* x, const double* y, std::size_t n, bool
     const cudaStream_t st = s.stream.get();
     s.begin = begin;
     s.count = std::min(batch, n - begin);
-    std::memcpy(s.h_x.data(), x + begin, s.count * sizeof(double));
-    std::memcpy(s.h_y.data(), y + begin, s.count * sizeof(double));
+    parallel_copy(s.h_x.data(), x + begin, s.count);
+    parallel_copy(s.h_y.data(), y + begin, s.count);
     s.d_x.copy_from_host(s.h_x.data(), s.count, st);
     s.d_y.copy_from_host(s.h_y.data(), s.count, st);
     join_count(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_counts.data(), st);
     join_scan(s.d_counts.data(), s.d_offsets.data(), s.count, s.d_temp.data(), s.temp_bytes, st);
     s.d_offsets.copy_to_host(s.h_total.data(), 1, st, s.count);
   };
-  auto stage_b = [&](Slot& s) {
+  // Stage B, split so the host stages the next batch while the device fills this one.
+  auto queue_fill = [&](Slot& s) {
     const cudaStream_t st = s.stream.get();
     s.stream.synchronize();
-    const std::size_t total = s.h_total[0];
-    if (total > 0) {
-      grow(s, total);
-      join_fill(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_offsets.data(), s.begin, s.d_point.data(),
-                s.d_feature.data(), st);
-      s.d_point.copy_to_host(s.h_point.data(), total, st);
-      s.d_feature.copy_to_host(s.h_feature.data(), total, st);
-      s.stream.synchronize();
-      out.point.insert(out.point.end(), s.h_point.data(), s.h_point.data() + total);
-      out.feature.insert(out.feature.end(), s.h_feature.data(), s.h_feature.data() + total);
-    }
+    s.total = s.h_total[0];
+    if (s.total == 0) return;
+    grow(s, s.total);
+    join_fill(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_offsets.data(), s.begin, s.d_point.data(),
+              s.d_feature.data(), st);
+    s.d_point.copy_to_host(s.h_point.data(), s.total, st);
+    s.d_feature.copy_to_host(s.h_feature.data(), s.total, st);
+  };
+  auto append = [&](Slot& s) {
+    if (s.total == 0) return;
+    s.stream.synchronize();
+    const std::size_t at = out.point.size();
+    out.point.resize(at + s.total);
+    out.feature.resize(at + s.total);
+    parallel_copy(out.point.data() + at, s.h_point.data(), s.total);
+    parallel_copy(out.feature.data() + at, s.h_feature.data(), s.total);
   };
   Slot* previous = nullptr;
   std::size_t b = 0;
   try {
     for (std::size_t begin = 0; begin < n; begin += batch, ++b) {
       Slot& slot = m.slots[b % 2];
+      if (previous) queue_fill(*previous);
       stage_a(slot, begin);
-      if (previous) stage_b(*previous);
+      if (previous) append(*previous);
       previous = &slot;
     }
-    stage_b(*previous);
+    queue_fill(*previous);
+    append(*previous);
   } catch (...) {
     // The other slot's batch may still be in flight; the next join reuses its buffers.
     for (auto& s : m.slots) s.wait_quietly();
