@@ -108,15 +108,20 @@ __global__ void assign_kernel(const float* x, const float* x_norm2, const float*
                               const float* c_norm2, int k, std::size_t d, std::size_t first, std::size_t rows,
                               bool first_assign, std::int32_t* labels, double* distance,
                               unsigned long long* changed) {
+  unsigned my_changed = 0;
   for (std::size_t r = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; r < rows; r += std::size_t(gridDim.x) * blockDim.x) {
     const std::size_t i = first + r;
     float unused;
     // dots_t is centroid-major (k x rows): the warp's reads of one centroid are coalesced
     const std::int32_t label = segment::nearest_centroid(x_norm2[i], dots_t + r, rows, c_norm2, k, &unused);
-    if (!first_assign && labels[i] != label) atomicAdd(changed, 1ull);  // the first assign changes all n
+    if (!first_assign && labels[i] != label) ++my_changed;  // the first assign changes all n
     labels[i] = label;
     distance[i] = segment::exact_squared_distance(x + i * d, centroids + std::size_t(label) * d, d);
   }
+  // One atomic per warp instead of one per changed label (the whole warp is here: the
+  // loop above has no early exit and blocks are whole warps).
+  const unsigned warp_changed = __reduce_add_sync(0xffffffffu, my_changed);
+  if ((threadIdx.x & 31u) == 0 && warp_changed) atomicAdd(changed, static_cast<unsigned long long>(warp_changed));
 }
 
 __global__ void iota_kernel(std::int32_t* out, std::size_t n) {
@@ -126,7 +131,9 @@ __global__ void iota_kernel(std::int32_t* out, std::size_t n) {
 
 // Cluster sizes: a shared-memory histogram per block (k <= kSharedCounts), then one
 // global add per (block, cluster), instead of n adds on k addresses. Integers: exact.
+// kCountBlocks blocks at most, so each block's histogram gathers many rows.
 constexpr int kSharedCounts = 4096;
+constexpr std::size_t kCountBlocks = 1024;
 
 __global__ void count_kernel(const std::int32_t* labels, std::size_t n, int k, unsigned long long* counts) {
   __shared__ unsigned local[kSharedCounts];
@@ -244,6 +251,7 @@ class CudaSteps final : public KMeansSteps {
   }
 
   void copy_rows(const std::vector<std::int64_t>& rows, float* out) override {
+    if (rows.empty()) return;
     cudaStream_t s = stream_.get();
     const std::vector<std::int32_t> rows32(rows.begin(), rows.end());  // n < 2^31 (the sorts' int counts)
     ensure(d_rows_, rows.size());
@@ -408,7 +416,8 @@ class CudaSteps final : public KMeansSteps {
     DeviceBuffer<unsigned long long> d_counts(m, s);
     COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, m * sizeof(unsigned long long), s));
     if (m <= kSharedCounts)
-      count_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels, n_, m, d_counts.data());
+      count_kernel<<<static_cast<unsigned>(std::min<std::size_t>(grid_for(n_), kCountBlocks)), kThreads, 0, s>>>(
+          d_labels, n_, m, d_counts.data());
     else
       count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels, n_, d_counts.data());
     COHORT_CHECK_LAUNCH(s);
@@ -496,6 +505,7 @@ class CudaSteps final : public KMeansSteps {
 }  // namespace
 
 std::unique_ptr<segment::KMeansSteps> make_segment_steps(const float* x, std::size_t n, std::size_t d) {
+  COHORT_EXPECTS(n < (std::size_t(1) << 31), "the CUDA k-means takes fewer than 2^31 rows (CUB sorts count in int)");
   return std::make_unique<CudaSteps>(x, n, d);
 }
 

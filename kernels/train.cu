@@ -136,6 +136,7 @@ __global__ void combine_segments_kernel(const float* partial, std::size_t segmen
 // out[f] = sum over the batch of value(r, f); scratch: row_segments(batch) x features.
 template <typename Value>
 void batch_sums(Value value, std::size_t batch, std::size_t features, float* out, float* scratch, cudaStream_t stream) {
+  if (batch == 0 || features == 0) return;
   const std::size_t segments = el::row_segments(batch);
   segment_sums_kernel<<<blocks_for(segments * features), kThreads, 0, stream>>>(value, batch, features, scratch);
   COHORT_CHECK_LAUNCH(stream);

@@ -23,9 +23,10 @@
  * @note Metric::Cosine is spherical k-means: rows are normalised to unit length (a zero
  *       row is an error), centroids are re-normalised after each update, and inertia is
  *       the sum of cosine distances 1 - cos(x, c).
- * @note Results are deterministic for a seed. The CPU and CUDA backends give the same
- *       labels when the data are well separated (GEMM rounding differs), and inertia
- *       within a relative 1e-4.
+ * @note Results are deterministic for a seed on each backend. The CPU and CUDA backends
+ *       give the same labels when the data are well separated (GEMM rounding differs, and
+ *       their double sums run in different fixed orders, so centroids may differ in the
+ *       last bit), and inertia within a relative 1e-4.
  */
 #pragma once
 
