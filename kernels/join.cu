@@ -36,12 +36,12 @@ __global__ void join_count_kernel(JoinGridView grid, const double* __restrict__ 
 
 __global__ void join_fill_kernel(JoinGridView grid, const double* __restrict__ x, const double* __restrict__ y,
                                  std::size_t n, bool first, const std::uint64_t* __restrict__ offsets,
-                                 std::uint64_t base, std::uint64_t* __restrict__ point,
+                                 std::uint64_t base, std::uint64_t pair_base, std::uint64_t* __restrict__ point,
                                  std::uint32_t* __restrict__ feature) {
   const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
-    std::uint64_t out = offsets[i];
-    if (offsets[i + 1] == out) continue;  // no match: skip the edge tests
+    std::uint64_t out = offsets[i] - pair_base;
+    if (offsets[i + 1] == offsets[i]) continue;  // no match: skip the edge tests
     join_point(grid, x[i], y[i], first, [&](std::uint32_t f) {
       point[out] = base + i;
       feature[out] = f;
@@ -73,11 +73,11 @@ void join_scan(const std::uint64_t* d_counts, std::uint64_t* d_offsets, std::siz
 }
 
 void join_fill(const JoinGridView& grid, const double* d_x, const double* d_y, std::size_t n, bool first,
-               const std::uint64_t* d_offsets, std::uint64_t base, std::uint64_t* d_point, std::uint32_t* d_feature,
-               cudaStream_t stream) {
+               const std::uint64_t* d_offsets, std::uint64_t base, std::uint64_t pair_base, std::uint64_t* d_point,
+               std::uint32_t* d_feature, cudaStream_t stream) {
   if (n == 0) return;
-  join_fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(grid, d_x, d_y, n, first, d_offsets, base, d_point,
-                                                           d_feature);
+  join_fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(grid, d_x, d_y, n, first, d_offsets, base, pair_base,
+                                                           d_point, d_feature);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -3,7 +3,8 @@
  * pointers only; the grid view points at device copies of the JoinGrid arrays.
  *   join_count  counts[i] = features containing point i (at most 1 with first)
  *   join_scan   offsets = exclusive prefix sum of counts (n + 1 entries, offsets[n] = total)
- *   join_fill   writes point base + i and its features at offsets[i]...
+ *   join_fill   writes point base + i and its features at offsets[i] - pair_base...
+ *               (pair_base: the first pair of a range of points filled on its own)
  */
 #pragma once
 
@@ -25,7 +26,7 @@ void join_scan(const std::uint64_t* d_counts, std::uint64_t* d_offsets, std::siz
                std::size_t temp_bytes, cudaStream_t stream);
 
 void join_fill(const JoinGridView& grid, const double* d_x, const double* d_y, std::size_t n, bool first,
-               const std::uint64_t* d_offsets, std::uint64_t base, std::uint64_t* d_point, std::uint32_t* d_feature,
-               cudaStream_t stream);
+               const std::uint64_t* d_offsets, std::uint64_t base, std::uint64_t pair_base, std::uint64_t* d_point,
+               std::uint32_t* d_feature, cudaStream_t stream);
 
 }  // namespace cohort::cuda

@@ -1044,6 +1044,21 @@ TEST(JoinCuda, ReusedJoinerExplicitGridsEmptySetAndErrors) {
   const JoinGrid empty = build_join_grid(PolygonSet{});
   EXPECT_EQ(join_points(empty, x.data(), y.data(), 1000, gpu).size(), 0u);
 
+  // 30 features on one square: about 30 pairs per point, far more per batch than the
+  // 8 MiB budget's pair buffers hold, so each batch is filled in point ranges.
+  PolygonSet stacked;
+  for (int f = 0; f < 30; ++f) {
+    stacked.add_ring({0, 0, 10, 10}, {0, 10, 10, 0});
+    stacked.end_polygon();
+    stacked.end_feature("s" + std::to_string(f));
+  }
+  const JoinGrid stacked_grid = build_join_grid(stacked);
+  std::vector<double> sx(200000), sy(200000);
+  for (std::size_t i = 0; i < sx.size(); ++i) sx[i] = uniform(rng, -1, 11), sy[i] = uniform(rng, -1, 11);
+  const JoinPairs stacked_pairs = join_points(stacked_grid, sx.data(), sy.data(), sx.size(), gpu);
+  EXPECT_GT(stacked_pairs.size(), 4000000u);
+  expect_same(stacked_pairs, join_points(stacked_grid, sx.data(), sy.data(), sx.size(), cpu_options()), "stacked");
+
   auto bad = x;
   bad[150000] = std::nan("");
   bad[199999] = std::numeric_limits<double>::infinity();

@@ -10,7 +10,10 @@
  *            total -> host; the host copy overlaps b-1's fill
  *          append b-1's pairs (all threads)
  *
- * Batches complete in order, so the pairs stay sorted by point, then feature.
+ * Batches complete in order, so the pairs stay sorted by point, then feature. Half the
+ * memory budget holds the slots' points, half their pairs: a batch with more pairs than
+ * a slot holds (heavily overlapping polygons) is filled and copied back in point
+ * ranges, cut where its offsets say.
  */
 #include "host/cuda/join_cuda.hpp"
 
@@ -61,9 +64,10 @@ void parallel_copy(T* dst, const T* src, std::size_t count) {
 
 // Every buffer is allocated before any is replaced: a failed allocation leaves the slot
 // as it was (sizes consistent) for the next join.
-void grow(Slot& s, std::size_t pairs) {
+// Capacity grows by half at least, up to `limit` (but always to `pairs`).
+void grow(Slot& s, std::size_t pairs, std::size_t limit) {
   if (s.d_point.size() >= pairs) return;
-  const std::size_t capacity = std::max(pairs, s.d_point.size() + s.d_point.size() / 2);
+  const std::size_t capacity = std::max(pairs, std::min(limit, s.d_point.size() + s.d_point.size() / 2));
   DeviceBuffer<std::uint64_t> d_point(capacity, s.stream.get());
   DeviceBuffer<std::uint32_t> d_feature(capacity, s.stream.get());
   PinnedBuffer<std::uint64_t> h_point(capacity);
@@ -100,7 +104,8 @@ struct CudaJoiner::Impl {
   DeviceBuffer<std::uint32_t> cell_offsets;
   DeviceBuffer<double> records;
   JoinGridView view{};
-  std::size_t batch = 0;
+  std::size_t batch = 0;      // points per batch
+  std::size_t pair_cap = 0;   // pairs a slot holds at once; a batch with more is split
   Slot slots[2];
 };
 
@@ -117,9 +122,11 @@ CudaJoiner::CudaJoiner(const JoinGrid& grid, std::size_t gpu_memory) : impl_(std
   m.view = JoinGridView{grid.x0,   grid.y0,           grid.inv_w,          grid.inv_h,
                         grid.cols, grid.rows,         m.occupied.data(),   m.cell_offsets.data(),
                         m.records.data()};
-  // Per point and slot: x, y, count, offset (32 bytes) plus about one pair (12 bytes).
+  // Half the budget for the two slots' points (x, y, count, offset: 32 bytes each), half
+  // for their pairs (point, feature: 12 bytes each).
   const std::size_t budget = gpu_memory ? gpu_memory : free_device_memory() / 2;
-  m.batch = std::clamp<std::size_t>(budget / (2 * 44), std::size_t(1) << 12, std::size_t(1) << 26);
+  m.batch = std::clamp<std::size_t>(budget / 2 / (2 * 32), std::size_t(1) << 12, std::size_t(1) << 26);
+  m.pair_cap = std::max<std::size_t>(budget / 2 / (2 * 12), std::size_t(1) << 12);
 }
 
 CudaJoiner::~CudaJoiner() = default;
@@ -142,26 +149,51 @@ JoinPairs CudaJoiner::join(const double* x, const double* y, std::size_t n, bool
     join_scan(s.d_counts.data(), s.d_offsets.data(), s.count, s.d_temp.data(), s.temp_bytes, st);
     s.d_offsets.copy_to_host(s.h_total.data(), 1, st, s.count);
   };
+  // Points [i0, i1) of the slot's batch, whose pairs start at pair pair_base: fill, and
+  // queue the pairs' copy to the host.
+  auto fill_range = [&](Slot& s, std::size_t i0, std::size_t i1, std::uint64_t pair_base, std::size_t pairs) {
+    const cudaStream_t st = s.stream.get();
+    join_fill(m.view, s.d_x.data() + i0, s.d_y.data() + i0, i1 - i0, first, s.d_offsets.data() + i0, s.begin + i0,
+              pair_base, s.d_point.data(), s.d_feature.data(), st);
+    s.d_point.copy_to_host(s.h_point.data(), pairs, st);
+    s.d_feature.copy_to_host(s.h_feature.data(), pairs, st);
+  };
+  auto append_pairs = [&](Slot& s, std::size_t pairs) {
+    s.stream.synchronize();
+    const std::size_t at = out.point.size();
+    out.point.resize(at + pairs);
+    out.feature.resize(at + pairs);
+    parallel_copy(out.point.data() + at, s.h_point.data(), pairs);
+    parallel_copy(out.feature.data() + at, s.h_feature.data(), pairs);
+  };
   // Stage B, split so the host stages the next batch while the device fills this one.
   auto queue_fill = [&](Slot& s) {
-    const cudaStream_t st = s.stream.get();
     s.stream.synchronize();
     s.total = s.h_total[0];
-    if (s.total == 0) return;
-    grow(s, s.total);
-    join_fill(m.view, s.d_x.data(), s.d_y.data(), s.count, first, s.d_offsets.data(), s.begin, s.d_point.data(),
-              s.d_feature.data(), st);
-    s.d_point.copy_to_host(s.h_point.data(), s.total, st);
-    s.d_feature.copy_to_host(s.h_feature.data(), s.total, st);
+    if (s.total == 0 || s.total > m.pair_cap) return;  // more pairs than a slot holds: see append
+    grow(s, s.total, m.pair_cap);
+    fill_range(s, 0, s.count, 0, s.total);
   };
   auto append = [&](Slot& s) {
     if (s.total == 0) return;
+    if (s.total <= m.pair_cap) return append_pairs(s, s.total);
+    // Point ranges of at most pair_cap pairs (at least one point each), one at a time;
+    // the batch's offsets say where to cut.
+    std::vector<std::uint64_t> offsets(s.count + 1);
+    s.d_offsets.copy_to_host(offsets.data(), s.count + 1, s.stream.get());
     s.stream.synchronize();
-    const std::size_t at = out.point.size();
-    out.point.resize(at + s.total);
-    out.feature.resize(at + s.total);
-    parallel_copy(out.point.data() + at, s.h_point.data(), s.total);
-    parallel_copy(out.feature.data() + at, s.h_feature.data(), s.total);
+    for (std::size_t i0 = 0; i0 < s.count;) {
+      const auto end = std::upper_bound(offsets.begin() + static_cast<std::ptrdiff_t>(i0) + 1, offsets.end(),
+                                        offsets[i0] + m.pair_cap);
+      const std::size_t i1 = std::max(i0 + 1, static_cast<std::size_t>(end - offsets.begin()) - 1);
+      const std::size_t pairs = offsets[i1] - offsets[i0];
+      if (pairs > 0) {
+        grow(s, pairs, m.pair_cap);
+        fill_range(s, i0, i1, offsets[i0], pairs);
+        append_pairs(s, pairs);
+      }
+      i0 = i1;
+    }
   };
   Slot* previous = nullptr;
   std::size_t b = 0;
@@ -207,7 +239,7 @@ double CudaJoiner::time_resident(const double* x, const double* y, std::size_t n
     start.record(st);
     join_count(m.view, d_x.data(), d_y.data(), n, first, d_counts.data(), st);
     join_scan(d_counts.data(), d_offsets.data(), n, d_temp.data(), temp_bytes, st);
-    join_fill(m.view, d_x.data(), d_y.data(), n, first, d_offsets.data(), 0, d_point.data(), d_feature.data(), st);
+    join_fill(m.view, d_x.data(), d_y.data(), n, first, d_offsets.data(), 0, 0, d_point.data(), d_feature.data(), st);
     stop.record(st);
     stop.synchronize();
     const float ms = stop.elapsed_ms_since(start);
