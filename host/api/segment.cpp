@@ -98,42 +98,63 @@ const char* init_name(KMeansInit init) {
   return "auto";
 }
 
-KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentOptions& options,
-                    const std::string& source) {
+namespace {
+
+// What every k-means run over the same rows shares, made once: the rows checked (and
+// normalised for the cosine metric), their mean variance, and the backend's steps
+// (on the GPU: the rows uploaded once, for every k of a model selection).
+struct KMeansData {
+  std::vector<float> unit;  // the normalised rows (cosine metric)
+  const float* x = nullptr;
+  std::size_t n = 0, d = 0;
+  double variance = 0.0;
+  std::unique_ptr<segment::KMeansSteps> steps;
+};
+
+KMeansData prepare_kmeans(const float* x, std::size_t n, std::size_t d, const SegmentOptions& options,
+                          const std::string& source) {
   COHORT_EXPECTS(n > 0 && d > 0, source + ": no vectors to segment (" + std::to_string(n) + " x " +
                                      std::to_string(d) + ")");
-  COHORT_EXPECTS(options.k >= 1, "k must be at least 1 (got " + std::to_string(options.k) + ")");
-  COHORT_EXPECTS(static_cast<std::size_t>(options.k) <= n,
-                 "k = " + std::to_string(options.k) + " is larger than the number of vectors (" +
-                     std::to_string(n) + " in " + source + ")");
   COHORT_EXPECTS(options.n_init >= 1, "n_init must be at least 1");
   COHORT_EXPECTS(options.max_iter >= 1, "max_iter must be at least 1");
   COHORT_EXPECTS(options.tol >= 0.0 && std::isfinite(options.tol), "tol must be a finite number >= 0");
   check_finite(x, n, d, source);
+  KMeansData data;
+  data.n = n, data.d = d;
+  if (options.metric == Metric::Cosine) {
+    data.unit = normalized_rows(x, n, d, source, "row");
+    x = data.unit.data();
+  }
+  data.x = x;
+  data.variance = mean_variance(x, n, d);
+  data.steps = make_steps(resolve_device(options.device), x, n, d);
+  return data;
+}
+
+KMeansResult run_kmeans(KMeansData& data, const SegmentOptions& options, const std::string& source) {
+  const std::size_t n = data.n, d = data.d;
+  COHORT_EXPECTS(options.k >= 1, "k must be at least 1 (got " + std::to_string(options.k) + ")");
+  COHORT_EXPECTS(static_cast<std::size_t>(options.k) <= n,
+                 "k = " + std::to_string(options.k) + " is larger than the number of vectors (" +
+                     std::to_string(n) + " in " + source + ")");
   const bool given = !options.initial_centroids.empty();
   if (given) {
     COHORT_EXPECTS(options.initial_centroids.size() == static_cast<std::size_t>(options.k) * d,
                    "initial centroids must be k x d = " + std::to_string(options.k) + " x " + std::to_string(d));
     check_finite(options.initial_centroids.data(), options.k, d, "initial centroids");
   }
-  const Device device = resolve_device(options.device);
   const bool spherical = options.metric == Metric::Cosine;
-  std::vector<float> unit;
-  if (spherical) {
-    unit = normalized_rows(x, n, d, source, "row");
-    x = unit.data();
-  }
   segment::LloydSettings settings;
   settings.max_iter = options.max_iter;
   settings.spherical = spherical;
-  settings.tol_abs = options.tol * mean_variance(x, n, d);
-  auto steps = make_steps(device, x, n, d);
+  settings.tol_abs = options.tol * data.variance;
+  auto& steps = *data.steps;
   const bool parallel_init =
       options.init == KMeansInit::Parallel ||
       (options.init == KMeansInit::Auto && static_cast<double>(n) * options.k >= kParallelInitWork);
   auto draw = [&](std::uint64_t seed) {
-    return parallel_init ? segment::kmeans_parallel_init(*steps, options.k, seed)
-                         : segment::kmeanspp_init(*steps, options.k, seed);
+    return parallel_init ? segment::kmeans_parallel_init(steps, options.k, seed)
+                         : segment::kmeanspp_init(steps, options.k, seed);
   };
   KMeansResult best;
   const int runs = given ? 1 : options.n_init;
@@ -143,13 +164,21 @@ KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentO
                                              "centroid")
                            : options.initial_centroids)
               : draw(restart_seed(options.seed, run));
-    KMeansResult result = segment::run_lloyd(*steps, std::move(init), options.k, settings);
+    KMeansResult result = segment::run_lloyd(steps, std::move(init), options.k, settings);
     log_verbose("k-means k=" + std::to_string(options.k) + " run " + std::to_string(run + 1) + "/" +
                 std::to_string(runs) + ": inertia " + std::to_string(result.inertia) + " after " +
                 std::to_string(result.iterations) + " iterations");
     if (run == 0 || result.inertia < best.inertia) best = std::move(result);
   }
   return best;
+}
+
+}  // namespace
+
+KMeansResult kmeans(const float* x, std::size_t n, std::size_t d, const SegmentOptions& options,
+                    const std::string& source) {
+  KMeansData data = prepare_kmeans(x, n, d, options, source);
+  return run_kmeans(data, options, source);
 }
 
 SilhouetteResult silhouette(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels, int k,
@@ -174,12 +203,13 @@ ModelSelection select_k(const float* x, std::size_t n, std::size_t d, int k_min,
                  "k = " + std::to_string(k_max) + " is larger than the number of vectors (" + std::to_string(n) + ")");
   ModelSelection selection;
   double best_score = -2.0;
+  KMeansData data = prepare_kmeans(x, n, d, options, "embeddings");  // once for every k
   Progress progress("k-means over k", static_cast<std::uint64_t>(k_max - k_min + 1), "k");
   for (int k = k_min; k <= k_max; ++k) {
     SegmentOptions run = options;
     run.k = k;
     run.initial_centroids.clear();
-    KMeansResult result = kmeans(x, n, d, run);
+    KMeansResult result = run_kmeans(data, run, "embeddings");
     const SilhouetteResult s = silhouette(x, n, d, result.labels.data(), k, options.metric, silhouette_options);
     selection.rows.push_back({k, s.score, result.inertia, result.iterations, s.sample_size, s.sampled});
     if (s.score > best_score) {  // strict: ties keep the smaller k
