@@ -1,10 +1,12 @@
 /*
  * segment.cu: the CUDA k-means steps (see kernels/segment.hpp and host/cpu/segment_cpu.hpp).
  *
- * E-step: dots_t (k x rows, row-major, centroid-major) = C X_block^T by one cublasSgemm
- *   per block of rows (gemm_centroid_major); assign_kernel: one thread per row runs the
- *   shared nearest_centroid down its column (coalesced across the warp), counts changed
- *   labels (integer atomics: exact) and stores the exact squared distance.
+ * E-step: from kFusedAssignMinK centroids, nearest_centroids (kernels/segment_fused.cu)
+ *   keeps the dots in registers; below, dots_t (k x rows, row-major, centroid-major) =
+ *   C X_block^T by one cublasSgemm per block of rows (gemm_centroid_major) and
+ *   assign_kernel: one thread per row runs the shared nearest_centroid down its column
+ *   (coalesced across the warp). Both count changed labels (integer atomics: exact) and
+ *   store the exact squared distance.
  * M-step sums, deterministic: (label, row) pairs radix-sorted by label with CUB (stable,
  *   so rows ascend within a cluster); the host cuts each cluster's run into chunks of
  *   kChunkRows; chunk_sums_kernel sums a chunk's rows in double, one thread per
@@ -25,6 +27,7 @@
 
 #include "host/cuda/runtime.hpp"
 #include "kernels/segment_element.hpp"
+#include "kernels/segment_fused.hpp"
 
 namespace cohort::cuda {
 namespace {
@@ -33,6 +36,9 @@ using segment::KMeansSteps;
 
 constexpr int kThreads = 256;
 constexpr std::size_t kChunkRows = 256;
+// From this many centroids the E-step's dots stay in registers (nearest_centroids):
+// below it a block's 128-centroid tile would be mostly padding.
+constexpr int kFusedAssignMinK = 64;
 
 unsigned grid_for(std::size_t n) {
   return static_cast<unsigned>(std::min<std::size_t>(ceil_div<std::size_t>(n, kThreads), 65535));
@@ -104,6 +110,23 @@ __global__ void gather_rows_kernel(const float* x, std::size_t d, const std::int
     out[e] = x[std::size_t(rows[e / d]) * d + e % d];
 }
 
+// The E-step's tail for row i, shared by both assign paths: counts a changed label (the
+// first assign changes all n), stores it and the row's exact squared distance.
+__device__ inline void store_label(const float* x, const float* centroids, std::size_t d, std::size_t i,
+                                   std::int32_t label, bool first_assign, std::int32_t* labels, double* distance,
+                                   unsigned& changed) {
+  if (!first_assign && labels[i] != label) ++changed;
+  labels[i] = label;
+  distance[i] = segment::exact_squared_distance(x + i * d, centroids + std::size_t(label) * d, d);
+}
+
+// One atomic per warp instead of one per changed label. Called by every thread after
+// its grid-stride loop (no early exit; blocks are whole warps).
+__device__ inline void add_changed(unsigned mine, unsigned long long* changed) {
+  const unsigned warp_changed = __reduce_add_sync(0xffffffffu, mine);
+  if ((threadIdx.x & 31u) == 0 && warp_changed) atomicAdd(changed, static_cast<unsigned long long>(warp_changed));
+}
+
 __global__ void assign_kernel(const float* x, const float* x_norm2, const float* dots_t, const float* centroids,
                               const float* c_norm2, int k, std::size_t d, std::size_t first, std::size_t rows,
                               bool first_assign, std::int32_t* labels, double* distance,
@@ -114,14 +137,19 @@ __global__ void assign_kernel(const float* x, const float* x_norm2, const float*
     float unused;
     // dots_t is centroid-major (k x rows): the warp's reads of one centroid are coalesced
     const std::int32_t label = segment::nearest_centroid(x_norm2[i], dots_t + r, rows, c_norm2, k, &unused);
-    if (!first_assign && labels[i] != label) ++my_changed;  // the first assign changes all n
-    labels[i] = label;
-    distance[i] = segment::exact_squared_distance(x + i * d, centroids + std::size_t(label) * d, d);
+    store_label(x, centroids, d, i, label, first_assign, labels, distance, my_changed);
   }
-  // One atomic per warp instead of one per changed label (the whole warp is here: the
-  // loop above has no early exit and blocks are whole warps).
-  const unsigned warp_changed = __reduce_add_sync(0xffffffffu, my_changed);
-  if ((threadIdx.x & 31u) == 0 && warp_changed) atomicAdd(changed, static_cast<unsigned long long>(warp_changed));
+  add_changed(my_changed, changed);
+}
+
+// The fused E-step's tail: labels from nearest_centroids (kernels/segment_fused.cu).
+__global__ void apply_nearest_kernel(const float* x, const float* centroids, std::size_t d, std::size_t n,
+                                     const std::int32_t* nearest, bool first_assign, std::int32_t* labels,
+                                     double* distance, unsigned long long* changed) {
+  unsigned my_changed = 0;
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    store_label(x, centroids, d, i, nearest[i], first_assign, labels, distance, my_changed);
+  add_changed(my_changed, changed);
 }
 
 __global__ void iota_kernel(std::int32_t* out, std::size_t n) {
@@ -310,8 +338,20 @@ class CudaSteps final : public KMeansSteps {
   std::size_t assign(const float* centroids, int k, bool spherical, double* inertia) override {
     const bool first = !assigned_;
     assigned_ = true;
-    const std::size_t block = upload_centres(centroids, k);
     COHORT_CUDA_TRY(cudaMemsetAsync(d_changed_.data(), 0, sizeof(unsigned long long), stream_.get()));
+    if (k >= kFusedAssignMinK) {
+      // The dots stay in registers (kernels/segment_fused.cu): no rows x k matrix in memory.
+      upload_centres(centroids, k, false);
+      ensure(d_assigned_, n_);
+      nearest_centroids(d_x_.data(), d_x_norm2_.data(), n_, d_, d_centroids_.data(), d_c_norm2_.data(), k,
+                        d_assigned_.data(), stream_.get());
+      apply_nearest_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_.data(), d_centroids_.data(), d_, n_,
+                                                                         d_assigned_.data(), first, d_labels_.data(),
+                                                                         d_distance_.data(), d_changed_.data());
+      COHORT_CHECK_LAUNCH(stream_.get());
+      return finish_assign(first, spherical, inertia);
+    }
+    const std::size_t block = upload_centres(centroids, k);
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
       gemm_centroid_major(d_centroids_.data(), k, d_x_.data() + first_row * d_, rows, d_dots_.data());
@@ -320,6 +360,11 @@ class CudaSteps final : public KMeansSteps {
           rows, first, d_labels_.data(), d_distance_.data(), d_changed_.data());
       COHORT_CHECK_LAUNCH(stream_.get());
     }
+    return finish_assign(first, spherical, inertia);
+  }
+
+  // The changed labels and the inertia of the assign just queued.
+  std::size_t finish_assign(bool first, bool spherical, double* inertia) {
     unsigned long long changed = 0;
     d_changed_.copy_to_host(&changed, 1, stream_.get());
     const double sum = total(d_distance_.data(), 1, 0, nullptr);  // synchronizes
@@ -396,8 +441,9 @@ class CudaSteps final : public KMeansSteps {
   }
 
   // Centres (m x d, host) and their squared norms to the device for the blocked
-  // centroid-major GEMM; returns the rows per block (dots at most 64 Mi floats, 256 MiB).
-  std::size_t upload_centres(const float* centres, int m) {
+  // centroid-major GEMM; returns the rows per block (dots at most 64 Mi floats, 256 MiB),
+  // with `dots` also sizes the dots buffer for them.
+  std::size_t upload_centres(const float* centres, int m, bool dots = true) {
     cudaStream_t s = stream_.get();
     ensure(d_centroids_, static_cast<std::size_t>(m) * d_);
     d_centroids_.copy_from_host(centres, static_cast<std::size_t>(m) * d_, s);
@@ -406,7 +452,7 @@ class CudaSteps final : public KMeansSteps {
     ensure(d_c_norm2_, m);
     d_c_norm2_.copy_from_host(c_norm2.data(), m, s);
     const std::size_t block = std::max<std::size_t>(1, std::min<std::size_t>(n_, (std::size_t(1) << 26) / m));
-    ensure(d_dots_, block * m);
+    if (dots) ensure(d_dots_, block * m);
     return block;
   }
 
@@ -496,6 +542,7 @@ class CudaSteps final : public KMeansSteps {
   DeviceBuffer<double> d_segment_sums_;
   DeviceBuffer<float> d_closest_, d_trial_, d_points_, d_c_norm2_, d_centroids_, d_dots_;
   DeviceBuffer<std::int32_t> d_rows_, d_sorted_rows_, d_sorted_labels_, d_nearest_;
+  DeviceBuffer<std::int32_t> d_assigned_;  // nearest_centroids of the last fused assign
   DeviceBuffer<unsigned char> d_temp_, d_keep_;
   std::size_t seg_len_ = 1, segments_ = 1;
   int trial_t_ = 0;

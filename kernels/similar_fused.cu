@@ -2,8 +2,9 @@
  * similar_fused.cu: the fast scores of a query batch against a corpus tile and the
  * candidate filter in one kernel, so no score ever goes to memory.
  *
- * Each block computes a 128-query x 128-row score tile: tensor cores through WMMA for
- * BF16 and TF32 inputs, or plain FP32 FMAs (each thread an 8 x 8 block). The epilogue
+ * Each block computes a 128-query x 128-row score tile (kernels/tile_products.cuh):
+ * tensor cores through WMMA for BF16 and TF32 inputs, or plain FP32 FMAs (each thread an
+ * 8 x 8 block). The epilogue
  * applies filter_candidates' rule (score >= the query's threshold, not its excluded row,
  * allowed) to every element. Thresholds only rise during a search, so most tiles hold no
  * passing element: a warp first compares its accumulators with the lowest threshold of
@@ -22,18 +23,18 @@
 
 #include "host/cuda/runtime.hpp"
 #include "kernels/similar.hpp"
+#include "kernels/tile_products.cuh"
 
 namespace cohort::cuda {
 namespace {
 
 namespace wmma = nvcuda::wmma;
 
-constexpr int kTileRows = 128;  // queries per block
-constexpr int kTileCols = 128;  // corpus rows per block
-constexpr int kThreads = 256;
-constexpr int kStepK = 32;  // dimensions staged in shared memory per step
+constexpr int kTileRows = tile::kRows;  // queries per block
+constexpr int kTileCols = tile::kRows;  // corpus rows per block
+constexpr int kThreads = tile::kThreads;
+constexpr int kStepK = tile::kStepK;
 constexpr unsigned kFullMask = 0xffffffffu;
-static_assert(kTileRows == kTileCols, "stage_tile stages kTileRows rows of either matrix");
 
 // What the epilogue needs to decide and append one element.
 struct TileFilter {
@@ -89,36 +90,6 @@ struct TileFilter {
   }
 };
 
-// Stages rows [first, first + kTileRows) x dimensions [k0, k0 + kStepK) of a row-major
-// rows x d matrix into tile (row stride ld), zeros outside. With `vectors`, d is a
-// multiple of 16 bytes' worth of T, so whole 16-byte vectors are in or out.
-template <typename T, bool Transposed>
-__device__ void stage_tile(const T* matrix, std::size_t rows, std::size_t d, std::size_t first, std::size_t k0,
-                           bool vectors, T* tile, int ld) {
-  constexpr int kVector = 16 / static_cast<int>(sizeof(T));
-  if (!Transposed && vectors) {
-    constexpr int kPerRow = kStepK / kVector;
-    for (int v = threadIdx.x; v < kTileRows * kPerRow; v += blockDim.x) {
-      const int r = v / kPerRow, kk = (v % kPerRow) * kVector;
-      const std::size_t row = first + static_cast<std::size_t>(r), dim = k0 + static_cast<std::size_t>(kk);
-      uint4 value = make_uint4(0u, 0u, 0u, 0u);
-      if (row < rows && dim < d) value = *reinterpret_cast<const uint4*>(matrix + row * d + dim);
-      *reinterpret_cast<uint4*>(tile + r * ld + kk) = value;
-    }
-    return;
-  }
-  for (int e = threadIdx.x; e < kTileRows * kStepK; e += blockDim.x) {
-    const int r = e / kStepK, kk = e % kStepK;
-    const std::size_t row = first + static_cast<std::size_t>(r), dim = k0 + static_cast<std::size_t>(kk);
-    T value = static_cast<T>(0.0f);
-    if (row < rows && dim < d) value = matrix[row * d + dim];
-    if (Transposed)
-      tile[kk * ld + r] = value;
-    else
-      tile[r * ld + kk] = value;
-  }
-}
-
 // ---- tensor cores (WMMA): 8 warps as 4 (queries) x 2 (corpus rows), 32 x 64 each ----
 
 template <typename T>
@@ -164,8 +135,8 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
     for (auto& f : row) wmma::fill_fragment(f, 0.0f);
   for (std::size_t k0 = 0; k0 < d; k0 += kStepK) {
-    stage_tile<T, false>(queries, filter.queries, d, filter.q0, k0, vectors, a_s, kLd);
-    stage_tile<T, false>(tile_rows, filter.m, d, filter.c0, k0, vectors, b_s, kLd);
+    tile::stage<T, false>(queries, filter.queries, d, filter.q0, k0, vectors, a_s, kLd);
+    tile::stage<T, false>(tile_rows, filter.m, d, filter.c0, k0, vectors, b_s, kLd);
     __syncthreads();
     for (int kk = 0; kk < kStepK && k0 + static_cast<std::size_t>(kk) < d; kk += kK) {
       wmma::fragment<wmma::matrix_a, 16, 16, kK, typename Input::Fragment, wmma::row_major> a[2];
@@ -214,41 +185,19 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// ---- FP32 FMAs: thread (ty, tx) of 16 x 16 holds rows ty*8 + i and columns
-// fp32_column(tx, j): two runs of 4, so each k step reads 4 float4s for 64 FMAs ----
-
-__device__ inline int fp32_column(int tx, int j) { return (j < 4 ? 0 : 64) + tx * 4 + (j & 3); }
+// ---- FP32 FMAs: tile::fp32_products (each thread an 8 x 8 block) ----
 
 __global__ void __launch_bounds__(kThreads, 2)
     fused_fp32_kernel(const float* queries, const float* tile_rows, std::size_t d, TileFilter filter) {
-  constexpr int kLd = kTileRows + 4;  // transposed tiles: dimension-major
-  __shared__ __align__(16) float a_s[kStepK * kLd];
-  __shared__ __align__(16) float b_s[kStepK * kLd];
+  __shared__ __align__(16) float a_s[kStepK * tile::kFp32Ld];
+  __shared__ __align__(16) float b_s[kStepK * tile::kFp32Ld];
   __shared__ float threshold_s[kTileRows];
   __shared__ std::int64_t excluded_s[kTileRows];
 
   filter.start_block(threshold_s, excluded_s);
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
-
-  float acc[8][8] = {};
-  for (std::size_t k0 = 0; k0 < d; k0 += kStepK) {
-    stage_tile<float, true>(queries, filter.queries, d, filter.q0, k0, false, a_s, kLd);
-    stage_tile<float, true>(tile_rows, filter.m, d, filter.c0, k0, false, b_s, kLd);
-    __syncthreads();
-    for (int kk = 0; kk < kStepK && k0 + static_cast<std::size_t>(kk) < d; ++kk) {
-      const float4 a_lo = *reinterpret_cast<const float4*>(a_s + kk * kLd + ty * 8);
-      const float4 a_hi = *reinterpret_cast<const float4*>(a_s + kk * kLd + ty * 8 + 4);
-      const float a[8] = {a_lo.x, a_lo.y, a_lo.z, a_lo.w, a_hi.x, a_hi.y, a_hi.z, a_hi.w};
-      const float4 b_lo = *reinterpret_cast<const float4*>(b_s + kk * kLd + fp32_column(tx, 0));
-      const float4 b_hi = *reinterpret_cast<const float4*>(b_s + kk * kLd + fp32_column(tx, 4));
-      const float b[8] = {b_lo.x, b_lo.y, b_lo.z, b_lo.w, b_hi.x, b_hi.y, b_hi.z, b_hi.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-    }
-    __syncthreads();
-  }
+  float acc[8][8];
+  tile::fp32_products(queries, filter.queries, filter.q0, tile_rows, filter.m, filter.c0, d, a_s, b_s, acc);
 
   bool maybe = false;
 #pragma unroll
@@ -260,7 +209,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   for (int i = 0; i < 8; ++i)
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int row = ty * 8 + i, col = fp32_column(tx, j);
+      const int row = ty * 8 + i, col = tile::product_column(tx, j);
       filter.append(filter.passes(acc[i][j], row, col), acc[i][j], row, col);
     }
 }

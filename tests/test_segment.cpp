@@ -927,7 +927,9 @@ TEST(SegmentCli, RoundTrip) {
 
 TEST(SegmentCuda, SameLabelsAsCpuFromTheSameInit) {
   if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
-  const Case cases[] = {{1, 1, 1, 1}, {5, 3, 2, 2}, {1000, 17, 8, 4}, {20000, 64, 32, 5}, {70000, 64, 16, 6}};
+  // k = 100: the fused E-step (dots kept in registers, from 64 centroids), partial tiles.
+  const Case cases[] = {{1, 1, 1, 1},       {5, 3, 2, 2},        {1000, 17, 8, 4},
+                        {20000, 64, 32, 5}, {70000, 64, 16, 6}, {20000, 33, 100, 8}};
   for (const Case& c : cases) {
     for (const Metric metric : {Metric::Euclidean, Metric::Cosine}) {
       SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " k=" + std::to_string(c.k) +
@@ -964,6 +966,37 @@ TEST(SegmentCuda, SameLabelsAsCpuFromTheSameInit) {
     const std::size_t n = 3000, d = 8;
     const auto x = random_matrix(n, d, 91);
     expect_round_matches_brute_force(*cuda::make_segment_steps(x.data(), n, d), x, n, d);
+  }
+  {
+    // The fused E-step against the CPU's on unclustered data: the same label wherever the
+    // two nearest centroids are not within rounding of each other.
+    const std::size_t n = 3001, d = 37;
+    const int k = 300;
+    const auto x = random_matrix(n, d, 92);
+    const std::vector<float> centroids(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
+    auto gpu_steps = cuda::make_segment_steps(x.data(), n, d);
+    auto cpu_steps = segment::make_cpu_steps(x.data(), n, d);
+    double gpu_inertia = 0, cpu_inertia = 0;
+    EXPECT_EQ(gpu_steps->assign(centroids.data(), k, false, &gpu_inertia), n);
+    cpu_steps->assign(centroids.data(), k, false, &cpu_inertia);
+    std::vector<std::int32_t> gpu_labels, cpu_labels;
+    gpu_steps->labels(gpu_labels);
+    cpu_steps->labels(cpu_labels);
+    ASSERT_EQ(gpu_labels.size(), n);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (gpu_labels[i] == cpu_labels[i]) continue;
+      ++differ;
+      ASSERT_GE(gpu_labels[i], 0);
+      ASSERT_LT(gpu_labels[i], k);
+      const double g = segment::exact_squared_distance(x.data() + i * d, centroids.data() + gpu_labels[i] * d, d);
+      const double c = segment::exact_squared_distance(x.data() + i * d, centroids.data() + cpu_labels[i] * d, d);
+      EXPECT_NEAR(g, c, 1e-4 * c + 1e-5) << "row " << i;
+    }
+    EXPECT_LT(differ, n / 100);
+    EXPECT_NEAR(gpu_inertia, cpu_inertia, 1e-4 * cpu_inertia);
+    // The next assign from the same centroids changes nothing.
+    EXPECT_EQ(gpu_steps->assign(centroids.data(), k, false, &gpu_inertia), 0u);
   }
 #endif
   // Empty-cluster re-seeding on the device.
