@@ -441,8 +441,8 @@ class CudaSteps final : public KMeansSteps {
   }
 
   // Centres (m x d, host) and their squared norms to the device for the blocked
-  // centroid-major GEMM; returns the rows per block (dots at most 64 Mi floats, 256 MiB),
-  // with `dots` also sizes the dots buffer for them.
+  // centroid-major GEMM; returns the rows per block (dots at most 64 Mi floats, 256 MiB)
+  // and, with `dots`, sizes the dots buffer for them.
   std::size_t upload_centres(const float* centres, int m, bool dots = true) {
     cudaStream_t s = stream_.get();
     ensure(d_centroids_, static_cast<std::size_t>(m) * d_);

@@ -4,9 +4,9 @@
  * goes through memory, which at large k costs more than the products themselves.
  *
  * Each block takes 128 rows and walks the centroids 128 at a time. Per row, a thread
- * turns its 8 dots into the shared expanded_distance and keeps the smallest (distance,
- * centroid) pair; the 16 lanes holding the row combine theirs by shuffles; the running
- * best carries over the centroid tiles. Comparing (distance, index) pairs picks what
+ * turns its dots into the shared expanded_distance and keeps the smallest (distance,
+ * centroid) pair over all tiles; at the end the 16 lanes holding the row combine theirs
+ * by shuffles. Comparing (distance, index) pairs picks what
  * nearest_centroid's scan in index order picks: the smallest distance, ties to the
  * smaller index, in any order of combination.
  */
@@ -48,22 +48,27 @@ __global__ void __launch_bounds__(tile::kThreads, 2)
     float acc[8][8];
     tile::fp32_products(x, n, first, centroids, static_cast<std::size_t>(k), static_cast<std::size_t>(c0), d, a_s,
                         b_s, acc);
+    float centre_norm2[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      float value = INFINITY;
-      std::int32_t index = INT_MAX;
+    for (int j = 0; j < 8; ++j) {
+      const int c = c0 + tile::product_column(tx, j);
+      centre_norm2[j] = c < k ? c_norm2[c] : 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         const int c = c0 + tile::product_column(tx, j);
-        if (c < k) keep_nearer(segment::expanded_distance(row_norm2[i], c_norm2[c], acc[i][j]), c, value, index);
+        if (c < k)
+          keep_nearer(segment::expanded_distance(row_norm2[i], centre_norm2[j], acc[i][j]), c, best_value[i], best[i]);
       }
-      // The 16 lanes of this half-warp hold the same row (xor offsets below 16 stay in it).
-      for (int offset = 8; offset > 0; offset >>= 1)
-        keep_nearer(__shfl_xor_sync(0xffffffffu, value, offset), __shfl_xor_sync(0xffffffffu, index, offset), value,
-                    index);
-      keep_nearer(value, index, best_value[i], best[i]);
-    }
   }
+  // The 16 lanes of this half-warp hold the same rows (xor offsets below 16 stay in it).
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    for (int offset = 8; offset > 0; offset >>= 1)
+      keep_nearer(__shfl_xor_sync(0xffffffffu, best_value[i], offset), __shfl_xor_sync(0xffffffffu, best[i], offset),
+                  best_value[i], best[i]);
   if (tx != 0) return;
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
@@ -78,6 +83,7 @@ void nearest_centroids(const float* d_x, const float* d_x_norm2, std::size_t n, 
                        const float* d_centroids, const float* d_c_norm2, int k, std::int32_t* d_nearest,
                        cudaStream_t stream) {
   if (n == 0 || k <= 0) return;
+  COHORT_EXPECTS(k <= INT_MAX - tile::kRows, "nearest_centroids: too many centroids");
   const auto blocks = static_cast<unsigned>(ceil_div<std::size_t>(n, tile::kRows));
   nearest_centroids_kernel<<<blocks, tile::kThreads, 0, stream>>>(d_x, d_x_norm2, n, d, d_centroids, d_c_norm2, k,
                                                                   d_nearest);

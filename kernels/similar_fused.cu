@@ -35,6 +35,7 @@ constexpr int kTileCols = tile::kRows;  // corpus rows per block
 constexpr int kThreads = tile::kThreads;
 constexpr int kStepK = tile::kStepK;
 constexpr unsigned kFullMask = 0xffffffffu;
+static_assert(kTileRows == tile::kRows && kTileCols == tile::kRows, "tile::stage stages tile::kRows rows");
 
 // What the epilogue needs to decide and append one element.
 struct TileFilter {

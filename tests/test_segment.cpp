@@ -929,7 +929,7 @@ TEST(SegmentCuda, SameLabelsAsCpuFromTheSameInit) {
   if (cuda_devices().empty()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
   // k = 100: the fused E-step (dots kept in registers, from 64 centroids), partial tiles.
   const Case cases[] = {{1, 1, 1, 1},       {5, 3, 2, 2},        {1000, 17, 8, 4},
-                        {20000, 64, 32, 5}, {70000, 64, 16, 6}, {20000, 33, 100, 8}};
+                        {20000, 64, 32, 5}, {70000, 64, 16, 6}, {20000, 33, 100, 8}, {2000, 5, 70, 9}};
   for (const Case& c : cases) {
     for (const Metric metric : {Metric::Euclidean, Metric::Cosine}) {
       SCOPED_TRACE("n=" + std::to_string(c.n) + " d=" + std::to_string(c.d) + " k=" + std::to_string(c.k) +
