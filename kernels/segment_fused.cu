@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/segment_element.hpp"
 #include "kernels/tile_products.cuh"
 
@@ -85,8 +86,8 @@ void nearest_centroids(const float* d_x, const float* d_x_norm2, std::size_t n, 
   if (n == 0 || k <= 0) return;
   COHORT_EXPECTS(k <= INT_MAX - tile::kRows, "nearest_centroids: too many centroids");
   const auto blocks = static_cast<unsigned>(ceil_div<std::size_t>(n, tile::kRows));
-  nearest_centroids_kernel<<<blocks, tile::kThreads, 0, stream>>>(d_x, d_x_norm2, n, d, d_centroids, d_c_norm2, k,
-                                                                  d_nearest);
+  COHORT_LAUNCH(nearest_centroids_kernel, blocks, tile::kThreads, 0, stream)(d_x, d_x_norm2, n, d, d_centroids,
+                                                                             d_c_norm2, k, d_nearest);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/similar.hpp"
 #include "kernels/tile_products.cuh"
 
@@ -231,16 +232,16 @@ void fused_scores_and_filter(FusedScores kind, const void* d_queries, const void
   };
   switch (kind) {
     case FusedScores::Fp32:
-      fused_fp32_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const float*>(d_queries),
-                                                       static_cast<const float*>(d_tile_rows), d, filter);
+      COHORT_LAUNCH(fused_fp32_kernel, grid, kThreads, 0, stream)(static_cast<const float*>(d_queries),
+                                                                  static_cast<const float*>(d_tile_rows), d, filter);
       break;
     case FusedScores::Tf32:
-      fused_wmma_kernel<float><<<grid, kThreads, 0, stream>>>(static_cast<const float*>(d_queries),
-                                                              static_cast<const float*>(d_tile_rows), d, aligned(4),
-                                                              filter);
+      COHORT_LAUNCH(fused_wmma_kernel<float>, grid, kThreads, 0, stream)(static_cast<const float*>(d_queries),
+                                                                         static_cast<const float*>(d_tile_rows), d,
+                                                                         aligned(4), filter);
       break;
     case FusedScores::Bf16:
-      fused_wmma_kernel<__nv_bfloat16><<<grid, kThreads, 0, stream>>>(
+      COHORT_LAUNCH(fused_wmma_kernel<__nv_bfloat16>, grid, kThreads, 0, stream)(
           static_cast<const __nv_bfloat16*>(d_queries), static_cast<const __nv_bfloat16*>(d_tile_rows), d, aligned(2),
           filter);
       break;

@@ -1,0 +1,107 @@
+/*
+ * cuda_runtime.h (emulation): what the kernels use of CUDA's device built-ins, as host
+ * C++ on the emulator (emulation/core.hpp). Warp intrinsics take their call site as
+ * defaulted arguments, so lanes meeting at different sites are caught as divergence.
+ * Only full-warp masks and the default width are emulated.
+ */
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "emulation/core.hpp"
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+// One block runs at a time, so a function-local static is the block's shared memory.
+#define __shared__ static
+
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
+  ++cohort::emulation::stats().make_uint4_calls;
+  return {x, y, z, w};
+}
+
+inline float __int_as_float(int bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+inline int __popc(unsigned bits) { return __builtin_popcount(bits); }
+inline int __ffs(unsigned bits) { return __builtin_ffs(static_cast<int>(bits)); }
+
+// Threads run one at a time and are never interrupted between meeting points.
+inline unsigned atomicAdd(unsigned* address, unsigned value) {
+  const unsigned old = *address;
+  *address = old + value;
+  return old;
+}
+inline int atomicExch(int* address, int value) {
+  const int old = *address;
+  *address = value;
+  return old;
+}
+
+inline void __syncthreads(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  cohort::emulation::block_barrier(file, line);
+}
+
+namespace cohort::emulation {
+
+inline std::uint64_t meet_warp(Collective kind, unsigned mask, std::uint64_t value, int lane, const char* file,
+                               int line) {
+  Arrival arrival;
+  arrival.kind = kind;
+  arrival.file = file;
+  arrival.line = line;
+  arrival.mask = mask;
+  arrival.value = value;
+  arrival.lane = lane;
+  return meet(arrival);
+}
+
+template <typename T>
+T shuffle(Collective kind, unsigned mask, T value, int lane, const char* file, int line) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std::uint64_t), "shuffles move 8 bytes at most");
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof value);
+  bits = meet_warp(kind, mask, bits, lane, file, line);
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+}  // namespace cohort::emulation
+
+inline void __syncwarp(unsigned mask = 0xffffffffu, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  cohort::emulation::meet_warp(cohort::emulation::Collective::SyncWarp, mask, 0, 0, file, line);
+}
+inline unsigned __ballot_sync(unsigned mask, int predicate, const char* file = __builtin_FILE(),
+                              int line = __builtin_LINE()) {
+  return static_cast<unsigned>(
+      cohort::emulation::meet_warp(cohort::emulation::Collective::Ballot, mask, predicate != 0, 0, file, line));
+}
+inline bool __any_sync(unsigned mask, int predicate, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return cohort::emulation::meet_warp(cohort::emulation::Collective::Any, mask, predicate != 0, 0, file, line) != 0;
+}
+template <typename T>
+T __shfl_sync(unsigned mask, T value, int source_lane, const char* file = __builtin_FILE(),
+              int line = __builtin_LINE()) {
+  return cohort::emulation::shuffle(cohort::emulation::Collective::Shuffle, mask, value, source_lane, file, line);
+}
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T value, int lane_mask, const char* file = __builtin_FILE(),
+                  int line = __builtin_LINE()) {
+  return cohort::emulation::shuffle(cohort::emulation::Collective::ShuffleXor, mask, value, lane_mask, file, line);
+}
