@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 
 namespace cohort::cuda {
 namespace {
@@ -54,7 +55,7 @@ __global__ void join_fill_kernel(JoinGridView grid, const double* __restrict__ x
 
 void join_count(const JoinGridView& grid, const double* d_x, const double* d_y, std::size_t n, bool first,
                 std::uint64_t* d_counts, cudaStream_t stream) {
-  join_count_kernel<<<blocks_for(n + 1), kThreads, 0, stream>>>(grid, d_x, d_y, n, first, d_counts);
+  COHORT_LAUNCH(join_count_kernel, blocks_for(n + 1), kThreads, 0, stream)(grid, d_x, d_y, n, first, d_counts);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -76,8 +77,8 @@ void join_fill(const JoinGridView& grid, const double* d_x, const double* d_y, s
                const std::uint64_t* d_offsets, std::uint64_t base, std::uint64_t pair_base, std::uint64_t* d_point,
                std::uint32_t* d_feature, cudaStream_t stream) {
   if (n == 0) return;
-  join_fill_kernel<<<blocks_for(n), kThreads, 0, stream>>>(grid, d_x, d_y, n, first, d_offsets, base, pair_base,
-                                                           d_point, d_feature);
+  COHORT_LAUNCH(join_fill_kernel, blocks_for(n), kThreads, 0, stream)(grid, d_x, d_y, n, first, d_offsets, base,
+                                                                      pair_base, d_point, d_feature);
   COHORT_CHECK_LAUNCH(stream);
 }
 

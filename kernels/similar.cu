@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/similar_element.hpp"
 
 namespace cohort::cuda {
@@ -188,19 +189,19 @@ unsigned grid_for(std::size_t n, std::size_t max_blocks) {
 
 void normalize_rows(float* d_rows, std::size_t rows, std::size_t d, cudaStream_t stream) {
   if (rows == 0) return;
-  normalize_rows_kernel<<<grid_for(rows, 65535), kBlock, 0, stream>>>(d_rows, rows, d);
+  COHORT_LAUNCH(normalize_rows_kernel, grid_for(rows, 65535), kBlock, 0, stream)(d_rows, rows, d);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void to_bf16(const float* d_in, std::size_t count, std::uint16_t* d_out, cudaStream_t stream) {
   if (count == 0) return;
-  to_bf16_kernel<<<grid_for(count, 65535), kBlock, 0, stream>>>(d_in, count, d_out);
+  COHORT_LAUNCH(to_bf16_kernel, grid_for(count, 65535), kBlock, 0, stream)(d_in, count, d_out);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void reset_candidates(const CandidateBuffers& buffers, std::size_t queries, cudaStream_t stream) {
-  reset_kernel<<<grid_for(queries, 1024), kBlock, 0, stream>>>(buffers.threshold, buffers.count, buffers.overflow,
-                                                                queries);
+  COHORT_LAUNCH(reset_kernel, grid_for(queries, 1024), kBlock, 0, stream)(buffers.threshold, buffers.count,
+                                                                          buffers.overflow, queries);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -209,14 +210,14 @@ void filter_candidates(const float* d_scores, std::size_t queries, std::size_t m
                        cudaStream_t stream) {
   if (queries == 0 || m == 0) return;
   const dim3 grid(grid_for(m, 64), static_cast<unsigned>(queries));
-  filter_kernel<<<grid, kBlock, 0, stream>>>(d_scores, m, first_row, d_excluded, d_allowed, buffers);
+  COHORT_LAUNCH(filter_kernel, grid, kBlock, 0, stream)(d_scores, m, first_row, d_excluded, d_allowed, buffers);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void prune_candidates(const CandidateBuffers& buffers, std::size_t queries, std::size_t k, float window,
                       std::size_t trigger, cudaStream_t stream) {
   if (queries == 0) return;
-  prune_kernel<<<static_cast<unsigned>(queries), kBlock, 0, stream>>>(buffers, k, window, trigger);
+  COHORT_LAUNCH(prune_kernel, static_cast<unsigned>(queries), kBlock, 0, stream)(buffers, k, window, trigger);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -225,7 +226,7 @@ void rescore_candidates(const CandidateBuffers& buffers, std::size_t queries, co
                         cudaStream_t stream) {
   if (queries == 0 || rows == 0) return;
   const dim3 grid(grid_for(buffers.cap, 16), static_cast<unsigned>(queries));
-  rescore_kernel<<<grid, kBlock, 0, stream>>>(buffers, d_queries_hat, d_chunk_hat, first_row, rows, d);
+  COHORT_LAUNCH(rescore_kernel, grid, kBlock, 0, stream)(buffers, d_queries_hat, d_chunk_hat, first_row, rows, d);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -233,7 +234,7 @@ void gather_candidates(const CandidateBuffers& buffers, std::size_t queries, con
                        float* d_fast, std::int64_t* d_index, float* d_exact, cudaStream_t stream) {
   if (queries == 0) return;
   const dim3 grid(grid_for(buffers.cap, 16), static_cast<unsigned>(queries));
-  gather_kernel<<<grid, kBlock, 0, stream>>>(buffers, d_offsets, d_fast, d_index, d_exact);
+  COHORT_LAUNCH(gather_kernel, grid, kBlock, 0, stream)(buffers, d_offsets, d_fast, d_index, d_exact);
   COHORT_CHECK_LAUNCH(stream);
 }
 

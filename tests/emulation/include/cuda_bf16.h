@@ -26,3 +26,6 @@ struct __nv_bfloat16 {
   }
 };
 static_assert(sizeof(__nv_bfloat16) == 2, "bfloat16 is 16 bits");
+
+inline __nv_bfloat16 __float2bfloat16_rn(float value) { return __nv_bfloat16(value); }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 value) { return value.bits; }

@@ -22,6 +22,10 @@
 // One block runs at a time, so a function-local static is the block's shared memory.
 #define __shared__ static
 
+// The launchers' checked calls (COHORT_CUDA_TRY) need an error type; emulated calls
+// fail by throwing, so only success is ever returned.
+enum cudaError_t { cudaSuccess = 0 };
+
 struct alignas(16) float4 {
   float x, y, z, w;
 };
@@ -38,6 +42,21 @@ inline float __int_as_float(int bits) {
   float value;
   std::memcpy(&value, &bits, sizeof value);
   return value;
+}
+inline unsigned __float_as_uint(float value) {
+  unsigned bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+inline float __uint_as_float(unsigned bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+// CUDA's min overloads; one type only, as a mixed call there is usually a mistake.
+template <typename T>
+constexpr T min(T a, T b) {
+  return b < a ? b : a;
 }
 inline int __popc(unsigned bits) { return __builtin_popcount(bits); }
 inline int __ffs(unsigned bits) { return __builtin_ffs(static_cast<int>(bits)); }

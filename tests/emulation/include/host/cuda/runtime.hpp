@@ -1,7 +1,7 @@
 // host/cuda/runtime.hpp (emulation): stands in for the real one, which needs the CUDA
-// toolkit; the kernels take ceil_div, COHORT_CHECK_LAUNCH and (through check.hpp)
-// cohort/error.hpp from it. An emulated launch throws at once when it fails, so there
-// is nothing left to check.
+// toolkit; the kernels take ceil_div, COHORT_CHECK_LAUNCH, COHORT_CUDA_TRY and (through
+// check.hpp) cohort/error.hpp from it. An emulated launch or call throws at once when it
+// fails, so there is nothing left to check.
 #pragma once
 
 #include "cohort/error.hpp"
@@ -17,3 +17,4 @@ constexpr T ceil_div(T a, T b) {
 }  // namespace cohort::cuda
 
 #define COHORT_CHECK_LAUNCH(stream) static_cast<void>(stream)
+#define COHORT_CUDA_TRY(call) static_cast<void>(call)

@@ -1,0 +1,2 @@
+// similar.cpp: kernels/similar.cu compiled as host C++ on the emulator.
+#include "kernels/similar.cu"
