@@ -8,7 +8,10 @@
  */
 #include "kernels/train.hpp"
 
+#include <algorithm>
+
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 
 namespace cohort::cuda {
 namespace {
@@ -138,9 +141,10 @@ template <typename Value>
 void batch_sums(Value value, std::size_t batch, std::size_t features, float* out, float* scratch, cudaStream_t stream) {
   if (batch == 0 || features == 0) return;
   const std::size_t segments = el::row_segments(batch);
-  segment_sums_kernel<<<blocks_for(segments * features), kThreads, 0, stream>>>(value, batch, features, scratch);
+  COHORT_LAUNCH(segment_sums_kernel<Value>, blocks_for(segments * features), kThreads, 0, stream)(value, batch,
+      features, scratch);
   COHORT_CHECK_LAUNCH(stream);
-  combine_segments_kernel<<<blocks_for(features), kThreads, 0, stream>>>(scratch, segments, features, out);
+  COHORT_LAUNCH(combine_segments_kernel, blocks_for(features), kThreads, 0, stream)(scratch, segments, features, out);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -290,16 +294,16 @@ void gather_rows(const std::uint32_t* d_rows, std::size_t batch, const std::int3
                  const float* d_target, std::size_t n_cat, std::size_t n_cont, std::int32_t* d_bcats, float* d_bcont,
                  float* d_btarget, cudaStream_t stream) {
   if (batch == 0) return;
-  gather_rows_kernel<<<blocks_for(batch), kThreads, 0, stream>>>(d_rows, batch, d_cats, d_cont, d_target, n_cat, n_cont,
-                                                                 d_bcats, d_bcont, d_btarget);
+  COHORT_LAUNCH(gather_rows_kernel, blocks_for(batch), kThreads, 0, stream)(d_rows, batch, d_cats, d_cont, d_target,
+      n_cat, n_cont, d_bcats, d_bcont, d_btarget);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void embedding_gather(const float* d_params, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
                       float* d_x0, std::size_t ld, cudaStream_t stream) {
   if (batch * t.emb_cols == 0) return;
-  embedding_gather_kernel<<<blocks_for(batch * t.emb_cols), kThreads, 0, stream>>>(d_params, t, d_bcats, batch, d_x0,
-                                                                                   ld);
+  COHORT_LAUNCH(embedding_gather_kernel, blocks_for(batch * t.emb_cols), kThreads, 0, stream)(d_params, t, d_bcats,
+      batch, d_x0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -307,18 +311,19 @@ void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::
                            const float* d_dx0, std::size_t ld, bool deterministic, cudaStream_t stream) {
   if (batch * t.emb_cols == 0) return;
   if (deterministic)
-    embedding_scatter_kernel<<<blocks_for(t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch, d_dx0, ld);
+    COHORT_LAUNCH(embedding_scatter_kernel, blocks_for(t.emb_cols), kThreads, 0, stream)(d_grads, t, d_bcats, batch,
+        d_dx0, ld);
   else
-    embedding_scatter_atomic_kernel<<<blocks_for(batch * t.emb_cols), kThreads, 0, stream>>>(d_grads, t, d_bcats, batch,
-                                                                                            d_dx0, ld);
+    COHORT_LAUNCH(embedding_scatter_atomic_kernel, blocks_for(batch * t.emb_cols), kThreads, 0, stream)(d_grads, t,
+        d_bcats, batch, d_dx0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,
                 const float* d_weights, std::size_t batch, float* d_x0, std::size_t ld, cudaStream_t stream) {
   if (batch * width == 0) return;
-  bag_gather_kernel<<<blocks_for(batch * width), kThreads, 0, stream>>>(d_table, width, d_indptr, d_items, d_weights,
-                                                                        batch, d_x0, ld);
+  COHORT_LAUNCH(bag_gather_kernel, blocks_for(batch * width), kThreads, 0, stream)(d_table, width, d_indptr, d_items,
+      d_weights, batch, d_x0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -327,11 +332,11 @@ void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_
                      std::size_t ld, bool deterministic, cudaStream_t stream) {
   if (batch * width == 0) return;
   if (deterministic)
-    bag_scatter_kernel<<<blocks_for(width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr, d_items, d_weights,
-                                                                   batch, d_dx0, ld);
+    COHORT_LAUNCH(bag_scatter_kernel, blocks_for(width), kThreads, 0, stream)(d_table_grads, width, d_indptr, d_items,
+        d_weights, batch, d_dx0, ld);
   else
-    bag_scatter_atomic_kernel<<<blocks_for(batch * width), kThreads, 0, stream>>>(d_table_grads, width, d_indptr,
-                                                                                  d_items, d_weights, batch, d_dx0, ld);
+    COHORT_LAUNCH(bag_scatter_atomic_kernel, blocks_for(batch * width), kThreads, 0, stream)(d_table_grads, width,
+        d_indptr, d_items, d_weights, batch, d_dx0, ld);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -339,15 +344,17 @@ void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float*
               float* d_rmean, float* d_rvar, bool training, float* d_scratch, cudaStream_t stream) {
   if (features == 0) return;
   if (!training) {
-    bn_running_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_rmean, d_rvar, features, d_mean, d_invstd);
+    COHORT_LAUNCH(bn_running_kernel, blocks_for(features), kThreads, 0, stream)(d_rmean, d_rvar, features, d_mean,
+        d_invstd);
     COHORT_CHECK_LAUNCH(stream);
     return;
   }
   batch_sums(ColumnValue{d_in, features}, batch, features, d_mean, d_scratch, stream);
-  bn_mean_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_mean, features, batch);
+  COHORT_LAUNCH(bn_mean_kernel, blocks_for(features), kThreads, 0, stream)(d_mean, features, batch);
   COHORT_CHECK_LAUNCH(stream);
   batch_sums(CenteredSquare{d_in, d_mean, features}, batch, features, d_invstd, d_scratch, stream);
-  bn_finish_kernel<<<blocks_for(features), kThreads, 0, stream>>>(d_mean, d_invstd, d_rmean, d_rvar, features, batch);
+  COHORT_LAUNCH(bn_finish_kernel, blocks_for(features), kThreads, 0, stream)(d_mean, d_invstd, d_rmean, d_rvar,
+      features, batch);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -355,34 +362,35 @@ void bn_apply(const float* d_in, std::size_t batch, std::size_t features, const 
               const float* d_gamma, const float* d_beta, float* d_xhat, float* d_out, std::size_t ld_out,
               cudaStream_t stream) {
   if (batch * features == 0) return;
-  bn_apply_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_in, batch, features, d_mean, d_invstd,
-                                                                         d_gamma, d_beta, d_xhat, d_out, ld_out);
+  COHORT_LAUNCH(bn_apply_kernel, blocks_for(batch * features), kThreads, 0, stream)(d_in, batch, features, d_mean,
+      d_invstd, d_gamma, d_beta, d_xhat, d_out, ld_out);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void copy_columns(const float* d_in, std::size_t batch, std::size_t features, float* d_out, std::size_t ld_out,
                   cudaStream_t stream) {
   if (batch * features == 0) return;
-  copy_columns_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_in, batch, features, d_out, ld_out);
+  COHORT_LAUNCH(copy_columns_kernel, blocks_for(batch * features), kThreads, 0, stream)(d_in, batch, features, d_out,
+      ld_out);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void bias_relu(float* d_a, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream) {
   if (batch * features == 0) return;
-  bias_relu_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_a, d_bias, batch, features);
+  COHORT_LAUNCH(bias_relu_kernel, blocks_for(batch * features), kThreads, 0, stream)(d_a, d_bias, batch, features);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void add_bias(float* d_x, const float* d_bias, std::size_t batch, std::size_t features, cudaStream_t stream) {
   if (batch * features == 0) return;
-  add_bias_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_x, d_bias, batch, features);
+  COHORT_LAUNCH(add_bias_kernel, blocks_for(batch * features), kThreads, 0, stream)(d_x, d_bias, batch, features);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void dropout(float* d_x, std::size_t count, std::uint64_t seed, const StepState* d_state, std::uint64_t layer, double p,
              cudaStream_t stream) {
   if (count == 0 || p <= 0.0) return;
-  dropout_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_x, count, seed, d_state, layer, p);
+  COHORT_LAUNCH(dropout_kernel, blocks_for(count), kThreads, 0, stream)(d_x, count, seed, d_state, layer, p);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -397,14 +405,14 @@ void bn_relu_backward(float* d_dy, const float* d_xhat, const float* d_a, const 
                       const float* d_dgamma, const float* d_dbeta, std::size_t batch, std::size_t features,
                       cudaStream_t stream) {
   if (batch * features == 0) return;
-  bn_relu_backward_kernel<<<blocks_for(batch * features), kThreads, 0, stream>>>(d_dy, d_xhat, d_a, d_gamma, d_invstd,
-                                                                                 d_dgamma, d_dbeta, batch, features);
+  COHORT_LAUNCH(bn_relu_backward_kernel, blocks_for(batch * features), kThreads, 0, stream)(d_dy, d_xhat, d_a, d_gamma,
+      d_invstd, d_dgamma, d_dbeta, batch, features);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void relu_backward(float* d_dy, const float* d_a, std::size_t count, cudaStream_t stream) {
   if (count == 0) return;
-  relu_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(d_dy, d_a, count);
+  COHORT_LAUNCH(relu_backward_kernel, blocks_for(count), kThreads, 0, stream)(d_dy, d_a, count);
   COHORT_CHECK_LAUNCH(stream);
 }
 
@@ -412,25 +420,25 @@ void loss_and_grad(const float* d_logits, const float* d_target, std::size_t bat
                    bool y_range, float lo, float hi, float* d_dlogits, float* d_sample_loss, double* d_losses,
                    const StepState* d_state, cudaStream_t stream) {
   if (batch == 0) return;
-  loss_kernel<<<blocks_for(batch), kThreads, 0, stream>>>(d_logits, d_target, batch, n_out, task, y_range, lo, hi,
-                                                          d_dlogits, d_sample_loss);
+  COHORT_LAUNCH(loss_kernel, blocks_for(batch), kThreads, 0, stream)(d_logits, d_target, batch, n_out, task, y_range,
+      lo, hi, d_dlogits, d_sample_loss);
   COHORT_CHECK_LAUNCH(stream);
   const double divisor = task == 0 ? double(batch) * n_out : double(batch);
-  loss_sum_kernel<<<1, 1, 0, stream>>>(d_sample_loss, batch, divisor, d_losses, d_state);
+  COHORT_LAUNCH(loss_sum_kernel, 1, 1, 0, stream)(d_sample_loss, batch, divisor, d_losses, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void adamw(float* d_flat, std::size_t n, std::size_t begin, std::size_t n_decay, const StepState* d_state,
            cudaStream_t stream) {
   if (begin >= n) return;
-  adamw_kernel<<<blocks_for(n - begin), kThreads, 0, stream>>>(d_flat, n, begin, n_decay, d_state);
+  COHORT_LAUNCH(adamw_kernel, blocks_for(n - begin), kThreads, 0, stream)(d_flat, n, begin, n_decay, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
 
 void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_rows, std::size_t capacity,
                 const StepState* d_state, cudaStream_t stream) {
   if (capacity == 0) return;
-  adamw_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream>>>(
+  COHORT_LAUNCH(adamw_rows_kernel, static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream)(
       d_flat, n, d_rows, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }
@@ -438,7 +446,7 @@ void adamw_rows(float* d_flat, std::size_t n, const train_element::TableRow* d_r
 void zero_rows(float* d_values, const train_element::TableRow* d_rows, std::size_t capacity, const StepState* d_state,
                cudaStream_t stream) {
   if (capacity == 0) return;
-  zero_rows_kernel<<<static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream>>>(
+  COHORT_LAUNCH(zero_rows_kernel, static_cast<unsigned>(std::min<std::size_t>(capacity, 65535)), kThreads, 0, stream)(
       d_values, d_rows, d_state);
   COHORT_CHECK_LAUNCH(stream);
 }

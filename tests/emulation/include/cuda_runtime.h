@@ -67,6 +67,11 @@ inline unsigned atomicAdd(unsigned* address, unsigned value) {
   *address = old + value;
   return old;
 }
+inline float atomicAdd(float* address, float value) {
+  const float old = *address;
+  *address = old + value;
+  return old;
+}
 inline int atomicExch(int* address, int value) {
   const int old = *address;
   *address = value;

@@ -77,6 +77,7 @@ Options& options();
 
 /// Counters the tests read to see what a kernel did (reset them before a launch).
 struct Stats {
+  long launches = 0;  // launchers must not launch for empty work
   long block_barriers = 0;
   long warp_meetings = 0;
   long make_uint4_calls = 0;       // tile::stage calls make_uint4 only on its 16-byte path
@@ -84,8 +85,8 @@ struct Stats {
 };
 Stats& stats();
 
-/// Runs body(context) as every thread of every block of the grid (1-D blocks, whole
-/// warps, no dynamic shared memory).
+/// Runs body(context) as every thread of every block of the grid (1-D blocks, the last
+/// warp possibly partial, no dynamic shared memory).
 void run_grid(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(const void*), const void* context);
 
 /// COHORT_LAUNCH's emulated form (kernels/launch.cuh): launch(kernel, ...)(args...).
