@@ -21,6 +21,7 @@
 
 #include "cohort/error.hpp"
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/dictionary_element.hpp"
 
 namespace cohort::cuda {
@@ -94,20 +95,19 @@ StringGroups group_strings_cuda(const char* bytes, const std::size_t* offsets, s
   COHORT_CUDA_TRY(cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, d_head.data(), d_group_plus1.data(), count, s));
   DeviceBuffer<char> d_temp(std::max(sort_bytes, scan_bytes), s);
 
-  hash_strings_kernel<<<grid_for(n), kThreads, 0, s>>>(d_bytes.data(), d_offsets.data(), n, hash_mask, d_hash.data(),
-                                                       d_index.data());
+  COHORT_LAUNCH(hash_strings_kernel, grid_for(n), kThreads, 0, s)(d_bytes.data(), d_offsets.data(), n, hash_mask,
+      d_hash.data(), d_index.data());
   COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_hash.data(), d_sorted_hash.data(),
                                                   d_index.data(), d_sorted_index.data(), count, 0, 64, s));
-  run_heads_kernel<<<grid_for(n), kThreads, 0, s>>>(d_sorted_hash.data(), n, d_head.data());
+  COHORT_LAUNCH(run_heads_kernel, grid_for(n), kThreads, 0, s)(d_sorted_hash.data(), n, d_head.data());
   COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceScan::InclusiveSum(d_temp.data(), scan_bytes, d_head.data(), d_group_plus1.data(), count, s));
-  group_firsts_kernel<<<grid_for(n), kThreads, 0, s>>>(d_head.data(), d_group_plus1.data(), d_sorted_index.data(),
-                                                       d_sorted_hash.data(), n, d_first.data(), d_group_hash.data());
+  COHORT_LAUNCH(group_firsts_kernel, grid_for(n), kThreads, 0, s)(d_head.data(), d_group_plus1.data(),
+      d_sorted_index.data(), d_sorted_hash.data(), n, d_first.data(), d_group_hash.data());
   COHORT_CHECK_LAUNCH(s);
-  assign_groups_kernel<<<grid_for(n), kThreads, 0, s>>>(d_bytes.data(), d_offsets.data(), d_sorted_index.data(),
-                                                        d_group_plus1.data(), d_first.data(), n, d_group.data(),
-                                                        d_collision.data());
+  COHORT_LAUNCH(assign_groups_kernel, grid_for(n), kThreads, 0, s)(d_bytes.data(), d_offsets.data(),
+      d_sorted_index.data(), d_group_plus1.data(), d_first.data(), n, d_group.data(), d_collision.data());
   COHORT_CHECK_LAUNCH(s);
 
   std::uint32_t groups = 0;

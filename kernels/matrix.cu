@@ -22,6 +22,7 @@
 #include <algorithm>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/matrix.hpp"
 #include "kernels/matrix_element.hpp"
 
@@ -95,8 +96,8 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   DeviceBuffer<char> d_temp(std::max({sort_bytes, encode_bytes, scan_bytes}), s);
   Event start, stop;  // the device work alone, from events in device memory to cells there
   start.record(s);
-  pack_keys_kernel<<<grid_for(n), 256, 0, s>>>(d_row.data(), d_col.data(), ev.event ? d_event.data() : nullptr, layout,
-                                                d_keys.data(), d_index.data(), n);
+  COHORT_LAUNCH(pack_keys_kernel, grid_for(n), 256, 0, s)(d_row.data(), d_col.data(),
+      ev.event ? d_event.data() : nullptr, layout, d_keys.data(), d_index.data(), n);
   COHORT_CHECK_LAUNCH(s);
   COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
                                                   d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
@@ -107,9 +108,8 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   stream.synchronize();
   COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(d_temp.data(), scan_bytes, d_length.data(), d_start.data(), runs, s));
   DeviceBuffer<CellAccumulator> d_merged(runs, s);
-  fold_cells_kernel<<<grid_for(runs), 256, 0, s>>>(d_sorted_index.data(), d_start.data(), d_length.data(), runs,
-                                                    ev.time ? d_time.data() : nullptr,
-                                                    ev.weight ? d_weight.data() : nullptr, d_merged.data());
+  COHORT_LAUNCH(fold_cells_kernel, grid_for(runs), 256, 0, s)(d_sorted_index.data(), d_start.data(), d_length.data(),
+      runs, ev.time ? d_time.data() : nullptr, ev.weight ? d_weight.data() : nullptr, d_merged.data());
   COHORT_CHECK_LAUNCH(s);
   stop.record(s);
   stream.synchronize();

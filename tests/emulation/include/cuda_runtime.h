@@ -72,10 +72,20 @@ inline float atomicAdd(float* address, float value) {
   *address = old + value;
   return old;
 }
+inline unsigned atomicOr(unsigned* address, unsigned value) {
+  const unsigned old = *address;
+  *address = old | value;
+  return old;
+}
 inline int atomicExch(int* address, int value) {
   const int old = *address;
   *address = value;
   return old;
+}
+
+inline cudaError_t cudaMemsetAsync(void* device, int value, std::size_t bytes, cudaStream_t = nullptr) {
+  std::memset(device, value, bytes);
+  return cudaSuccess;
 }
 
 inline void __syncthreads(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {

@@ -1,12 +1,10 @@
-// cub/device/device_scan.cuh (emulation): DeviceScan::ExclusiveSum as a sequential scan,
-// with CUB's two-call protocol (a null d_temp asks for the size) checked, since a
-// launcher that skips the size query or passes too little storage fails on a GPU.
+// cub/device/device_scan.cuh (emulation): DeviceScan::ExclusiveSum and InclusiveSum as
+// sequential scans, with CUB's two-call protocol checked (cub/temp_storage.cuh).
 #pragma once
 
 #include <cstddef>
-#include <string>
 
-#include "cuda_runtime.h"
+#include "cub/temp_storage.cuh"
 
 namespace cub {
 
@@ -14,24 +12,28 @@ struct DeviceScan {
   // Any nonzero size: the launchers must allocate what the query says.
   static constexpr std::size_t kTempBytes = 256;
 
-  template <typename Input, typename Output>
-  static cudaError_t ExclusiveSum(void* d_temp, std::size_t& temp_bytes, Input in, Output out, int items,
+  template <typename Input, typename Output, typename NumItems>
+  static cudaError_t ExclusiveSum(void* d_temp, std::size_t& temp_bytes, Input in, Output out, NumItems items,
                                   cudaStream_t = nullptr) {
-    // CUB counts items in int: a count cast from a size that does not fit turns negative.
-    if (items < 0)
-      cohort::emulation::fail("cub::DeviceScan::ExclusiveSum: negative item count " + std::to_string(items));
-    if (d_temp == nullptr) {
-      temp_bytes = kTempBytes;
-      return cudaSuccess;
-    }
-    if (temp_bytes < kTempBytes)
-      cohort::emulation::fail("cub::DeviceScan::ExclusiveSum: " + std::to_string(temp_bytes) +
-                              " bytes of temporary storage, it asked for " + std::to_string(kTempBytes));
+    return scan(false, "cub::DeviceScan::ExclusiveSum", d_temp, temp_bytes, in, out, items);
+  }
+  template <typename Input, typename Output, typename NumItems>
+  static cudaError_t InclusiveSum(void* d_temp, std::size_t& temp_bytes, Input in, Output out, NumItems items,
+                                  cudaStream_t = nullptr) {
+    return scan(true, "cub::DeviceScan::InclusiveSum", d_temp, temp_bytes, in, out, items);
+  }
+
+ private:
+  template <typename Input, typename Output, typename NumItems>
+  static cudaError_t scan(bool inclusive, const char* name, void* d_temp, std::size_t& temp_bytes, Input in,
+                          Output out, NumItems items) {
+    if (emulation::size_query(name, d_temp, temp_bytes, kTempBytes, items)) return cudaSuccess;
     auto sum = decltype(+*in){};
-    for (int i = 0; i < items; ++i) {
+    for (NumItems i = 0; i < items; ++i) {
       const auto item = in[i];  // read first: CUB allows in == out
-      out[i] = sum;
+      if (!inclusive) out[i] = sum;
       sum += item;
+      if (inclusive) out[i] = sum;
     }
     return cudaSuccess;
   }

@@ -1,8 +1,13 @@
 // host/cuda/runtime.hpp (emulation): stands in for the real one, which needs the CUDA
-// toolkit; the kernels take ceil_div, COHORT_CHECK_LAUNCH, COHORT_CUDA_TRY and (through
-// check.hpp) cohort/error.hpp from it. An emulated launch or call throws at once when it
-// fails, so there is nothing left to check.
+// toolkit; the kernels take ceil_div, COHORT_CHECK_LAUNCH, COHORT_CUDA_TRY, (through
+// check.hpp) cohort/error.hpp and the launchers Stream, Event and DeviceBuffer from it.
+// An emulated launch or call throws at once when it fails, so there is nothing left to
+// check. "Device" memory is host memory; copies past a buffer's end fault.
 #pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
 
 #include "cohort/error.hpp"
 #include "cuda_runtime.h"
@@ -13,6 +18,52 @@ template <typename T>
 constexpr T ceil_div(T a, T b) {
   return (a + b - 1) / b;
 }
+
+// Work runs when launched, so a stream has nothing to wait for.
+class Stream {
+ public:
+  cudaStream_t get() const { return nullptr; }
+  void synchronize() const {}
+};
+
+// No device clock: elapsed time reads 0.
+class Event {
+ public:
+  void record(cudaStream_t) {}
+  void synchronize() const {}
+  float elapsed_ms_since(const Event&) const { return 0.f; }
+};
+
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(std::size_t size, cudaStream_t) : storage_(size) {}
+
+  T* data() { return storage_.empty() ? nullptr : storage_.data(); }
+  const T* data() const { return storage_.empty() ? nullptr : storage_.data(); }
+  std::size_t size() const { return storage_.size(); }
+  std::size_t bytes() const { return storage_.size() * sizeof(T); }
+
+  void copy_from_host(const T* host, std::size_t count, cudaStream_t, std::size_t offset = 0) {
+    if (count == 0) return;
+    check_range(count, offset);
+    std::memcpy(storage_.data() + offset, host, count * sizeof(T));
+  }
+  void copy_to_host(T* host, std::size_t count, cudaStream_t, std::size_t offset = 0) const {
+    if (count == 0) return;
+    check_range(count, offset);
+    std::memcpy(host, storage_.data() + offset, count * sizeof(T));
+  }
+
+ private:
+  void check_range(std::size_t count, std::size_t offset) const {
+    if (offset > storage_.size() || count > storage_.size() - offset)
+      emulation::fail("DeviceBuffer: copy of [" + std::to_string(offset) + ", " + std::to_string(offset + count) +
+                      ") out of " + std::to_string(storage_.size()) + " elements");
+  }
+  std::vector<T> storage_;
+};
 
 }  // namespace cohort::cuda
 

@@ -1,0 +1,47 @@
+// cub/device/device_radix_sort.cuh (emulation): DeviceRadixSort::SortPairs as a
+// sequential stable sort on the key bits [begin_bit, end_bit) (CUB's order: bits outside
+// the range are ignored, equal keys keep their input order, the output keys are whole).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <numeric>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cub/temp_storage.cuh"
+
+namespace cub {
+
+struct DeviceRadixSort {
+  template <typename Key, typename Value, typename NumItems>
+  static cudaError_t SortPairs(void* d_temp, std::size_t& temp_bytes, const Key* keys_in, Key* keys_out,
+                               const Value* values_in, Value* values_out, NumItems items, int begin_bit = 0,
+                               int end_bit = int(sizeof(Key) * 8), cudaStream_t = nullptr) {
+    static_assert(std::is_unsigned_v<Key>, "the stand-in sorts unsigned keys only");
+    constexpr int kBits = int(sizeof(Key) * 8);
+    if (begin_bit < 0 || end_bit > kBits || begin_bit >= end_bit)
+      cohort::emulation::fail("cub::DeviceRadixSort::SortPairs: bit range [" + std::to_string(begin_bit) + ", " +
+                              std::to_string(end_bit) + ") of a " + std::to_string(kBits) + "-bit key");
+    if (emulation::size_query("cub::DeviceRadixSort::SortPairs", d_temp, temp_bytes, emulation::bytes_for(items), items))
+      return cudaSuccess;
+    const auto n = static_cast<std::size_t>(items);
+    const Key mask = end_bit - begin_bit == kBits ? Key(~Key(0)) : Key((Key(1) << (end_bit - begin_bit)) - 1);
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return Key(keys_in[a] >> begin_bit & mask) < Key(keys_in[b] >> begin_bit & mask);
+    });
+    // Through copies: CUB's outputs must not overlap its inputs, but a bad launcher's may.
+    const std::vector<Key> keys(keys_in, keys_in + n);
+    const std::vector<Value> values(values_in, values_in + n);
+    for (std::size_t i = 0; i < n; ++i) {
+      keys_out[i] = keys[order[i]];
+      values_out[i] = values[order[i]];
+    }
+    return cudaSuccess;
+  }
+};
+
+}  // namespace cub

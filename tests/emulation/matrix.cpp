@@ -1,0 +1,2 @@
+// matrix.cpp: kernels/matrix.cu compiled as host C++ on the emulator.
+#include "kernels/matrix.cu"
