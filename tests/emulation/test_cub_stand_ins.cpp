@@ -1,0 +1,103 @@
+// test_cub_stand_ins.cpp: the sequential CUB stand-ins (include/cub) keep CUB's contract
+// where the launchers rely on it: SortPairs orders by the selected bits only and is
+// stable, Encode counts runs, the scans; and every call faults without the size query
+// or with less temporary storage than it asked for.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
+
+namespace {
+
+// The message of the Fault that call() throws; empty when it throws none.
+template <typename Call>
+std::string fault_of(Call&& call) {
+  try {
+    call();
+  } catch (const cohort::emulation::Fault& fault) {
+    return fault.what();
+  }
+  return "";
+}
+
+TEST(CubStandIns, SortPairsIsStableOnTheSelectedBits) {
+  // Bits [4, 8) decide; the low and high bits only tell equal keys apart.
+  const std::vector<std::uint32_t> keys{0x135, 0x021, 0x93f, 0x010, 0x02a, 0x7f4};
+  const std::vector<int> values{0, 1, 2, 3, 4, 5};
+  std::vector<std::uint32_t> sorted_keys(keys.size());
+  std::vector<int> sorted_values(keys.size());
+  std::size_t bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys.data(), sorted_keys.data(), values.data(),
+                                  sorted_values.data(), keys.size(), 4, 8);
+  std::vector<char> temp(bytes);
+  cub::DeviceRadixSort::SortPairs(temp.data(), bytes, keys.data(), sorted_keys.data(), values.data(),
+                                  sorted_values.data(), keys.size(), 4, 8);
+  EXPECT_EQ(sorted_values, (std::vector<int>{3, 1, 4, 0, 2, 5}));  // digits 1, 2, 2, 3, 3, f
+  EXPECT_EQ(sorted_keys, (std::vector<std::uint32_t>{0x010, 0x021, 0x02a, 0x135, 0x93f, 0x7f4}));
+  EXPECT_NE(fault_of([&] {
+              cub::DeviceRadixSort::SortPairs(temp.data(), bytes, keys.data(), sorted_keys.data(), values.data(),
+                                              sorted_values.data(), keys.size(), 8, 40);
+            }).find("bit range"),
+            std::string::npos);
+}
+
+TEST(CubStandIns, EncodeAndScans) {
+  const std::vector<std::uint64_t> items{7, 7, 2, 2, 2, 9, 7};
+  std::vector<std::uint64_t> unique(items.size());
+  std::vector<std::uint32_t> lengths(items.size()), exclusive(items.size()), inclusive(items.size());
+  std::uint64_t runs = 0;
+  std::size_t bytes = 0;
+  cub::DeviceRunLengthEncode::Encode(nullptr, bytes, items.data(), unique.data(), lengths.data(), &runs, items.size());
+  std::vector<char> temp(bytes);
+  cub::DeviceRunLengthEncode::Encode(temp.data(), bytes, items.data(), unique.data(), lengths.data(), &runs,
+                                     items.size());
+  ASSERT_EQ(runs, 4u);
+  EXPECT_EQ(std::vector<std::uint64_t>(unique.begin(), unique.begin() + 4), (std::vector<std::uint64_t>{7, 2, 9, 7}));
+  EXPECT_EQ(std::vector<std::uint32_t>(lengths.begin(), lengths.begin() + 4), (std::vector<std::uint32_t>{2, 3, 1, 1}));
+  std::size_t scan_bytes = 0;
+  cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, lengths.data(), inclusive.data(), 4);
+  temp.resize(std::max(bytes, scan_bytes));
+  cub::DeviceScan::ExclusiveSum(temp.data(), scan_bytes, lengths.data(), exclusive.data(), 4);
+  cub::DeviceScan::InclusiveSum(temp.data(), scan_bytes, lengths.data(), inclusive.data(), 4);
+  EXPECT_EQ(std::vector<std::uint32_t>(exclusive.begin(), exclusive.begin() + 4),
+            (std::vector<std::uint32_t>{0, 2, 5, 6}));
+  EXPECT_EQ(std::vector<std::uint32_t>(inclusive.begin(), inclusive.begin() + 4),
+            (std::vector<std::uint32_t>{2, 5, 6, 7}));
+}
+
+TEST(CubStandIns, FaultWithoutEnoughTemporaryStorage) {
+  std::vector<std::uint32_t> keys(100), values(100), out_keys(100), out_values(100);
+  std::size_t asked = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, asked, keys.data(), out_keys.data(), values.data(), out_values.data(), 100);
+  std::vector<char> temp(asked);
+  std::size_t less = asked - 1;
+  EXPECT_NE(fault_of([&] {
+              cub::DeviceRadixSort::SortPairs(temp.data(), less, keys.data(), out_keys.data(), values.data(),
+                                              out_values.data(), 100);
+            }).find("temporary storage"),
+            std::string::npos);
+  // A size queried for fewer items does not cover the call.
+  std::size_t for_ten = 0;
+  cub::DeviceRunLengthEncode::Encode(nullptr, for_ten, keys.data(), out_keys.data(), out_values.data(),
+                                     values.data(), 10);
+  EXPECT_NE(fault_of([&] {
+              cub::DeviceRunLengthEncode::Encode(temp.data(), for_ten, keys.data(), out_keys.data(),
+                                                 out_values.data(), values.data(), 100);
+            }).find("temporary storage"),
+            std::string::npos);
+  std::size_t none = 0;  // a call that skipped the query
+  EXPECT_NE(fault_of([&] { cub::DeviceScan::InclusiveSum(temp.data(), none, keys.data(), out_keys.data(), 100); })
+                .find("temporary storage"),
+            std::string::npos);
+  EXPECT_NE(fault_of([&] { cub::DeviceScan::ExclusiveSum(temp.data(), asked, keys.data(), out_keys.data(), -1); })
+                .find("negative item count"),
+            std::string::npos);
+}
+
+}  // namespace
