@@ -284,6 +284,10 @@ TEST_P(TrainKernels, ElementwiseForwardAndBackward) {
   expect_bitwise(got, want, "bias_relu");
   expect_bitwise(got_no_bias, want_no_bias, "bias_relu without bias");
   expect_bitwise(got_add, want_add, "add_bias");
+  std::vector<float> copied(batch * (features + 2), kPoison), want_copied(batch * (features + 2), kPoison);
+  for (std::size_t i = 0; i < n; ++i) want_copied[(i / features) * (features + 2) + i % features] = a[i];
+  cu::copy_columns(a.data(), batch, features, copied.data(), features + 2, nullptr);
+  expect_bitwise(copied, want_copied, "copy_columns");
 
   std::vector<float> bn_dy = dy, relu_dy = dy, want_bn(n), want_relu(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -300,6 +304,7 @@ TEST_P(TrainKernels, ElementwiseForwardAndBackward) {
   EXPECT_EQ(launches_of([] {
               cu::bias_relu(nullptr, nullptr, 0, 5, nullptr);
               cu::add_bias(nullptr, nullptr, 5, 0, nullptr);
+              cu::copy_columns(nullptr, 0, 5, nullptr, 5, nullptr);
               cu::bn_relu_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 5, nullptr);
               cu::relu_backward(nullptr, nullptr, 0, nullptr);
             }),
