@@ -342,7 +342,7 @@ void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_
 
 void bn_stats(const float* d_in, std::size_t batch, std::size_t features, float* d_mean, float* d_invstd,
               float* d_rmean, float* d_rvar, bool training, float* d_scratch, cudaStream_t stream) {
-  if (features == 0) return;
+  if (features == 0 || (training && batch == 0)) return;  // no batch: no statistics to take
   if (!training) {
     COHORT_LAUNCH(bn_running_kernel, blocks_for(features), kThreads, 0, stream)(d_rmean, d_rvar, features, d_mean,
         d_invstd);

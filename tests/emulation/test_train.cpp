@@ -232,6 +232,7 @@ TEST_P(TrainKernels, BatchNormMatchesTheCpu) {
   }
   EXPECT_EQ(launches_of([] {
               cu::bn_stats(nullptr, 10, 0, nullptr, nullptr, nullptr, nullptr, true, nullptr, nullptr);
+              cu::bn_stats(nullptr, 0, 7, nullptr, nullptr, nullptr, nullptr, true, nullptr, nullptr);  // no batch
               cu::bn_apply(nullptr, 0, 7, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 7, nullptr);
             }),
             0);
