@@ -1,6 +1,9 @@
 // host/cuda/runtime.hpp (emulation): stands in for the real one, which needs the CUDA
 // toolkit; the kernels take ceil_div, COHORT_CHECK_LAUNCH, COHORT_CUDA_TRY, (through
-// check.hpp) cohort/error.hpp and the launchers Stream, Event and DeviceBuffer from it.
+// check.hpp) cohort/error.hpp and the launchers Stream, Event and DeviceBuffer from it;
+// host/cuda/similar_cuda.cpp also CublasHandle (cublas_v2.h's host GEMMs),
+// COHORT_CUBLAS_TRY, free_device_memory and cudaMemcpyAsync; host/cuda/join_cuda.cpp
+// PinnedBuffer, COHORT_CUDA_LOG and cudaStreamSynchronize.
 // An emulated launch or call throws at once when it fails, so there is nothing left to
 // check. "Device" memory is host memory; copies past a buffer's end fault.
 #pragma once
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "cohort/error.hpp"
+#include "cublas_v2.h"
 #include "cuda_runtime.h"
 
 namespace cohort::cuda {
@@ -65,7 +69,56 @@ class DeviceBuffer {
   std::vector<T> storage_;
 };
 
+// Page-locked host memory is host memory; moves as the real one (swap).
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(std::size_t size) : storage_(size) {}
+  PinnedBuffer(PinnedBuffer&&) noexcept = default;
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
+    storage_.swap(other.storage_);
+    return *this;
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  T* data() { return storage_.empty() ? nullptr : storage_.data(); }
+  const T* data() const { return storage_.empty() ? nullptr : storage_.data(); }
+  std::size_t size() const { return storage_.size(); }
+  T& operator[](std::size_t i) { return storage_.at(i); }
+  const T& operator[](std::size_t i) const { return storage_.at(i); }
+
+ private:
+  std::vector<T> storage_;
+};
+
+class CublasHandle {
+ public:
+  explicit CublasHandle(cudaStream_t) {}
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  cublasHandle_t get() const { return &context_; }
+
+ private:
+  mutable cublasContext context_;
+};
+
+/// A fixed "free" size: 1 GiB, so default budgets are large and the plan deterministic.
+inline std::size_t free_device_memory() { return std::size_t{1} << 30; }
+
 }  // namespace cohort::cuda
 
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
+// "Device" pointers are host pointers; the bounds are the callers' (DeviceBuffer checks its own).
+inline cudaError_t cudaMemcpyAsync(void* to, const void* from, std::size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (bytes) std::memcpy(to, from, bytes);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+#define COHORT_CUBLAS_TRY(call) static_cast<void>(call)
+#define COHORT_CUDA_LOG(call) static_cast<void>(call)
 #define COHORT_CHECK_LAUNCH(stream) static_cast<void>(stream)
 #define COHORT_CUDA_TRY(call) static_cast<void>(call)
