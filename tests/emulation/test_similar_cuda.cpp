@@ -241,4 +241,26 @@ TEST(EmulatedSimilarCuda, ExactTiesOverflowAndRetry) {
   }
 }
 
+// The same ties under a budget that holds the first candidate buffers but not twice as
+// many: 70000 bytes give 437-row chunks (cap 1463 < 2001 ties) and one query per batch
+// (34960 + 23512 bytes); doubled slots would need 81880. The retry must refuse, naming ties.
+TEST(EmulatedSimilarCuda, TiesPastTheBudgetThrow) {
+  const std::size_t n = 6000, d = 20;
+  const std::uint32_t seed = 701;
+  Data data = make_data(n, d, 1, seed);
+  for (std::size_t r = 2000; r < 4000; ++r) std::copy_n(data.corpus.begin() + 5 * d, d, data.corpus.begin() + r * d);
+  data.rows = {5};
+  Config setup;
+  setup.k = 1;
+  setup.by_row = true;
+  setup.gpu_memory = 70000;
+  const SimilarProblem p = make_problem(data, n, d, setup);
+  try {
+    cohort::cuda::similar_cuda(p);
+    ADD_FAILURE() << "no error, seed " << seed;
+  } catch (const cohort::Error& error) {
+    EXPECT_NE(std::string(error.what()).find("tie"), std::string::npos) << error.what();
+  }
+}
+
 }  // namespace
