@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "host/cuda/runtime.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/segment_element.hpp"
 #include "kernels/segment_fused.hpp"
 
@@ -206,7 +207,7 @@ class CudaSteps final : public KMeansSteps {
       : n_(n), d_(d), blas_(stream_.get()), d_x_(n * d, stream_.get()), d_x_norm2_(n, stream_.get()),
         d_labels_(n, stream_.get()), d_distance_(n, stream_.get()), d_changed_(1, stream_.get()) {
     d_x_.copy_from_host(x, n * d, stream_.get());
-    row_norms_kernel<<<grid_for(n), kThreads, 0, stream_.get()>>>(d_x_.data(), n, d, d_x_norm2_.data());
+    COHORT_LAUNCH(row_norms_kernel, grid_for(n), kThreads, 0, stream_.get())(d_x_.data(), n, d, d_x_norm2_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
     seg_len_ = std::max<std::size_t>(1024, ceil_div<std::size_t>(n, 1024));
     segments_ = ceil_div(n, seg_len_);
@@ -221,7 +222,7 @@ class CudaSteps final : public KMeansSteps {
     COHORT_CUDA_TRY(cudaMemsetAsync(d_nearest_.data(), 0, n_ * sizeof(std::int32_t), stream_.get()));
     ensure(d_trial_, n_);
     dots_for(center, 1, d_trial_.data());
-    pp_start_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_norm2_.data(), d_trial_.data(),
+    COHORT_LAUNCH(pp_start_kernel, grid_for(n_), kThreads, 0, stream_.get())(d_x_norm2_.data(), d_trial_.data(),
                                                                   segment::squared_norm(center, d_), n_,
                                                                   d_closest_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
@@ -262,14 +263,14 @@ class CudaSteps final : public KMeansSteps {
     for (int j = 0; j < t; ++j) c_norm2[j] = segment::squared_norm(candidates + j * d_, d_);
     ensure(d_c_norm2_, t);
     d_c_norm2_.copy_from_host(c_norm2.data(), t, stream_.get());
-    pp_trial_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_norm2_.data(), d_closest_.data(),
+    COHORT_LAUNCH(pp_trial_kernel, grid_for(n_), kThreads, 0, stream_.get())(d_x_norm2_.data(), d_closest_.data(),
                                                                   d_c_norm2_.data(), t, n_, d_trial_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
     potentials = column_totals(d_trial_.data(), t);
   }
 
   void pp_accept(int j) override {
-    pp_accept_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_trial_.data(), trial_t_, j, n_, d_closest_.data());
+    COHORT_LAUNCH(pp_accept_kernel, grid_for(n_), kThreads, 0, stream_.get())(d_trial_.data(), trial_t_, j, n_, d_closest_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
   }
 
@@ -285,7 +286,7 @@ class CudaSteps final : public KMeansSteps {
     ensure(d_rows_, rows.size());
     ensure(d_points_, rows.size() * d_);
     d_rows_.copy_from_host(rows32.data(), rows.size(), s);
-    gather_rows_kernel<<<grid_for(rows.size() * d_), kThreads, 0, s>>>(d_x_.data(), d_, d_rows_.data(), rows.size(),
+    COHORT_LAUNCH(gather_rows_kernel, grid_for(rows.size() * d_), kThreads, 0, s)(d_x_.data(), d_, d_rows_.data(), rows.size(),
                                                                         d_points_.data());
     COHORT_CHECK_LAUNCH(s);
     d_points_.copy_to_host(out, rows.size() * d_, s);
@@ -298,9 +299,9 @@ class CudaSteps final : public KMeansSteps {
     ensure(d_rows_, n_);
     ensure(d_sorted_rows_, n_);
     DeviceBuffer<long long> d_selected(1, s);
-    oversample_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_closest_.data(), n_, scale, seed, d_keep_.data());
+    COHORT_LAUNCH(oversample_kernel, grid_for(n_), kThreads, 0, s)(d_closest_.data(), n_, scale, seed, d_keep_.data());
     COHORT_CHECK_LAUNCH(s);
-    iota_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_rows_.data(), n_);
+    COHORT_LAUNCH(iota_kernel, grid_for(n_), kThreads, 0, s)(d_rows_.data(), n_);
     COHORT_CHECK_LAUNCH(s);
     std::size_t temp_bytes = 0;
     COHORT_CUDA_TRY(cub::DeviceSelect::Flagged(nullptr, temp_bytes, d_rows_.data(), d_keep_.data(),
@@ -323,7 +324,7 @@ class CudaSteps final : public KMeansSteps {
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
       gemm_centroid_major(d_centroids_.data(), m, d_x_.data() + first_row * d_, rows, d_dots_.data());
-      pp_add_kernel<<<grid_for(rows), kThreads, 0, s>>>(d_x_norm2_.data(), d_dots_.data(), d_c_norm2_.data(), m,
+      COHORT_LAUNCH(pp_add_kernel, grid_for(rows), kThreads, 0, s)(d_x_norm2_.data(), d_dots_.data(), d_c_norm2_.data(), m,
                                                         first_row, rows, first_index, d_closest_.data(),
                                                         d_nearest_.data());
       COHORT_CHECK_LAUNCH(s);
@@ -345,7 +346,7 @@ class CudaSteps final : public KMeansSteps {
       ensure(d_assigned_, n_);
       nearest_centroids(d_x_.data(), d_x_norm2_.data(), n_, d_, d_centroids_.data(), d_c_norm2_.data(), k,
                         d_assigned_.data(), stream_.get());
-      apply_nearest_kernel<<<grid_for(n_), kThreads, 0, stream_.get()>>>(d_x_.data(), d_centroids_.data(), d_, n_,
+      COHORT_LAUNCH(apply_nearest_kernel, grid_for(n_), kThreads, 0, stream_.get())(d_x_.data(), d_centroids_.data(), d_, n_,
                                                                          d_assigned_.data(), first, d_labels_.data(),
                                                                          d_distance_.data(), d_changed_.data());
       COHORT_CHECK_LAUNCH(stream_.get());
@@ -355,7 +356,7 @@ class CudaSteps final : public KMeansSteps {
     for (std::size_t first_row = 0; first_row < n_; first_row += block) {
       const std::size_t rows = std::min(block, n_ - first_row);
       gemm_centroid_major(d_centroids_.data(), k, d_x_.data() + first_row * d_, rows, d_dots_.data());
-      assign_kernel<<<grid_for(rows), kThreads, 0, stream_.get()>>>(
+      COHORT_LAUNCH(assign_kernel, grid_for(rows), kThreads, 0, stream_.get())(
           d_x_.data(), d_x_norm2_.data(), d_dots_.data(), d_centroids_.data(), d_c_norm2_.data(), k, d_, first_row,
           rows, first, d_labels_.data(), d_distance_.data(), d_changed_.data());
       COHORT_CHECK_LAUNCH(stream_.get());
@@ -379,7 +380,7 @@ class CudaSteps final : public KMeansSteps {
     ensure(d_rows_, n_);
     ensure(d_sorted_rows_, n_);
     ensure(d_sorted_labels_, n_);
-    iota_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_rows_.data(), n_);
+    COHORT_LAUNCH(iota_kernel, grid_for(n_), kThreads, 0, s)(d_rows_.data(), n_);
     COHORT_CHECK_LAUNCH(s);
     int end_bit = 1;
     while ((1 << end_bit) < k) ++end_bit;
@@ -411,11 +412,11 @@ class CudaSteps final : public KMeansSteps {
     DeviceBuffer<double> d_partial(std::max<std::size_t>(1, chunks * d_), s), d_sums(static_cast<std::size_t>(k) * d_, s);
     const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(256, ceil_div<std::size_t>(d_, 32) * 32));
     if (chunks > 0) {
-      chunk_sums_kernel<<<static_cast<unsigned>(chunks), threads, 0, s>>>(d_x_.data(), d_, d_sorted_rows_.data(),
+      COHORT_LAUNCH(chunk_sums_kernel, static_cast<unsigned>(chunks), threads, 0, s)(d_x_.data(), d_, d_sorted_rows_.data(),
                                                                           d_begin.data(), d_end.data(), d_partial.data());
       COHORT_CHECK_LAUNCH(s);
     }
-    cluster_sums_kernel<<<static_cast<unsigned>(k), threads, 0, s>>>(d_partial.data(), d_, d_first.data(), d_sums.data());
+    COHORT_LAUNCH(cluster_sums_kernel, static_cast<unsigned>(k), threads, 0, s)(d_partial.data(), d_, d_first.data(), d_sums.data());
     COHORT_CHECK_LAUNCH(s);
     sums.resize(static_cast<std::size_t>(k) * d_);
     d_sums.copy_to_host(sums.data(), sums.size(), s);
@@ -462,10 +463,10 @@ class CudaSteps final : public KMeansSteps {
     DeviceBuffer<unsigned long long> d_counts(m, s);
     COHORT_CUDA_TRY(cudaMemsetAsync(d_counts.data(), 0, m * sizeof(unsigned long long), s));
     if (m <= kSharedCounts)
-      count_kernel<<<static_cast<unsigned>(std::min<std::size_t>(grid_for(n_), kCountBlocks)), kThreads, 0, s>>>(
+      COHORT_LAUNCH(count_kernel, static_cast<unsigned>(std::min<std::size_t>(grid_for(n_), kCountBlocks)), kThreads, 0, s)(
           d_labels, n_, m, d_counts.data());
     else
-      count_global_kernel<<<grid_for(n_), kThreads, 0, s>>>(d_labels, n_, d_counts.data());
+      COHORT_LAUNCH(count_global_kernel, grid_for(n_), kThreads, 0, s)(d_labels, n_, d_counts.data());
     COHORT_CHECK_LAUNCH(s);
     std::vector<unsigned long long> host(m);
     d_counts.copy_to_host(host.data(), m, s);
@@ -503,7 +504,7 @@ class CudaSteps final : public KMeansSteps {
   std::vector<double> column_totals(const float* in, int t) {
     ensure(d_segment_sums_, segments_ * t);
     for (int j = 0; j < t; ++j) {
-      segment_sum_kernel<float><<<static_cast<unsigned>(segments_), kThreads, 0, stream_.get()>>>(
+      COHORT_LAUNCH(segment_sum_kernel<float>, static_cast<unsigned>(segments_), kThreads, 0, stream_.get())(
           in, n_, t, j, seg_len_, d_segment_sums_.data() + j * segments_);
       COHORT_CHECK_LAUNCH(stream_.get());
     }
@@ -519,7 +520,7 @@ class CudaSteps final : public KMeansSteps {
   // Sum of in[i * stride + offset] over all rows: fixed segments, added in order on the host.
   template <typename T>
   double total(const T* in, std::size_t stride, std::size_t offset, std::vector<double>* per_segment) {
-    segment_sum_kernel<T><<<static_cast<unsigned>(segments_), kThreads, 0, stream_.get()>>>(
+    COHORT_LAUNCH(segment_sum_kernel<T>, static_cast<unsigned>(segments_), kThreads, 0, stream_.get())(
         in, n_, stride, offset, seg_len_, d_segment_sums_.data());
     COHORT_CHECK_LAUNCH(stream_.get());
     std::vector<double> local(segments_);

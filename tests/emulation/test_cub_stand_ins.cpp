@@ -1,7 +1,8 @@
 // test_cub_stand_ins.cpp: the sequential CUB stand-ins (include/cub) keep CUB's contract
 // where the launchers rely on it: SortPairs orders by the selected bits only and is
 // stable, Encode counts runs, the scans; and every call faults without the size query
-// or with less temporary storage than it asked for.
+// or with less temporary storage than it asked for. Signed keys sort as CUB twiddles
+// them; Flagged keeps the flagged items in order.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
+#include <cub/device/device_select.cuh>
 
 namespace {
 
@@ -97,6 +99,46 @@ TEST(CubStandIns, FaultWithoutEnoughTemporaryStorage) {
             std::string::npos);
   EXPECT_NE(fault_of([&] { cub::DeviceScan::ExclusiveSum(temp.data(), asked, keys.data(), out_keys.data(), -1); })
                 .find("negative item count"),
+            std::string::npos);
+}
+
+TEST(CubStandIns, SignedKeysSortAsCubTwiddlesThem) {
+  // Whole keys: negatives first (the sign bit flipped); a low bit range sorts the bits as
+  // they are, which for non-negative labels is their order.
+  const std::vector<std::int32_t> keys{3, -2, 0, 7, -9, 3, 1};
+  const std::vector<int> values{0, 1, 2, 3, 4, 5, 6};
+  std::vector<std::int32_t> sorted_keys(keys.size());
+  std::vector<int> sorted_values(keys.size());
+  std::size_t bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys.data(), sorted_keys.data(), values.data(),
+                                  sorted_values.data(), keys.size());
+  std::vector<char> temp(bytes);
+  cub::DeviceRadixSort::SortPairs(temp.data(), bytes, keys.data(), sorted_keys.data(), values.data(),
+                                  sorted_values.data(), keys.size());
+  EXPECT_EQ(sorted_keys, (std::vector<std::int32_t>{-9, -2, 0, 1, 3, 3, 7}));
+  EXPECT_EQ(sorted_values, (std::vector<int>{4, 1, 2, 6, 0, 5, 3}));
+  const std::vector<std::int32_t> labels{2, 0, 3, 1, 0, 2};
+  cub::DeviceRadixSort::SortPairs(temp.data(), bytes, labels.data(), sorted_keys.data(), values.data(),
+                                  sorted_values.data(), labels.size(), 0, 2);
+  EXPECT_EQ(std::vector<int>(sorted_values.begin(), sorted_values.begin() + 6), (std::vector<int>{1, 4, 3, 0, 5, 2}));
+}
+
+TEST(CubStandIns, FlaggedKeepsFlaggedItemsInOrder) {
+  const std::vector<std::int32_t> items{10, 11, 12, 13, 14, 15};
+  const std::vector<unsigned char> flags{0, 1, 1, 0, 0, 1};
+  std::vector<std::int32_t> out(items.size(), -1);
+  long long selected = -1;
+  std::size_t bytes = 0;
+  cub::DeviceSelect::Flagged(nullptr, bytes, items.data(), flags.data(), out.data(), &selected, items.size());
+  std::vector<char> temp(bytes);
+  cub::DeviceSelect::Flagged(temp.data(), bytes, items.data(), flags.data(), out.data(), &selected, items.size());
+  EXPECT_EQ(selected, 3);
+  EXPECT_EQ(out, (std::vector<std::int32_t>{11, 12, 15, -1, -1, -1}));
+  std::size_t less = bytes - 1;
+  EXPECT_NE(fault_of([&] {
+              cub::DeviceSelect::Flagged(temp.data(), less, items.data(), flags.data(), out.data(), &selected,
+                                         items.size());
+            }).find("temporary storage"),
             std::string::npos);
 }
 

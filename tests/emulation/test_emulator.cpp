@@ -44,6 +44,18 @@ TEST(Emulator, WarpIntrinsicsGiveCudasResults) {
   }
 }
 
+// Lane l of warp w brings w * 1000 + l; every lane gets its warp's sum.
+__global__ void reduce_add_kernel(unsigned* out) {
+  const unsigned global = blockIdx.x * blockDim.x + threadIdx.x;
+  out[global] = __reduce_add_sync(kFull, (global / 32) * 1000 + (global & 31u));
+}
+
+TEST(Emulator, ReduceAddSyncSumsTheWarp) {
+  std::vector<unsigned> out(3 * 64, 0);
+  COHORT_LAUNCH(reduce_add_kernel, 3, 64, 0, nullptr)(out.data());
+  for (unsigned g = 0; g < out.size(); ++g) EXPECT_EQ(out[g], (g / 32) * 32000 + 496) << "thread " << g;
+}
+
 __global__ void skipping_kernel(int* out, int skipping_lane) {
   int value = static_cast<int>(threadIdx.x);
   if (static_cast<int>(threadIdx.x & 31u) != skipping_lane) value = __shfl_xor_sync(kFull, value, 1);

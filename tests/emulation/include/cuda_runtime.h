@@ -67,6 +67,11 @@ inline unsigned atomicAdd(unsigned* address, unsigned value) {
   *address = old + value;
   return old;
 }
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+  const unsigned long long old = *address;
+  *address = old + value;
+  return old;
+}
 inline float atomicAdd(float* address, float value) {
   const float old = *address;
   *address = old + value;
@@ -138,4 +143,13 @@ template <typename T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, const char* file = __builtin_FILE(),
                   int line = __builtin_LINE()) {
   return cohort::emulation::shuffle(cohort::emulation::Collective::ShuffleXor, mask, value, lane_mask, file, line);
+}
+// A butterfly of xor shuffles: every lane of the full warp ends with the (wrapping,
+// exact) sum; the mask must be the full warp, which the xor pattern needs.
+inline unsigned __reduce_add_sync(unsigned mask, unsigned value, const char* file = __builtin_FILE(),
+                                  int line = __builtin_LINE()) {
+  if (mask != 0xffffffffu) cohort::emulation::fail("__reduce_add_sync: the stand-in takes the full warp only");
+  for (int lane_mask = 16; lane_mask > 0; lane_mask /= 2)
+    value += __shfl_xor_sync(mask, value, lane_mask, file, line);
+  return value;
 }

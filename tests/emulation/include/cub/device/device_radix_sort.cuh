@@ -1,6 +1,8 @@
 // cub/device/device_radix_sort.cuh (emulation): DeviceRadixSort::SortPairs as a
 // sequential stable sort on the key bits [begin_bit, end_bit) (CUB's order: bits outside
 // the range are ignored, equal keys keep their input order, the output keys are whole).
+// Signed keys are ordered as CUB's bit twiddling does: the sign bit flipped, so the bits
+// of a non-negative key are its own.
 #pragma once
 
 #include <algorithm>
@@ -19,7 +21,8 @@ struct DeviceRadixSort {
   static cudaError_t SortPairs(void* d_temp, std::size_t& temp_bytes, const Key* keys_in, Key* keys_out,
                                const Value* values_in, Value* values_out, NumItems items, int begin_bit = 0,
                                int end_bit = int(sizeof(Key) * 8), cudaStream_t = nullptr) {
-    static_assert(std::is_unsigned_v<Key>, "the stand-in sorts unsigned keys only");
+    static_assert(std::is_integral_v<Key>, "the stand-in sorts integer keys only");
+    using Bits = std::make_unsigned_t<Key>;
     constexpr int kBits = int(sizeof(Key) * 8);
     if (begin_bit < 0 || end_bit > kBits || begin_bit >= end_bit)
       cohort::emulation::fail("cub::DeviceRadixSort::SortPairs: bit range [" + std::to_string(begin_bit) + ", " +
@@ -27,11 +30,13 @@ struct DeviceRadixSort {
     if (emulation::size_query("cub::DeviceRadixSort::SortPairs", d_temp, temp_bytes, emulation::bytes_for(items), items))
       return cudaSuccess;
     const auto n = static_cast<std::size_t>(items);
-    const Key mask = end_bit - begin_bit == kBits ? Key(~Key(0)) : Key((Key(1) << (end_bit - begin_bit)) - 1);
+    const Bits mask = end_bit - begin_bit == kBits ? Bits(~Bits(0)) : Bits((Bits(1) << (end_bit - begin_bit)) - 1);
+    const Bits flip = std::is_signed_v<Key> ? Bits(Bits(1) << (kBits - 1)) : Bits(0);
+    auto digit = [&](Key key) { return Bits(Bits(Bits(key) ^ flip) >> begin_bit & mask); };
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return Key(keys_in[a] >> begin_bit & mask) < Key(keys_in[b] >> begin_bit & mask);
+      return digit(keys_in[a]) < digit(keys_in[b]);
     });
     // Through copies: CUB's outputs must not overlap its inputs, but a bad launcher's may.
     const std::vector<Key> keys(keys_in, keys_in + n);
