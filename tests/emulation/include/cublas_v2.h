@@ -2,7 +2,8 @@
 // plain host GEMMs on "device" (host) memory. Column-major, as cuBLAS: C (m x n) =
 // alpha * op(A) * op(B) + beta * C. The math mode is kept on the handle: TF32 tensor-op
 // math rounds the FP32 inputs to TF32 (10 mantissa bits, nearest even) first; GemmEx
-// takes BF16 inputs (CUDA_R_16BF, stored as their 16 bits) into an FP32 output. Each
+// takes BF16 inputs (CUDA_R_16BF, stored as their 16 bits) into an FP32 output, or FP32
+// ones (host/cuda/train_cuda.cpp), rounded as its fast compute type says. Each
 // product is accumulated in float, in order of the inner index: not cuBLAS's order, but
 // inside the candidate window the callers allow for any FP32 accumulation order.
 #pragma once
@@ -17,7 +18,11 @@ enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0 };
 enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
 enum cublasMath_t { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
 enum cudaDataType_t { CUDA_R_32F = 0, CUDA_R_16BF = 14 };
-enum cublasComputeType_t { CUBLAS_COMPUTE_32F = 68 };
+enum cublasComputeType_t {
+  CUBLAS_COMPUTE_32F = 68,
+  CUBLAS_COMPUTE_32F_FAST_16BF = 75,
+  CUBLAS_COMPUTE_32F_FAST_TF32 = 77
+};
 enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
 
 struct cublasContext {
@@ -25,6 +30,9 @@ struct cublasContext {
   int sgemm_calls = 0, gemm_ex_calls = 0;
 };
 using cublasHandle_t = cublasContext*;
+
+// The workspace is cuBLAS's own business: nothing to emulate.
+inline cublasStatus_t cublasSetWorkspace(cublasHandle_t, void*, std::size_t) { return CUBLAS_STATUS_SUCCESS; }
 
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
   handle->math = mode;
@@ -86,9 +94,28 @@ inline cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t ta, 
                                    int k, const void* alpha, const void* a, cudaDataType_t a_type, int lda,
                                    const void* b, cudaDataType_t b_type, int ldb, const void* beta, void* c,
                                    cudaDataType_t c_type, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t) {
-  if (a_type != CUDA_R_16BF || b_type != CUDA_R_16BF || c_type != CUDA_R_32F || compute != CUBLAS_COMPUTE_32F)
-    cohort::emulation::fail("cublasGemmEx: only BF16 x BF16 -> FP32 with FP32 compute is emulated");
   ++handle->gemm_ex_calls;
+  if (a_type == CUDA_R_32F && b_type == CUDA_R_32F && c_type == CUDA_R_32F) {
+    // FP32 matrices (host/cuda/train_cuda.cpp): the fast compute types round the inputs
+    // as the tensor cores do (TF32, or BF16 nearest even); CUBLAS_COMPUTE_32F takes them whole.
+    auto round = [compute](float value) {
+      if (compute == CUBLAS_COMPUTE_32F_FAST_TF32) return cohort::emulation::tf32_round(value);
+      if (compute != CUBLAS_COMPUTE_32F_FAST_16BF) return value;
+      std::uint32_t u;
+      std::memcpy(&u, &value, sizeof u);
+      if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & ~0xffffu;
+      std::memcpy(&value, &u, sizeof value);
+      return value;
+    };
+    auto load = [round](const void* x) {
+      return [p = static_cast<const float*>(x), round](std::int64_t at) { return round(p[at]); };
+    };
+    cohort::emulation::host_gemm(ta, tb, m, n, k, *static_cast<const float*>(alpha), load(a), lda, load(b), ldb,
+                                 *static_cast<const float*>(beta), static_cast<float*>(c), ldc);
+    return CUBLAS_STATUS_SUCCESS;
+  }
+  if (a_type != CUDA_R_16BF || b_type != CUDA_R_16BF || c_type != CUDA_R_32F || compute != CUBLAS_COMPUTE_32F)
+    cohort::emulation::fail("cublasGemmEx: only FP32 x FP32 -> FP32, or BF16 x BF16 -> FP32 with FP32 compute, is emulated");
   auto load = [](const void* x) {
     return [p = static_cast<const std::uint16_t*>(x)](std::int64_t at) { return cohort::emulation::bf16_value(p[at]); };
   };

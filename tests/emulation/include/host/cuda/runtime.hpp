@@ -3,7 +3,8 @@
 // check.hpp) cohort/error.hpp and the launchers Stream, Event and DeviceBuffer from it;
 // host/cuda/similar_cuda.cpp also CublasHandle (cublas_v2.h's host GEMMs),
 // COHORT_CUBLAS_TRY, free_device_memory and cudaMemcpyAsync; host/cuda/join_cuda.cpp
-// PinnedBuffer, COHORT_CUDA_LOG and cudaStreamSynchronize.
+// PinnedBuffer, COHORT_CUDA_LOG and cudaStreamSynchronize; host/cuda/train_cuda.cpp
+// CapturedGraph (a stand-in that faults on capture: its steps run eagerly here).
 // An emulated launch or call throws at once when it fails, so there is nothing left to
 // check. "Device" memory is host memory; copies past a buffer's end fault.
 #pragma once
@@ -102,6 +103,20 @@ class CublasHandle {
 
  private:
   mutable cublasContext context_;
+};
+
+// Not emulated yet: a graph freezes the launches' arguments at capture, which calling
+// the captured function again would not; the emulated engines run eagerly
+// (host/cuda/train_cuda.cpp with cuda_graph off), and a capture faults.
+class CapturedGraph {
+ public:
+  template <typename Work>
+  void capture(cudaStream_t, Work&&) {
+    emulation::fail("CapturedGraph: graph capture is not emulated (run with cuda_graph off)");
+  }
+  bool ready() const { return false; }
+  void launch(cudaStream_t) { emulation::fail("CapturedGraph: nothing captured"); }
+  void reset() {}
 };
 
 /// A fixed "free" size: 1 GiB, so default budgets are large and the plan deterministic.
