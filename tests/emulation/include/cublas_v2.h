@@ -85,7 +85,10 @@ inline cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t ta, c
   auto load = [tf32](const float* x) {
     return [x, tf32](std::int64_t at) { return tf32 ? cohort::emulation::tf32_round(x[at]) : x[at]; };
   };
-  cohort::emulation::host_gemm(ta, tb, m, n, k, *alpha, load(a), lda, load(b), ldb, *beta, c, ldc);
+  // Host-pointer scalars are read when the call is made (or captured).
+  cohort::emulation::record_or_run([=, alpha_value = *alpha, beta_value = *beta] {
+    cohort::emulation::host_gemm(ta, tb, m, n, k, alpha_value, load(a), lda, load(b), ldb, beta_value, c, ldc);
+  });
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -110,8 +113,11 @@ inline cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t ta, 
     auto load = [round](const void* x) {
       return [p = static_cast<const float*>(x), round](std::int64_t at) { return round(p[at]); };
     };
-    cohort::emulation::host_gemm(ta, tb, m, n, k, *static_cast<const float*>(alpha), load(a), lda, load(b), ldb,
-                                 *static_cast<const float*>(beta), static_cast<float*>(c), ldc);
+    cohort::emulation::record_or_run([=, alpha_value = *static_cast<const float*>(alpha),
+                                      beta_value = *static_cast<const float*>(beta)] {
+      cohort::emulation::host_gemm(ta, tb, m, n, k, alpha_value, load(a), lda, load(b), ldb, beta_value,
+                                   static_cast<float*>(c), ldc);
+    });
     return CUBLAS_STATUS_SUCCESS;
   }
   if (a_type != CUDA_R_16BF || b_type != CUDA_R_16BF || c_type != CUDA_R_32F || compute != CUBLAS_COMPUTE_32F)
@@ -119,7 +125,10 @@ inline cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t ta, 
   auto load = [](const void* x) {
     return [p = static_cast<const std::uint16_t*>(x)](std::int64_t at) { return cohort::emulation::bf16_value(p[at]); };
   };
-  cohort::emulation::host_gemm(ta, tb, m, n, k, *static_cast<const float*>(alpha), load(a), lda, load(b), ldb,
-                               *static_cast<const float*>(beta), static_cast<float*>(c), ldc);
+  cohort::emulation::record_or_run([=, alpha_value = *static_cast<const float*>(alpha),
+                                    beta_value = *static_cast<const float*>(beta)] {
+    cohort::emulation::host_gemm(ta, tb, m, n, k, alpha_value, load(a), lda, load(b), ldb, beta_value,
+                                 static_cast<float*>(c), ldc);
+  });
   return CUBLAS_STATUS_SUCCESS;
 }

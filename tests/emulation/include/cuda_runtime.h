@@ -89,7 +89,7 @@ inline int atomicExch(int* address, int value) {
 }
 
 inline cudaError_t cudaMemsetAsync(void* device, int value, std::size_t bytes, cudaStream_t = nullptr) {
-  std::memset(device, value, bytes);
+  cohort::emulation::record_or_run([=] { std::memset(device, value, bytes); });
   return cudaSuccess;
 }
 

@@ -13,10 +13,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -85,6 +87,28 @@ struct Stats {
 };
 Stats& stats();
 
+/// While a CapturedGraph (host/cuda/runtime.hpp) captures: the work that launches and
+/// the stand-in calls queue is appended here, arguments frozen, instead of running, as
+/// a CUDA graph records it; null otherwise.
+inline std::vector<std::function<void()>>*& capture_list() {
+  static std::vector<std::function<void()>>* list = nullptr;
+  return list;
+}
+/// Queues work: recorded while capturing, else run now. Returns whether it was recorded.
+template <typename Work>
+bool record_or_run(Work&& work) {
+  if (auto* list = capture_list()) {
+    list->emplace_back(std::forward<Work>(work));
+    return true;
+  }
+  work();
+  return false;
+}
+/// Faults when called during a capture (reads back, waits or allocates).
+inline void forbid_in_capture(const char* what) {
+  if (capture_list()) fail(std::string(what) + " during a CUDA graph capture");
+}
+
 /// Runs body(context) as every thread of every block of the grid (1-D blocks, the last
 /// warp possibly partial, no dynamic shared memory).
 void run_grid(dim3 grid, dim3 block, std::size_t shared_bytes, void (*body)(const void*), const void* context);
@@ -98,12 +122,15 @@ class Launch {
 
   template <typename... Args>
   void operator()(Args&&... args) const {
-    // Converted to the parameter types once, as a launch does; each thread takes copies.
-    const std::tuple<Params...> params(std::forward<Args>(args)...);
-    const auto body = [this, &params] { std::apply(kernel_, params); };
-    using Body = decltype(body);
-    run_grid(
-        grid_, block_, shared_bytes_, [](const void* context) { (*static_cast<const Body*>(context))(); }, &body);
+    // Converted to the parameter types once, as a launch does; each thread takes copies
+    // (and a captured launch keeps them: a graph's arguments are frozen at capture).
+    record_or_run([kernel = kernel_, grid = grid_, block = block_, shared_bytes = shared_bytes_,
+                   params = std::tuple<Params...>(std::forward<Args>(args)...)] {
+      const auto body = [kernel, &params] { std::apply(kernel, params); };
+      using Body = decltype(body);
+      run_grid(
+          grid, block, shared_bytes, [](const void* context) { (*static_cast<const Body*>(context))(); }, &body);
+    });
   }
 
  private:

@@ -4,12 +4,13 @@
 // host/cuda/similar_cuda.cpp also CublasHandle (cublas_v2.h's host GEMMs),
 // COHORT_CUBLAS_TRY, free_device_memory and cudaMemcpyAsync; host/cuda/join_cuda.cpp
 // PinnedBuffer, COHORT_CUDA_LOG and cudaStreamSynchronize; host/cuda/train_cuda.cpp
-// CapturedGraph (a stand-in that faults on capture: its steps run eagerly here).
+// CapturedGraph (recorded launches and calls, replayed).
 // An emulated launch or call throws at once when it fails, so there is nothing left to
 // check. "Device" memory is host memory; copies past a buffer's end fault.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ constexpr T ceil_div(T a, T b) {
 class Stream {
  public:
   cudaStream_t get() const { return nullptr; }
-  void synchronize() const {}
+  void synchronize() const { emulation::forbid_in_capture("Stream::synchronize"); }
 };
 
 // No device clock: elapsed time reads 0.
@@ -43,7 +44,10 @@ template <typename T>
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  DeviceBuffer(std::size_t size, cudaStream_t) : storage_(size) {}
+  DeviceBuffer(std::size_t size, cudaStream_t) {
+    emulation::forbid_in_capture("a DeviceBuffer allocation");
+    storage_.resize(size);
+  }
 
   T* data() { return storage_.empty() ? nullptr : storage_.data(); }
   const T* data() const { return storage_.empty() ? nullptr : storage_.data(); }
@@ -51,11 +55,13 @@ class DeviceBuffer {
   std::size_t bytes() const { return storage_.size() * sizeof(T); }
 
   void copy_from_host(const T* host, std::size_t count, cudaStream_t, std::size_t offset = 0) {
+    emulation::forbid_in_capture("DeviceBuffer::copy_from_host");
     if (count == 0) return;
     check_range(count, offset);
     std::memcpy(storage_.data() + offset, host, count * sizeof(T));
   }
   void copy_to_host(T* host, std::size_t count, cudaStream_t, std::size_t offset = 0) const {
+    emulation::forbid_in_capture("DeviceBuffer::copy_to_host");
     if (count == 0) return;
     check_range(count, offset);
     std::memcpy(host, storage_.data() + offset, count * sizeof(T));
@@ -105,18 +111,48 @@ class CublasHandle {
   mutable cublasContext context_;
 };
 
-// Not emulated yet: a graph freezes the launches' arguments at capture, which calling
-// the captured function again would not; the emulated engines run eagerly
-// (host/cuda/train_cuda.cpp with cuda_graph off), and a capture faults.
+// A graph as CUDA records one: capture runs nothing; each launch, memset, copy and GEMM
+// work() queues is kept with its arguments as they were then (emulation::capture_list),
+// and launch() replays them in order. Work that waits, allocates or reads back faults.
 class CapturedGraph {
  public:
+  CapturedGraph() = default;
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+
   template <typename Work>
-  void capture(cudaStream_t, Work&&) {
-    emulation::fail("CapturedGraph: graph capture is not emulated (run with cuda_graph off)");
+  void capture(cudaStream_t, Work&& work) {
+    reset();
+    if (emulation::capture_list()) emulation::fail("CapturedGraph: a capture inside a capture");
+    std::vector<std::function<void()>> nodes;
+    emulation::capture_list() = &nodes;
+    try {
+      work();
+    } catch (...) {
+      emulation::capture_list() = nullptr;
+      throw;
+    }
+    emulation::capture_list() = nullptr;
+    nodes_ = std::move(nodes);
+    ready_ = true;
   }
-  bool ready() const { return false; }
-  void launch(cudaStream_t) { emulation::fail("CapturedGraph: nothing captured"); }
-  void reset() {}
+  bool ready() const { return ready_; }
+  void launch(cudaStream_t) {
+    if (!ready_) emulation::fail("CapturedGraph: launch of nothing captured");
+    ++launches_;
+    for (const auto& node : nodes_) node();
+  }
+  void reset() {
+    nodes_.clear();
+    ready_ = false;
+  }
+  /// For the tests: replays so far (a run that never replayed tests nothing).
+  static long& launches() { return launches_; }
+
+ private:
+  std::vector<std::function<void()>> nodes_;
+  bool ready_ = false;
+  static inline long launches_ = 0;
 };
 
 /// A fixed "free" size: 1 GiB, so default budgets are large and the plan deterministic.
@@ -127,11 +163,16 @@ inline std::size_t free_device_memory() { return std::size_t{1} << 30; }
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 // "Device" pointers are host pointers; the bounds are the callers' (DeviceBuffer checks its own).
 inline cudaError_t cudaMemcpyAsync(void* to, const void* from, std::size_t bytes, cudaMemcpyKind, cudaStream_t) {
-  if (bytes) std::memcpy(to, from, bytes);
+  cohort::emulation::record_or_run([=] {
+    if (bytes) std::memcpy(to, from, bytes);
+  });
   return cudaSuccess;
 }
 
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  cohort::emulation::forbid_in_capture("cudaStreamSynchronize");
+  return cudaSuccess;
+}
 
 #define COHORT_CUBLAS_TRY(call) static_cast<void>(call)
 #define COHORT_CUDA_LOG(call) static_cast<void>(call)
