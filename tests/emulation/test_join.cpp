@@ -18,28 +18,14 @@
 #include "emulation/core.hpp"
 #include "host/cpu/join_cpu.hpp"
 #include "kernels/join.hpp"
+#include "tests/emulation/star_ring.hpp"
 
 namespace {
 
 constexpr std::uint64_t kPoison = 0xdeadbeefcafef00dull;
-constexpr double kPi = 3.14159265358979323846;
 
 void add_box(cohort::PolygonSet& set, double x0, double y0, double x1, double y1) {
   set.add_ring({x0, x1, x1, x0}, {y0, y0, y1, y1});
-}
-
-// A star-shaped (so simple) ring around (cx, cy).
-void add_star(cohort::PolygonSet& set, std::mt19937& generator, double cx, double cy, double radius) {
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const int vertices = 5 + static_cast<int>(generator() % 8);
-  std::vector<double> x, y;
-  for (int v = 0; v < vertices; ++v) {
-    const double angle = 2 * kPi * (v + 0.8 * unit(generator)) / vertices;
-    const double r = radius * (0.3 + 0.7 * unit(generator));
-    x.push_back(cx + r * std::cos(angle));
-    y.push_back(cy + r * std::sin(angle));
-  }
-  set.add_ring(x, y);
 }
 
 cohort::PolygonSet make_polygons(unsigned seed) {
@@ -57,11 +43,11 @@ cohort::PolygonSet make_polygons(unsigned seed) {
   set.end_feature("holed");
   add_box(set, 0.5, 6, 2, 9.5);  // two parts
   set.end_polygon();
-  add_star(set, generator, 8, 1.5, 1.2);
+  cohort::testing::add_star_ring(set, generator, 8, 1.5, 1.2);
   set.end_polygon();
   set.end_feature("parts");
   for (int f = 0; f < 12; ++f) {  // overlapping everything
-    add_star(set, generator, where(generator), where(generator), size(generator));
+    cohort::testing::add_star_ring(set, generator, where(generator), where(generator), size(generator));
     set.end_polygon();
     set.end_feature("star" + std::to_string(f));
   }

@@ -16,10 +16,10 @@
 #include "emulation/core.hpp"
 #include "host/cpu/join_cpu.hpp"
 #include "host/cuda/join_cuda.hpp"
+#include "tests/emulation/star_ring.hpp"
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 // Star-shaped (so simple) rings at random places in [0, 10)^2; `boxes` large boxes on
 // top make every point fall in several features. Some features have a hole.
@@ -29,15 +29,7 @@ cohort::PolygonSet make_polygons(unsigned seed, int stars, int boxes) {
   cohort::PolygonSet set;
   for (int f = 0; f < stars; ++f) {
     const double cx = 10 * unit(generator), cy = 10 * unit(generator), radius = 0.5 + 2 * unit(generator);
-    const int vertices = 5 + static_cast<int>(generator() % 8);
-    std::vector<double> x, y;
-    for (int v = 0; v < vertices; ++v) {
-      const double angle = 2 * kPi * (v + 0.8 * unit(generator)) / vertices;
-      const double r = radius * (0.3 + 0.7 * unit(generator));
-      x.push_back(cx + r * std::cos(angle));
-      y.push_back(cy + r * std::sin(angle));
-    }
-    set.add_ring(x, y);
+    cohort::testing::add_star_ring(set, generator, cx, cy, radius);
     if (f % 4 == 0) {  // a hole around the centre
       const double h = 0.1 * radius;
       set.add_ring({cx - h, cx + h, cx + h, cx - h}, {cy - h, cy - h, cy + h, cy + h});
