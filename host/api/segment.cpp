@@ -104,8 +104,7 @@ namespace {
 // normalised for the cosine metric), their mean variance, and the backend's steps
 // (on the GPU: the rows uploaded once, for every k of a model selection).
 struct KMeansData {
-  std::vector<float> unit;  // the normalised rows (cosine metric)
-  const float* x = nullptr;
+  std::vector<float> unit;  // the normalised rows (cosine metric): the steps read them
   std::size_t n = 0, d = 0;
   double variance = 0.0;
   std::unique_ptr<segment::KMeansSteps> steps;
@@ -125,7 +124,6 @@ KMeansData prepare_kmeans(const float* x, std::size_t n, std::size_t d, const Se
     data.unit = normalized_rows(x, n, d, source, "row");
     x = data.unit.data();
   }
-  data.x = x;
   data.variance = mean_variance(x, n, d);
   data.steps = make_steps(resolve_device(options.device), x, n, d);
   return data;
