@@ -75,4 +75,16 @@ inline std::vector<float> random_matrix(std::size_t n, std::size_t d, std::uint6
   return x;
 }
 
+/// Initial centroids for 3 blobs in 4 dimensions: blob 0's and blob 1's first rows, and
+/// between them one far from every row, so its cluster is empty after the first E-step.
+inline std::vector<float> starts_with_an_empty_cluster(const Blobs& b) {
+  std::vector<float> init(3 * 4);
+  for (std::size_t e = 0; e < 4; ++e) {
+    init[0 * 4 + e] = b.x[b.first_of[0] * 4 + e];
+    init[1 * 4 + e] = 1000.0f;
+    init[2 * 4 + e] = b.x[b.first_of[1] * 4 + e];
+  }
+  return init;
+}
+
 }  // namespace cohort::testing

@@ -278,13 +278,7 @@ TEST(SegmentKMeans, EmptyClusterIsReseededWithTheFarthestRow) {
   const std::uint64_t seed = 11;
   SCOPED_TRACE("seed=" + std::to_string(seed));
   const Blobs b = make_blobs(600, 4, 3, 0.5, seed);
-  // Centroid 1 starts far from everything, so it is empty after the first assignment.
-  std::vector<float> init(3 * 4);
-  for (std::size_t e = 0; e < 4; ++e) {
-    init[0 * 4 + e] = b.x[b.first_of[0] * 4 + e];
-    init[1 * 4 + e] = 1000.0f;
-    init[2 * 4 + e] = b.x[b.first_of[1] * 4 + e];
-  }
+  const std::vector<float> init = testing::starts_with_an_empty_cluster(b);
   SegmentOptions o = cpu_options(3);
   o.initial_centroids = init;
   o.tol = 0.0;

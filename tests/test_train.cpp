@@ -33,6 +33,7 @@
 #include "host/cpu/train_net.hpp"
 #include "kernels/train_element.hpp"
 #include "test_util.hpp"
+#include "tests/train_compare.hpp"
 
 namespace cohort {
 namespace {
@@ -949,16 +950,7 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   o.device = Device::Cuda;
   const auto gpu = train(o);
   ASSERT_EQ(gpu.device, Device::Cuda);
-  EXPECT_NEAR(gpu.history[0].train_loss, cpu.history[0].train_loss, 1e-3 * std::fabs(cpu.history[0].train_loss));
-  EXPECT_NEAR(gpu.history[0].valid_loss, cpu.history[0].valid_loss, 1e-3 * std::fabs(cpu.history[0].valid_loss));
-  ASSERT_EQ(gpu.model.params.size(), cpu.model.params.size());
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < cpu.model.params.size(); ++i) {
-    const double diff = std::fabs(gpu.model.params[i] - cpu.model.params[i]);
-    if (diff > worst) worst = diff, at = i;
-  }
-  EXPECT_LT(worst, 1e-3) << "parameter " << at;
+  testing::expect_training_close(gpu, cpu);
   for (std::size_t i = 0; i < cpu.model.state.size(); ++i)
     EXPECT_NEAR(gpu.model.state[i], cpu.model.state[i], 1e-3 + 1e-3 * std::fabs(cpu.model.state[i])) << "state " << i;
   // --deterministic: no floating-point atomics, so run to run bitwise the same, and as

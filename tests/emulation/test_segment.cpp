@@ -91,13 +91,7 @@ TEST(EmulatedSegment, EmptyClusterIsReseededAsOnTheCpu) {
   const std::uint64_t seed = 11;
   SCOPED_TRACE("seed=" + std::to_string(seed));
   const Blobs b = make_blobs(600, 4, 3, 0.5, seed);
-  // Centroid 1 starts far from everything: empty after the first E-step.
-  std::vector<float> init(3 * 4);
-  for (std::size_t e = 0; e < 4; ++e) {
-    init[0 * 4 + e] = b.x[b.first_of[0] * 4 + e];
-    init[1 * 4 + e] = 1000.0f;
-    init[2 * 4 + e] = b.x[b.first_of[1] * 4 + e];
-  }
+  const std::vector<float> init = cohort::testing::starts_with_an_empty_cluster(b);
   expect_same_lloyd(b.x, b.n, b.d, init, 3, false);
   // and the re-seeded centroid found the third blob: three clusters, none empty
   auto gpu = cohort::cuda::make_segment_steps(b.x.data(), b.n, b.d);

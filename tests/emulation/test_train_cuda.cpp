@@ -23,6 +23,7 @@
 #include "host/cpu/train_engine.hpp"
 #include "host/cuda/runtime.hpp"
 #include "host/cuda/train_cuda.hpp"
+#include "tests/train_compare.hpp"
 
 namespace cohort {
 namespace {
@@ -90,16 +91,7 @@ TEST_P(EmulatedTrainCuda, MatchesCpuAfterSteps) {
   const auto gpu = run_training(o, prepare_table(o), cuda::make_train_engine);
   ASSERT_EQ(gpu.history.size(), 1u);
   ASSERT_EQ(cpu.history.size(), 1u);
-  EXPECT_NEAR(gpu.history[0].train_loss, cpu.history[0].train_loss, 1e-3 * std::fabs(cpu.history[0].train_loss));
-  EXPECT_NEAR(gpu.history[0].valid_loss, cpu.history[0].valid_loss, 1e-3 * std::fabs(cpu.history[0].valid_loss));
-  ASSERT_EQ(gpu.model.params.size(), cpu.model.params.size());
-  double worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < cpu.model.params.size(); ++i) {
-    const double diff = std::fabs(gpu.model.params[i] - cpu.model.params[i]);
-    if (diff > worst) worst = diff, at = i;
-  }
-  EXPECT_LT(worst, 1e-3) << "parameter " << at;
+  cohort::testing::expect_training_close(gpu, cpu);
   o.cuda_graph = true;
   const long replays = cuda::CapturedGraph::launches();
   const auto graph = run_training(o, prepare_table(o), cuda::make_train_engine);
