@@ -226,24 +226,8 @@ __global__ void loss_kernel(const float* logits, const float* target, std::size_
                             bool y_range, float lo, float hi, float* dlogits, float* sample_loss) {
   const float scale = 1.f / float(batch);
   GRID_STRIDE(r, batch) {
-    const float* x = logits + r * n_out;
-    float* g = dlogits + r * n_out;
-    float loss = 0.f;
-    if (task == 0) {
-      for (int o = 0; o < n_out; ++o) {
-        const float pred = y_range ? el::y_range_forward(x[o], lo, hi) : x[o];
-        loss += el::mse_loss(pred, target[r]);
-        const float d = el::mse_grad(pred, target[r]) * scale / float(n_out);
-        g[o] = y_range ? el::y_range_backward(x[o], lo, hi, d) : d;
-      }
-    } else if (task == 1) {
-      loss = el::bce_logits_loss(x[0], target[r]);
-      g[0] = el::bce_logits_grad(x[0], target[r]) * scale;
-    } else {
-      loss = el::softmax_ce(x, n_out, int(target[r]), g);
-      for (int o = 0; o < n_out; ++o) g[o] *= scale;
-    }
-    sample_loss[r] = loss;
+    sample_loss[r] = el::sample_loss(task, logits + r * n_out, n_out, target[r], y_range, lo, hi, scale,
+                                     dlogits + r * n_out);
   }
 }
 

@@ -116,6 +116,35 @@ COHORT_HD inline T softmax_ce(const T* logits, int n, int label, T* grad) {
   return log_(sum) - (logits[label] - m);
 }
 
+/// One sample's loss (regression: summed over its n outputs, each against the target)
+/// for task 0 regression, 1 binary, 2 multiclass (TrainTask's values); when grad is not
+/// null, writes dL/dlogit * scale (scale: 1 / batch). Both backends call this, so a
+/// batch's loss is the same float per sample on each, summed in row order in double.
+template <typename T>
+COHORT_HD inline T sample_loss(int task, const T* logits, int n_out, T target, bool y_range, T lo, T hi, T scale,
+                               T* grad) {
+  if (task == 0) {
+    T loss = T(0);
+    for (int o = 0; o < n_out; ++o) {
+      const T pred = y_range ? y_range_forward(logits[o], lo, hi) : logits[o];
+      loss += mse_loss(pred, target);
+      if (grad) {
+        const T d = mse_grad(pred, target) * scale / T(n_out);
+        grad[o] = y_range ? y_range_backward(logits[o], lo, hi, d) : d;
+      }
+    }
+    return loss;
+  }
+  if (task == 1) {
+    if (grad) grad[0] = bce_logits_grad(logits[0], target) * scale;
+    return bce_logits_loss(logits[0], target);
+  }
+  const T loss = softmax_ce(logits, n_out, int(target), grad);
+  if (grad)
+    for (int o = 0; o < n_out; ++o) grad[o] *= scale;
+  return loss;
+}
+
 // ---- optimiser ----------------------------------------------------------------------
 /// One embedding-table row of the flat parameter buffer: what lazy Adam updates.
 struct TableRow {

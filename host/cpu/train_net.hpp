@@ -217,24 +217,10 @@ double net_loss(const TrainModelConfig& cfg, const T* targets, std::size_t B, Ne
   buf.dlogits.resize(B * no);
   double total = 0.0;
   const T lo = T(cfg.y_lo), hi = T(cfg.y_hi), scale = T(1) / T(B);
-  for (std::size_t r = 0; r < B; ++r) {
-    const T* x = buf.logits.data() + r * no;
-    T* g = buf.dlogits.data() + r * no;
-    if (cfg.task == TrainTask::Regression) {
-      for (std::size_t o = 0; o < no; ++o) {
-        const T pred = cfg.has_y_range ? el::y_range_forward(x[o], lo, hi) : x[o];
-        total += static_cast<double>(el::mse_loss(pred, targets[r]));
-        const T d = el::mse_grad(pred, targets[r]) * scale / T(no);
-        g[o] = cfg.has_y_range ? el::y_range_backward(x[o], lo, hi, d) : d;
-      }
-    } else if (cfg.task == TrainTask::Binary) {
-      total += static_cast<double>(el::bce_logits_loss(x[0], targets[r]));
-      g[0] = el::bce_logits_grad(x[0], targets[r]) * scale;
-    } else {
-      total += static_cast<double>(el::softmax_ce(x, int(no), int(targets[r]), want_grad ? g : nullptr));
-      for (std::size_t o = 0; o < no; ++o) g[o] *= scale;
-    }
-  }
+  for (std::size_t r = 0; r < B; ++r)
+    total += static_cast<double>(el::sample_loss(static_cast<int>(cfg.task), buf.logits.data() + r * no, int(no),
+                                                 targets[r], cfg.has_y_range, lo, hi, scale,
+                                                 want_grad ? buf.dlogits.data() + r * no : nullptr));
   return cfg.task == TrainTask::Regression ? total / double(B * no) : total / double(B);
 }
 
