@@ -1,125 +1,134 @@
 #!/usr/bin/env bash
-# Everything a lent GPU machine should do, in one call (see bench/RESULTS.md for how
-# results are recorded): build for Hopper (sm_90), run the whole test suite, run the
-# CUDA tests once under compute-sanitizer, then every benchmark. Logs go to $OUT when
-# set (the device tool brings them back), else to ./gpu-logs.
-# Prepare on the dev machine first with bench/gpu_prepare.sh, then through the device
-# tool (each call may run 10 minutes, so three calls while the machine stays warm, each
-# with carry [".gpu"]):
-#   bash bench/gpu_session.sh check                     build, tests, demo, compute-sanitizer
-#   bash bench/gpu_session.sh bench join matrix similar  those benchmarks (reuse build-gpu)
-#   bash bench/gpu_session.sh bench segment train
-#   bash bench/gpu_session.sh bench train-large          10^7 rows, 10^6 ids (if time is left)
-# "bench" alone runs every benchmark; "sanitize" only the sanitizer (if check ran out of
-# time); no argument does everything (no per-call limit).
+# What a lent GPU machine does, fitted to the device tool's budget: 15 minutes of device
+# time per session, machine starts included, and a machine goes back 30 s after a call.
+# First, here: bash bench/gpu_prepare.sh (sm_90 binaries built here, and .deb files in
+# case they must be rebuilt there). Then two device calls, each with carry [".gpu"]:
+#
+#   1. bash bench/gpu_session.sh check     timeout_s 360. The whole test suite on the GPU,
+#      compute-sanitizer memcheck on the CUDA tests, then one benchmark per issue's GPU
+#      target (GPU alone, PyTorch for train).
+#   2. COHORT_GPU_BUDGET_S=<status's budget_left_s minus ~150> bash bench/gpu_session.sh peers
+#      The targets against their peers in the same run (scikit-learn, PyTorch), the
+#      precision and score-kernel sweeps, the demo pipeline on both backends, end to end.
+#
+# Each call stops its steps by COHORT_GPU_BUDGET_S seconds (default 330) after it
+# starts: a step gets at most its own limit and what is left, and one that cannot fit
+# says it was skipped. Logs go to $OUT (at most 8 files come back: session.log,
+# tests.xml, bench.jsonl and the demo manifests), else to ./gpu-logs.
+# "bash bench/gpu_session.sh fingerprint" prints the hash of the sources a build uses.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+fingerprint() {
+  find CMakeLists.txt cmake kernels host include apps tests bench -type f \
+    \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.cmake' \
+       -o -name CMakeLists.txt \) -not -path 'bench/peers/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16
+}
+what="${1:-check}"
+if [ "$what" = fingerprint ]; then fingerprint; exit 0; fi
+
 logs="${OUT:-$root/gpu-logs}"
 mkdir -p "$logs"
-cd "$root"
 exec > >(tee -a "$logs/session.log") 2>&1
+budget="${COHORT_GPU_BUDGET_S:-330}"
+started=$SECONDS
+step() { echo; echo "=== $* (t=$((SECONDS - started)) s, $(date -u +%H:%M:%S))"; }
+left() { echo $((budget - (SECONDS - started))); }
+# capped LIMIT COMMAND...: runs COMMAND for at most LIMIT seconds and what the budget
+# leaves (less 5 s to write the logs); skipped when under 10 s would be left for it.
+capped() {
+  local limit="$1"; shift
+  local allowed=$(($(left) - 5))
+  [ "$allowed" -lt "$limit" ] && limit="$allowed"
+  if [ "$limit" -lt 10 ]; then echo "skipped (budget spent): $*"; return 0; fi
+  timeout "$limit" "$@"
+  local status=$?
+  [ "$status" = 124 ] && echo "cut off after $limit s: $*"
+  return "$status"
+}
 
-# Dependencies carried as .deb files, unpacked into a private prefix (never into /).
-prefix=/tmp/cohort-deps
-if [ -d .gpu/debs ]; then
-  for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
-  export CMAKE_PREFIX_PATH="$prefix/usr"
-  blas_dir="$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread"  # dpkg -x makes no alternatives links
-  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$blas_dir:${LD_LIBRARY_PATH:-}"
-  export CPLUS_INCLUDE_PATH="$prefix/usr/include:$prefix/usr/include/x86_64-linux-gnu/openblas-pthread:${CPLUS_INCLUDE_PATH:-}"
-  blas_flag="-DBLAS_LIBRARIES=$blas_dir/libopenblas.so"
-fi
+step "binaries (budget $budget s)"
 export PATH="/usr/local/cuda/bin:$PATH"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
-
-step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
-what="${1:-all}"
-
-if [ "$what" = check ] || [ "$what" = all ]; then
-step build
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCOHORT_CUDA_LINEINFO=ON \
-  ${blas_flag:-} || exit 1
-cmake --build build-gpu -j "$(nproc)" || exit 1
-build-gpu/cohort info | tee "$logs/info.txt"
-
-step tests
+export LD_LIBRARY_PATH="$root/build-gpu/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+[ -f .gpu/prebuilt.tar.xz ] && tar -xJf .gpu/prebuilt.tar.xz
+usable=yes
+if [ "$(cat build-gpu/fingerprint 2>/dev/null)" != "$(fingerprint)" ]; then
+  echo "carried binaries missing or built from other sources"; usable=no
+elif ldd build-gpu/cohort build-gpu/tests/cohort_tests | grep "not found"; then
+  usable=no
+fi
+if [ "$usable" = yes ]; then
+  # Tests and benchmarks find their data and peer scripts under the source path they
+  # were built in: point it here when it is elsewhere.
+  built_in="$(cat build-gpu/source_dir)"
+  if [ "$built_in" != "$root" ] && [ ! -e "$built_in" ]; then mkdir -p "$(dirname "$built_in")" && ln -s "$root" "$built_in"; fi
+else
+  step "build here (sm_90)"
+  prefix=/tmp/cohort-deps  # the carried .deb files, unpacked into a private prefix (never into /)
+  for deb in .gpu/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+  blas_dir="$prefix/usr/lib/x86_64-linux-gnu/openblas-pthread"  # dpkg -x makes no alternatives links
+  export CMAKE_PREFIX_PATH="$prefix/usr"
+  export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$blas_dir:$LD_LIBRARY_PATH"
+  export CPLUS_INCLUDE_PATH="$prefix/usr/include:$prefix/usr/include/x86_64-linux-gnu/openblas-pthread:${CPLUS_INCLUDE_PATH:-}"
+  rm -rf build-gpu
+  capped 300 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DCOHORT_CUDA_LINEINFO=ON "-DBLAS_LIBRARIES=$blas_dir/libopenblas.so" >/dev/null &&
+    capped 300 cmake --build build-gpu -j "$(nproc)" --target cohort cohort_tests bench_join bench_matrix \
+      bench_similar bench_segment bench_train || { echo "error: the build failed"; exit 1; }
+fi
+build-gpu/cohort info
 export COHORT_BINARY="$root/build-gpu/cohort"
-# Bounded: a hung kernel must not take the sanitizer's and the demo's time (the log
-# in $logs/session.log names the last test started).
-timeout 240 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml" 2>&1 | tail -n 60
-echo "tests exit code: ${PIPESTATUS[0]}"
-
-step the demo pipeline on each backend: the same ground-truth scores expected
-for device in cuda cpu; do  # outside $OUT (the world is tens of MB); the manifest comes back
-  timeout 120 build-gpu/cohort demo --device "$device" --out "/tmp/demo-$device" 2>&1 | tail -n 3
-  cp "/tmp/demo-$device/manifest.json" "$logs/demo-$device-manifest.json" 2>/dev/null
-done
-
-fi
-
-if [ "$what" = check ] || [ "$what" = all ] || [ "$what" = sanitize ]; then
-step compute-sanitizer on the CUDA tests
-# Bounded, so the call ends inside the device tool's 10 minutes (124: cut off; then run
-# "bash bench/gpu_session.sh sanitize" alone).
-timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 \
-  build-gpu/tests/cohort_tests --gtest_filter='*Cuda*:*Gpu*:*CUDA*' 2>&1 | tail -n 40
-echo "sanitizer exit code: ${PIPESTATUS[0]}"
-
-fi
-
-if [ "$what" = bench ] || [ "$what" = all ]; then
-[ -x build-gpu/cohort ] || { echo "error: build-gpu is missing: run the check step first" >&2; exit 1; }
-step benchmarks
-# Sizes for an H100/H200. The machine's own python3 holds PyTorch (with CUDA), numpy,
-# scipy, pandas and scikit-learn but no FAISS or GeoPandas (nothing can be installed
-# there): it runs the peers it can (PyTorch on the GPU for train and similar,
-# scikit-learn for segment); the others report themselves skipped or failed.
+# The machine's own python3 holds PyTorch (CUDA), numpy, scipy, pandas and scikit-learn
+# (no FAISS or GeoPandas): the peers it can run report, the others say they are skipped.
 if [ ! -x bench/peers/venv/bin/python ] && python3 -c "import torch, sklearn, scipy, pandas" 2>/dev/null; then
   export COHORT_PEER_PYTHON=python3
-  echo "peers: python3 ($(python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'))"
 fi
-run_bench() {
-  local name="$1"; shift
+
+bench() {  # bench LIMIT NAME ARGS...
+  local limit="$1" name="$2"; shift 2
   step "$name $*"
-  timeout "${BENCH_TIMEOUT:-110}" "build-gpu/bench/$name" "$@" 2>&1 | tee -a "$logs/$name.txt" | tail -n 40
+  capped "$limit" "build-gpu/bench/$name" "$@"
 }
-# The benchmark groups named after "bench" (all of them when none is named).
-groups=("${@:2}")
-[ ${#groups[@]} -gt 0 ] || groups=(join matrix similar segment train train-large)
-for group in "${groups[@]}"; do
-  case "$group" in
-    join)  # four layouts, three sizes, files of 10^7 points: more than the default limit
-      BENCH_TIMEOUT=200 run_bench bench_join --device all --sizes 1000000 10000000 100000000 --file-points 10000000 \
-        --peer 0 ;;
-    matrix) run_bench bench_matrix --device auto --sizes 1e6,1e7,1e8 --no-peers --json "$logs/bench.jsonl" ;;
-    similar)
-      # CPU and GPU with peers up to 10^5 rows and 1 to 10,000 queries against 10^6 rows
-      # (the issue's small batches against PyTorch on the same GPU); then N = 10^6 on the
-      # GPU alone (the CPU would take minutes) against PyTorch, and in BF16 and TF32, each
-      # with the fused score kernel and with cuBLAS score tiles (the issue's < 1 s target).
-      run_bench bench_similar --device both --n 1e4,1e5 --queries 1,100,10000 --queries-n 1000000 \
-        --json "$logs/bench.jsonl"
-      run_bench bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --json "$logs/bench.jsonl"
-      for precision in bf16 tf32; do
-        run_bench bench_similar --device cuda --precision "$precision" --score-kernels fused,cublas --n 1e5,1e6 \
-          --d-sweep "" --queries "" --no-peers --json "$logs/bench.jsonl"
-      done ;;
-    segment)  # scikit-learn where it finishes in time (and at k = 1,024 on 10^5 rows); larger runs without it
-      run_bench bench_segment --device both --n 100000 1000000 --k 8 64 --json "$logs/bench.jsonl"
-      run_bench bench_segment --device both --n 100000 --k 1024 --json "$logs/bench.jsonl"
-      run_bench bench_segment --device both --n 1000000 --k 256 1024 --no-peers --json "$logs/bench.jsonl" ;;
-    train)  # PyTorch eager on the same GPU is the peer
-      run_bench bench_train --device both --epochs 10 --batch 512 8192 --json "$logs/bench.jsonl"
-      run_bench bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers --json "$logs/bench.jsonl"
-      run_bench bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers --json "$logs/bench.jsonl"
-      run_bench bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam \
-        --json "$logs/bench.jsonl" ;;
-    train-large)  # the issue's large case: 10^7 rows, an id column of 10^6 values (its own call)
-      BENCH_TIMEOUT=400 run_bench bench_train --device cuda --rows 10000000 --ids 1000000 --batch 512 8192 \
-        --epochs 1 --lazy-adam --json "$logs/bench.jsonl" ;;
-    *) echo "error: unknown benchmark group '$group' (join, matrix, similar, segment, train, train-large)" >&2 ;;
-  esac
-done
-fi
-step done
+json=(--json "$logs/bench.jsonl")
+
+case "$what" in
+  check)
+    step "all tests (the CUDA suites run on the GPU; the rest as in CI)"
+    capped 120 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml"
+    echo "tests exit code: $?"
+    step "compute-sanitizer memcheck on the CUDA tests"
+    capped 100 compute-sanitizer --tool memcheck --error-exitcode 9 build-gpu/tests/cohort_tests --gtest_filter='*Cuda*'
+    echo "sanitizer exit code: $?"
+    # One run per issue's GPU target, the GPU alone (PyTorch eager on the same GPU for train).
+    bench 40 bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --precision bf16 --no-peers "${json[@]}"
+    bench 60 bench_join --device cuda --sizes 100000000 --polygons 200 3000 --file-points 0 --peer 0
+    bench 40 bench_matrix --device cuda --sizes 1e7,1e8 --no-file --no-peers "${json[@]}"
+    bench 40 bench_segment --device cuda --n 1000000 --k 8 256 --no-peers "${json[@]}"
+    bench 60 bench_train --device cuda --epochs 10 --batch 512 8192 "${json[@]}"
+    bench 30 bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --no-peers "${json[@]}" ;;
+  peers)
+    bench 60 bench_segment --device both --n 100000 --k 8 64 1024 "${json[@]}"
+    bench 60 bench_similar --device cuda --n 1e5 --d-sweep "" --queries 1,100,10000 --queries-n 1000000 \
+      --peer-max-pairs 2e9 "${json[@]}"
+    for precision in fp32 tf32 bf16; do
+      bench 40 bench_similar --device cuda --precision "$precision" --score-kernels fused,cublas --n 1e6 \
+        --d-sweep "" --queries "" --no-peers "${json[@]}"
+    done
+    bench 60 bench_segment --device both --n 1000000 --k 8 64 "${json[@]}"
+    bench 40 bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers "${json[@]}"
+    bench 40 bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers "${json[@]}"
+    bench 60 bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam "${json[@]}"
+    bench 60 bench_join --device all --sizes 10000000 --file-points 10000000 --peer 0
+    bench 40 bench_matrix --device auto --sizes 1e7 --no-peers "${json[@]}"
+    step "the demo pipeline on each backend: the same ground-truth scores expected"
+    for device in cuda cpu; do  # outside $OUT (the world is tens of MB); the manifest comes back
+      capped 60 build-gpu/cohort demo --device "$device" --out "/tmp/demo-$device" | tail -n 3
+      cp "/tmp/demo-$device/manifest.json" "$logs/demo-$device-manifest.json" 2>/dev/null
+    done
+    bench 120 bench_train --device cuda --rows 10000000 --ids 1000000 --batch 8192 --epochs 1 --lazy-adam \
+      "${json[@]}" ;;
+  *) echo "usage: bash bench/gpu_session.sh check | peers | fingerprint" >&2; exit 2 ;;
+esac
+step "done"

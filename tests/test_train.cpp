@@ -34,6 +34,7 @@
 #include "kernels/train_element.hpp"
 #include "test_util.hpp"
 #include "tests/train_compare.hpp"
+#include "tests/train_tables.hpp"
 
 namespace cohort {
 namespace {
@@ -333,41 +334,9 @@ TEST(TrainElement, LazyAdamTouchesOnlyTheBatchRows) {
     for (std::size_t j = 0; j < 4; ++j) EXPECT_EQ(again[L.emb[0] + r * 4 + j], pl[L.emb[0] + r * 4 + j]) << r;
 }
 
-// ---- synthetic tables ---------------------------------------------------------------
-/// target = f(a) + g(b) + 0.8*x - 0.3*y + noise; ids repeat every `users` rows.
-void make_table(const std::string& path, std::size_t rows, std::uint64_t seed, std::size_t users = 0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  const double fa[5] = {1.0, -1.0, 0.5, 2.0, 0.0}, fb[3] = {0.0, 1.0, -1.0};
-  std::ostringstream out;
-  out << "uid,a,b,x,y,target\n";
-  for (std::size_t r = 0; r < rows; ++r) {
-    const int a = static_cast<int>(rng() % 5), b = static_cast<int>(rng() % 3);
-    const double x = normal(rng), y = 10 * (static_cast<double>(rng() % 1000) / 1000.0);
-    const double t = fa[a] + fb[b] + 0.8 * x - 0.03 * y + 0.1 * normal(rng);
-    out << "u" << (users ? r % users : r) << "," << "abcde"[a] << "," << "pqr"[b] << "," << x << "," << y << "," << t
-        << "\n";
-  }
-  testing::write_file(path, out.str());
-}
-
-/// A `cohort matrix` output in DIR/matrix (DIR/events.csv its log) for users u0..u(users-1) of make_table, every
-/// 10th user left out: 1 to 5 events each over items i0..i7, event types view and buy.
-std::string make_bag_matrix(const std::string& dir, std::size_t users, std::uint64_t seed) {
-  std::filesystem::create_directories(dir);
-  std::mt19937_64 rng(seed);
-  std::ostringstream out;
-  out << "user,item,event\n";
-  for (std::size_t u = 0; u < users; ++u)
-    for (std::uint64_t k = u % 10 == 9 ? 0 : 1 + rng() % 5; k > 0; --k)
-      out << "u" << u << ",i" << rng() % 8 << "," << (rng() % 3 ? "view" : "buy") << "\n";
-  testing::write_file(dir + "/events.csv", out.str());
-  MatrixOptions m;
-  m.reader.user_col = "user", m.reader.item_col = "item", m.reader.event_col = "event";
-  m.device = Device::Cpu;
-  write_matrix(build_matrix(dir + "/events.csv", m), dir + "/matrix", {});
-  return dir + "/matrix";
-}
+// ---- synthetic tables: tests/train_tables.hpp ----------------------------------------
+using testing::make_bag_matrix;
+using testing::make_table;
 
 TrainOptions small_options(const std::string& table) {
   TrainOptions o;
@@ -920,7 +889,7 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   SCOPED_TRACE(c.name);
   TempDir dir;
   const std::string table = dir.file("t.csv");
-  make_table(table, 1280 + 100, 61, 300);
+  make_table(table, 1280 + 100, 61, 300, /*labels=*/true);
   TrainOptions o = small_options(table);
   o.id_col = "uid";
   o.layers = {64, 32};
@@ -931,17 +900,7 @@ TEST_P(TrainCuda, MatchesCpuAfterSteps) {
   if (c.bag) o.matrix = make_bag_matrix(dir.path().string(), 300, 62);
   o.lazy_adam = c.lazy;
   if (c.task != TrainTask::Regression) {
-    // Derive a label column from the target: binary sign, or 3 classes by thirds.
-    std::ostringstream out;
-    const auto lines = read_lines(table);
-    out << lines[0] << ",label\n";
-    for (std::size_t i = 1; i < lines.size(); ++i) {
-      const double t = std::stod(lines[i].substr(lines[i].rfind(',') + 1));
-      out << lines[i] << "," << (c.task == TrainTask::Binary ? (t > 0 ? 1 : 0) : (t < -0.5 ? 0 : t < 0.8 ? 1 : 2))
-          << "\n";
-    }
-    testing::write_file(table, out.str());
-    o.target = "label";
+    o.target = c.task == TrainTask::Binary ? "binary" : "label";
     o.task = c.task;
   } else {
     o.has_y_range = true, o.y_lo = -4, o.y_hi = 4;
