@@ -22,6 +22,8 @@ constexpr int kRows = 128;    // rows of either matrix per block
 constexpr int kThreads = 256;
 constexpr int kStepK = 32;    // dimensions staged per step
 constexpr int kFp32Ld = kRows + 4;  // FP32 tiles are staged dimension-major
+static_assert(kFp32Ld % 4 == 0 && kFp32Ld % 32 == 4, "16-byte rows, and stage()'s conflict-free stores");
+static_assert(kRows % 4 == 0 && kStepK % 8 == 0, "stage() gives a warp 4 rows x 8 dimensions");
 
 /// Stages rows [first, first + kRows) x dimensions [k0, k0 + kStepK) of a row-major
 /// rows x d matrix into `out` (row-major with row stride ld, or dimension-major with
@@ -43,7 +45,13 @@ __device__ void stage(const T* matrix, std::size_t rows, std::size_t d, std::siz
     return;
   }
   for (int e = threadIdx.x; e < kRows * kStepK; e += blockDim.x) {
-    const int r = e / kStepK, kk = e % kStepK;
+    // Transposed, a warp takes 4 rows x 8 dimensions: from global memory four 32-byte
+    // runs, as many sectors as one 128-byte run; into the dimension-major tile, whose
+    // stride is 4 words past a multiple of 32, 32 distinct banks (a warp along one row's
+    // 32 dimensions would hit each bank 4 times).
+    const int lane = e % 32, group = e / 32;
+    const int r = Transposed ? group / (kStepK / 8) * 4 + lane / 8 : e / kStepK;
+    const int kk = Transposed ? group % (kStepK / 8) * 8 + lane % 8 : e % kStepK;
     const std::size_t row = first + static_cast<std::size_t>(r), dim = k0 + static_cast<std::size_t>(kk);
     T value = static_cast<T>(0.0f);
     if (row < rows && dim < d) value = matrix[row * d + dim];
