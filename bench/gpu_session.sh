@@ -5,11 +5,12 @@
 # case they must be rebuilt there). Then two device calls, each with carry [".gpu"]:
 #
 #   1. bash bench/gpu_session.sh check     timeout_s 360. The whole test suite on the GPU,
-#      compute-sanitizer memcheck on the CUDA tests, then one benchmark per issue's GPU
-#      target (GPU alone, PyTorch for train).
+#      one benchmark per issue's GPU target (GPU alone, PyTorch for train), then
+#      compute-sanitizer memcheck on the CUDA tests.
 #   2. COHORT_GPU_BUDGET_S=<status's budget_left_s minus ~150> bash bench/gpu_session.sh peers
 #      The targets against their peers in the same run (scikit-learn, PyTorch), the
 #      precision and score-kernel sweeps, the demo pipeline on both backends, end to end.
+#      With COHORT_SANITIZE=1 it starts with the sanitizer (when check's was cut off).
 #
 # Each call stops its steps by COHORT_GPU_BUDGET_S seconds (default 330) after it
 # starts: a step gets at most its own limit and what is left, and one that cannot fit
@@ -93,22 +94,27 @@ bench() {  # bench LIMIT NAME ARGS...
 }
 json=(--json "$logs/bench.jsonl")
 
+sanitize() {
+  step "compute-sanitizer memcheck on the CUDA tests"
+  capped "$1" compute-sanitizer --tool memcheck --error-exitcode 9 build-gpu/tests/cohort_tests --gtest_filter='*Cuda*'
+  echo "sanitizer exit code: $?"
+}
+
 case "$what" in
   check)
     step "all tests (the CUDA suites run on the GPU; the rest as in CI)"
     capped 120 build-gpu/tests/cohort_tests --gtest_output="xml:$logs/tests.xml"
     echo "tests exit code: $?"
-    step "compute-sanitizer memcheck on the CUDA tests"
-    capped 100 compute-sanitizer --tool memcheck --error-exitcode 9 build-gpu/tests/cohort_tests --gtest_filter='*Cuda*'
-    echo "sanitizer exit code: $?"
     # One run per issue's GPU target, the GPU alone (PyTorch eager on the same GPU for train).
     bench 40 bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --precision bf16 --no-peers "${json[@]}"
     bench 60 bench_join --device cuda --sizes 100000000 --polygons 200 3000 --file-points 0 --peer 0
     bench 40 bench_matrix --device cuda --sizes 1e7,1e8 --no-file --no-peers "${json[@]}"
     bench 40 bench_segment --device cuda --n 1000000 --k 8 256 --no-peers "${json[@]}"
     bench 60 bench_train --device cuda --epochs 10 --batch 512 8192 "${json[@]}"
+    sanitize 120  # what is left, up to 2 minutes; if cut off, again at the start of "peers"
     bench 30 bench_similar --device cuda --n 1e6 --d-sweep "" --queries "" --no-peers "${json[@]}" ;;
   peers)
+    [ -n "${COHORT_SANITIZE:-}" ] && sanitize 150
     bench 60 bench_segment --device both --n 100000 --k 8 64 1024 "${json[@]}"
     bench 60 bench_similar --device cuda --n 1e5 --d-sweep "" --queries 1,100,10000 --queries-n 1000000 \
       --peer-max-pairs 2e9 "${json[@]}"
