@@ -133,6 +133,12 @@ case "$what" in
       capped 60 build-gpu/cohort demo --device "$device" --out "/tmp/demo-$device" | tail -n 3
       cp "/tmp/demo-$device/manifest.json" "$logs/demo-$device-manifest.json" 2>/dev/null
     done
+    step "ncu: the fused score and nearest-centroid kernels, one launch each (occupancy, shared-memory bank conflicts)"
+    capped 60 ncu -k 'regex:fused_fp32|fused_wmma|nearest_centroids' -c 3 --section SpeedOfLight --section Occupancy \
+      --section MemoryWorkloadAnalysis_Tables build-gpu/bench/bench_similar --device cuda --n 1e5 --d-sweep "" \
+      --queries "" --no-peers
+    capped 40 ncu -k 'regex:nearest_centroids' -c 1 --section SpeedOfLight --section MemoryWorkloadAnalysis_Tables \
+      build-gpu/bench/bench_segment --device cuda --n 100000 --k 256 --max-iter 2 --no-peers
     bench 120 bench_train --device cuda --rows 10000000 --ids 1000000 --batch 8192 --epochs 1 --lazy-adam \
       "${json[@]}" ;;
   *) echo "usage: bash bench/gpu_session.sh check | peers | fingerprint" >&2; exit 2 ;;
