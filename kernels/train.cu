@@ -8,6 +8,8 @@
  */
 #include "kernels/train.hpp"
 
+#include <cub/device/device_radix_sort.cuh>
+
 #include <algorithm>
 
 #include "host/cuda/runtime.hpp"
@@ -47,13 +49,31 @@ __global__ void embedding_gather_kernel(const float* p, EmbeddingTables t, const
   }
 }
 
-__global__ void embedding_scatter_kernel(float* g, EmbeddingTables t, const std::int32_t* bcats, std::size_t batch,
-                                         const float* dx0, std::size_t ld) {
-  GRID_STRIDE(j, t.emb_cols) {
+// keys[c * batch + r] = column c and row r's code (above code_bits), rows[...] = r.
+__global__ void scatter_keys_kernel(const std::int32_t* bcats, std::size_t n_cat, std::size_t batch, int code_bits,
+                                    std::uint64_t* keys, std::uint32_t* rows) {
+  GRID_STRIDE(i, n_cat * batch) {
+    const std::size_t c = i / batch, r = i % batch;
+    keys[i] = (std::uint64_t(c) << code_bits) | std::uint32_t(bcats[r * n_cat + c]);
+    rows[i] = std::uint32_t(r);
+  }
+}
+
+// Thread (p, j): when sorted position p of j's column starts a run of equal codes, adds
+// the run's dx0 values (its rows in order) and then the sum to the code's gradient.
+__global__ void embedding_scatter_sorted_kernel(float* g, EmbeddingTables t, const std::uint64_t* keys,
+                                                const std::uint32_t* rows, std::size_t batch, const float* dx0,
+                                                std::size_t ld, int code_bits) {
+  GRID_STRIDE(i, batch * t.emb_cols) {
+    const std::size_t p = i / t.emb_cols, j = i % t.emb_cols;
     const std::size_t c = static_cast<std::size_t>(t.owner[j]);
-    const std::size_t jj = j - t.column[c];
-    for (std::size_t r = 0; r < batch; ++r)
-      g[t.offset[c] + static_cast<std::size_t>(bcats[r * t.n_cat + c]) * t.width[c] + jj] += dx0[r * ld + j];
+    const std::size_t first = c * batch + p, end = (c + 1) * batch;
+    const std::uint64_t key = keys[first];
+    if (p > 0 && keys[first - 1] == key) continue;
+    float sum = 0.f;
+    for (std::size_t q = first; q < end && keys[q] == key; ++q) sum += dx0[std::size_t(rows[q]) * ld + j];
+    const std::size_t code = static_cast<std::size_t>(key & ((std::uint64_t(1) << code_bits) - 1));
+    g[t.offset[c] + code * t.width[c] + (j - t.column[c])] += sum;
   }
 }
 
@@ -291,15 +311,38 @@ void embedding_gather(const float* d_params, const EmbeddingTables& t, const std
   COHORT_CHECK_LAUNCH(stream);
 }
 
+std::size_t sorted_scatter_temp_bytes(std::size_t items) {
+  std::size_t bytes = 0;
+  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::uint64_t*>(nullptr),
+                                                  static_cast<std::uint64_t*>(nullptr),
+                                                  static_cast<const std::uint32_t*>(nullptr),
+                                                  static_cast<std::uint32_t*>(nullptr), static_cast<int>(items)));
+  return bytes;
+}
+
 void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
-                           const float* d_dx0, std::size_t ld, bool deterministic, cudaStream_t stream) {
+                           const float* d_dx0, std::size_t ld, const SortedScatter* sorted, cudaStream_t stream) {
   if (batch * t.emb_cols == 0) return;
-  if (deterministic)
-    COHORT_LAUNCH(embedding_scatter_kernel, blocks_for(t.emb_cols), kThreads, 0, stream)(d_grads, t, d_bcats, batch,
-        d_dx0, ld);
-  else
+  if (!sorted) {
     COHORT_LAUNCH(embedding_scatter_atomic_kernel, blocks_for(batch * t.emb_cols), kThreads, 0, stream)(d_grads, t,
         d_bcats, batch, d_dx0, ld);
+    COHORT_CHECK_LAUNCH(stream);
+    return;
+  }
+  const std::size_t items = t.n_cat * batch;
+  std::uint64_t* keys = sorted->keys;
+  std::uint32_t* rows = sorted->rows;
+  COHORT_LAUNCH(scatter_keys_kernel, blocks_for(items), kThreads, 0, stream)(d_bcats, t.n_cat, batch, sorted->code_bits,
+      keys, rows);
+  COHORT_CHECK_LAUNCH(stream);
+  int column_bits = 0;
+  while ((std::size_t(1) << column_bits) < t.n_cat) ++column_bits;
+  std::size_t temp_bytes = sorted->temp_bytes;
+  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(sorted->temp, temp_bytes, keys, keys + items, rows, rows + items,
+                                                  static_cast<int>(items), 0, sorted->code_bits + column_bits,
+                                                  stream));
+  COHORT_LAUNCH(embedding_scatter_sorted_kernel, blocks_for(batch * t.emb_cols), kThreads, 0, stream)(d_grads, t,
+      keys + items, rows + items, batch, d_dx0, ld, sorted->code_bits);
   COHORT_CHECK_LAUNCH(stream);
 }
 

@@ -41,10 +41,25 @@ void gather_rows(const std::uint32_t* d_rows, std::size_t batch, const std::int3
 /// x0[r, 0:emb_cols] = concatenated embedding rows (ld = D0).
 void embedding_gather(const float* d_params, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
                       float* d_x0, std::size_t ld, cudaStream_t stream);
-/// grads of the embedding tables += dx0 rows: deterministic, one thread per x0 column
-/// adding the rows in order (the CPU's order); else one atomicAdd per (row, column).
+/// Device memory of the deterministic embedding scatter for up to `items` = n_cat x batch
+/// (column, code) keys: two key and two row arrays of `items` each, and CUB's temporary
+/// storage of temp_bytes (sorted_scatter_temp_bytes(items)). code_bits: enough bits for
+/// any table's row index.
+struct SortedScatter {
+  std::uint64_t* keys = nullptr;
+  std::uint32_t* rows = nullptr;
+  void* temp = nullptr;
+  std::size_t temp_bytes = 0;
+  int code_bits = 32;
+};
+std::size_t sorted_scatter_temp_bytes(std::size_t items);
+/// grads of the embedding tables += dx0 rows. With `sorted` (deterministic): the batch's
+/// (column, code, row) keys are radix-sorted (stable, so rows stay in order), then one
+/// thread per (code, x0 column) adds its rows in row order from zero and adds that sum to
+/// the gradient: bit for bit the CPU's loop whenever the gradient starts at zero, as it
+/// does in training. Without: one atomicAdd per (row, column).
 void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::int32_t* d_bcats, std::size_t batch,
-                           const float* d_dx0, std::size_t ld, bool deterministic, cudaStream_t stream);
+                           const float* d_dx0, std::size_t ld, const SortedScatter* sorted, cudaStream_t stream);
 /// The bag input: x0[r, j] = bag_column(table, width, j, entries of row r) for j < width
 /// (x0 already offset to the bag's first column; indptr has batch + 1 entries).
 void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,

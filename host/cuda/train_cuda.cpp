@@ -271,6 +271,16 @@ class CudaEngine final : public train_detail::TrainEngine {
     // Segment sums of the batch reductions (column_sums with two outputs reuse it in turn).
     scratch_ = DeviceBuffer<float>(train_element::row_segments(B) * std::max(widest, L_.n_out), s);
     dx2_ = DeviceBuffer<float>(B * widest, s);
+    if (deterministic_ && L_.n_cat > 0) {  // the sorted embedding scatter's keys, rows and CUB storage
+      const std::size_t items = L_.n_cat * B;
+      int code_bits = 1;
+      for (std::size_t rows : L_.vocab)
+        while ((std::size_t(1) << code_bits) < rows) ++code_bits;
+      scatter_keys_ = DeviceBuffer<std::uint64_t>(2 * items, s);
+      scatter_rows_ = DeviceBuffer<std::uint32_t>(2 * items, s);
+      scatter_temp_ = DeviceBuffer<std::uint8_t>(sorted_scatter_temp_bytes(items), s);
+      sorted_ = {scatter_keys_.data(), scatter_rows_.data(), scatter_temp_.data(), scatter_temp_.size(), code_bits};
+    }
   }
 
   // The forward pass over the batch whose rows (and bags) are already on the device.
@@ -355,7 +365,7 @@ class CudaEngine final : public train_detail::TrainEngine {
            int(din));
       std::swap(dx, dx_next);
     }
-    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, deterministic_, s);
+    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, deterministic_ ? &sorted_ : nullptr, s);
     if (bags_)
       bag_scatter_add(g + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
                       dx + L_.bag_col, D0, deterministic_, s);
@@ -391,6 +401,10 @@ class CudaEngine final : public train_detail::TrainEngine {
   CapturedGraph graph_;                   // step_kernels for batches of graph_batch_ rows
   std::size_t graph_batch_ = 0;
   EmbeddingTables tables_;
+  SortedScatter sorted_;  // --deterministic: the embedding scatter's buffers (reserve)
+  DeviceBuffer<std::uint64_t> scatter_keys_;
+  DeviceBuffer<std::uint32_t> scatter_rows_;
+  DeviceBuffer<std::uint8_t> scatter_temp_;
   const BagRows* bags_ = nullptr;  // the data's bags (null without a bag input)
   BagRows host_bag_;                // the current batch's, uploaded below
   DeviceBuffer<std::uint64_t> bag_indptr_;

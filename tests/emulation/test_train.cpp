@@ -122,9 +122,11 @@ TEST_P(TrainKernels, EmbeddingGatherAndScatterAdd) {
               params[tables.offset[c] + static_cast<std::size_t>(bcats[r * tables.n_cat + c]) * tables.width[c] + j];
     expect_bitwise(x0, want_x0, "x0");
 
-    // The CPU's net_backward loop: per table, rows in order.
+    // The CPU's net_backward loop: per table, rows in order, from zero gradients as in
+    // training: the sorted (deterministic) scatter must give its bits; from nonzero ones,
+    // each gradient plus its rows' sum.
     const auto dx0 = uniform(batch * ld, generator), grads = uniform(tables.params, generator);
-    std::vector<float> want = grads;
+    std::vector<float> want(tables.params, 0.0f);
     std::vector<double> exact(grads.begin(), grads.end());
     for (std::size_t c = 0; c < tables.n_cat; ++c)
       for (std::size_t r = 0; r < batch; ++r)
@@ -133,18 +135,29 @@ TEST_P(TrainKernels, EmbeddingGatherAndScatterAdd) {
           want[g] += dx0[r * ld + tables.column[c] + j];
           exact[g] += double(dx0[r * ld + tables.column[c] + j]);
         }
-    std::vector<float> deterministic = grads, atomic = grads;
-    cu::embedding_scatter_add(deterministic.data(), tables.view(), bcats.data(), batch, dx0.data(), ld, true, nullptr);
+    const std::size_t items = tables.n_cat * batch;
+    std::vector<std::uint64_t> keys(2 * items);
+    std::vector<std::uint32_t> rows(2 * items);
+    std::vector<unsigned char> temp(cu::sorted_scatter_temp_bytes(items));
+    const cu::SortedScatter sorted{keys.data(), rows.data(), temp.data(), temp.size(), 4};  // codes < 9 < 2^4
+    std::vector<float> deterministic(tables.params, 0.0f), added = grads, atomic = grads;
+    cu::embedding_scatter_add(deterministic.data(), tables.view(), bcats.data(), batch, dx0.data(), ld, &sorted,
+                              nullptr);
     expect_bitwise(deterministic, want, "deterministic gradients");
-    cu::embedding_scatter_add(atomic.data(), tables.view(), bcats.data(), batch, dx0.data(), ld, false, nullptr);
+    cu::embedding_scatter_add(added.data(), tables.view(), bcats.data(), batch, dx0.data(), ld, &sorted, nullptr);
+    std::vector<float> want_added = grads;
+    for (std::size_t g = 0; g < want_added.size(); ++g) want_added[g] += want[g];
+    expect_bitwise(added, want_added, "deterministic gradients added to nonzero ones");
+    cu::embedding_scatter_add(atomic.data(), tables.view(), bcats.data(), batch, dx0.data(), ld, nullptr, nullptr);
     for (std::size_t g = 0; g < atomic.size(); ++g) ASSERT_NEAR(atomic[g], exact[g], 1e-5 * double(batch)) << "parameter " << g;
   }
   const cu::EmbeddingTables empty{};
   EXPECT_EQ(launches_of([&] {
               cu::embedding_gather(nullptr, empty, nullptr, 10, nullptr, 4, nullptr);
               cu::embedding_gather(nullptr, tables.view(), nullptr, 0, nullptr, 4, nullptr);
-              cu::embedding_scatter_add(nullptr, tables.view(), nullptr, 0, nullptr, 4, true, nullptr);
-              cu::embedding_scatter_add(nullptr, tables.view(), nullptr, 0, nullptr, 4, false, nullptr);
+              const cu::SortedScatter no_buffers{};
+              cu::embedding_scatter_add(nullptr, tables.view(), nullptr, 0, nullptr, 4, &no_buffers, nullptr);
+              cu::embedding_scatter_add(nullptr, tables.view(), nullptr, 0, nullptr, 4, nullptr, nullptr);
             }),
             0);
 }

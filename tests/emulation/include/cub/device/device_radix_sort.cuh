@@ -2,7 +2,7 @@
 // sequential stable sort on the key bits [begin_bit, end_bit) (CUB's order: bits outside
 // the range are ignored, equal keys keep their input order, the output keys are whole).
 // Signed keys are ordered as CUB's bit twiddling does: the sign bit flipped, so the bits
-// of a non-negative key are its own.
+// of a non-negative key are its own. Inside a CUDA graph capture the sort is recorded.
 #pragma once
 
 #include <algorithm>
@@ -30,21 +30,23 @@ struct DeviceRadixSort {
     if (emulation::size_query("cub::DeviceRadixSort::SortPairs", d_temp, temp_bytes, emulation::bytes_for(items), items))
       return cudaSuccess;
     const auto n = static_cast<std::size_t>(items);
-    const Bits mask = end_bit - begin_bit == kBits ? Bits(~Bits(0)) : Bits((Bits(1) << (end_bit - begin_bit)) - 1);
-    const Bits flip = std::is_signed_v<Key> ? Bits(Bits(1) << (kBits - 1)) : Bits(0);
-    auto digit = [&](Key key) { return Bits(Bits(Bits(key) ^ flip) >> begin_bit & mask); };
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return digit(keys_in[a]) < digit(keys_in[b]);
+    // Queued like a launch: inside a CUDA graph capture it is recorded, not run.
+    cohort::emulation::record_or_run([=] {
+      const Bits mask = end_bit - begin_bit == kBits ? Bits(~Bits(0)) : Bits((Bits(1) << (end_bit - begin_bit)) - 1);
+      const Bits flip = std::is_signed_v<Key> ? Bits(Bits(1) << (kBits - 1)) : Bits(0);
+      auto digit = [&](Key key) { return Bits(Bits(Bits(key) ^ flip) >> begin_bit & mask); };
+      std::vector<std::size_t> order(n);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return digit(keys_in[a]) < digit(keys_in[b]); });
+      // Through copies: CUB's outputs must not overlap its inputs, but a bad launcher's may.
+      const std::vector<Key> keys(keys_in, keys_in + n);
+      const std::vector<Value> values(values_in, values_in + n);
+      for (std::size_t i = 0; i < n; ++i) {
+        keys_out[i] = keys[order[i]];
+        values_out[i] = values[order[i]];
+      }
     });
-    // Through copies: CUB's outputs must not overlap its inputs, but a bad launcher's may.
-    const std::vector<Key> keys(keys_in, keys_in + n);
-    const std::vector<Value> values(values_in, values_in + n);
-    for (std::size_t i = 0; i < n; ++i) {
-      keys_out[i] = keys[order[i]];
-      values_out[i] = values[order[i]];
-    }
     return cudaSuccess;
   }
 };
