@@ -96,12 +96,41 @@ __global__ void bag_gather_kernel(const float* table, std::size_t width, const s
   }
 }
 
-__global__ void bag_scatter_kernel(float* g, std::size_t width, const std::uint64_t* indptr, const std::int32_t* items,
-                                   const float* weights, std::size_t batch, const float* dx0, std::size_t ld) {
-  GRID_STRIDE(j, width) {
-    for (std::size_t r = 0; r < batch; ++r)
-      for (std::uint64_t k = indptr[r]; k < indptr[r + 1]; ++k)
-        g[static_cast<std::size_t>(items[k]) * width + j] += weights[k] * dx0[r * ld + j];
+// keys[k] = entry k's item, or the top code (code_bits set) past the batch's entries;
+// rows[k] = k.
+__global__ void bag_keys_kernel(const std::int32_t* items, const std::uint64_t* indptr, std::size_t batch,
+                                std::size_t capacity, int code_bits, std::uint64_t* keys, std::uint32_t* rows) {
+  const std::uint64_t entries = indptr[batch], unused = (std::uint64_t(1) << code_bits) - 1;
+  GRID_STRIDE(k, capacity) {
+    keys[k] = k < entries ? std::uint64_t(std::uint32_t(items[k])) : unused;
+    rows[k] = std::uint32_t(k);
+  }
+}
+
+// Thread (p, j): when sorted position p starts a run of entries of one item, adds their
+// weight x dx0 products (entries in order; an entry's row found in indptr) and then the
+// sum to the item's gradient.
+__global__ void bag_scatter_sorted_kernel(float* g, std::size_t width, const std::uint64_t* indptr,
+                                          const float* weights, std::size_t batch, const std::uint64_t* keys,
+                                          const std::uint32_t* entries, std::size_t capacity, const float* dx0,
+                                          std::size_t ld, int code_bits) {
+  const std::uint64_t unused = (std::uint64_t(1) << code_bits) - 1;
+  GRID_STRIDE(i, capacity * width) {
+    const std::size_t p = i / width, j = i % width;
+    const std::uint64_t key = keys[p];
+    if (key == unused || (p > 0 && keys[p - 1] == key)) continue;
+    float sum = 0.f;
+    for (std::size_t q = p; q < capacity && keys[q] == key; ++q) {
+      const std::uint64_t k = entries[q];
+      std::size_t lo = 0, hi = batch;  // the row r with indptr[r] <= k < indptr[r + 1]
+      while (hi - lo > 1) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (indptr[mid] <= k) lo = mid;
+        else hi = mid;
+      }
+      sum += weights[k] * dx0[lo * ld + j];
+    }
+    g[static_cast<std::size_t>(key) * width + j] += sum;
   }
 }
 
@@ -356,14 +385,27 @@ void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_
 
 void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
                      const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
-                     std::size_t ld, bool deterministic, cudaStream_t stream) {
+                     std::size_t ld, const SortedScatter* sorted, std::size_t entry_capacity, cudaStream_t stream) {
   if (batch * width == 0) return;
-  if (deterministic)
-    COHORT_LAUNCH(bag_scatter_kernel, blocks_for(width), kThreads, 0, stream)(d_table_grads, width, d_indptr, d_items,
-        d_weights, batch, d_dx0, ld);
-  else
+  if (!sorted) {
     COHORT_LAUNCH(bag_scatter_atomic_kernel, blocks_for(batch * width), kThreads, 0, stream)(d_table_grads, width,
         d_indptr, d_items, d_weights, batch, d_dx0, ld);
+    COHORT_CHECK_LAUNCH(stream);
+    return;
+  }
+  if (entry_capacity == 0) return;
+  std::uint64_t* keys = sorted->keys;
+  std::uint32_t* entries = sorted->rows;
+  COHORT_LAUNCH(bag_keys_kernel, blocks_for(entry_capacity), kThreads, 0, stream)(d_items, d_indptr, batch,
+      entry_capacity, sorted->code_bits, keys, entries);
+  COHORT_CHECK_LAUNCH(stream);
+  std::size_t temp_bytes = sorted->temp_bytes;
+  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(sorted->temp, temp_bytes, keys, keys + entry_capacity, entries,
+                                                  entries + entry_capacity, static_cast<int>(entry_capacity), 0,
+                                                  sorted->code_bits, stream));
+  COHORT_LAUNCH(bag_scatter_sorted_kernel, blocks_for(entry_capacity * width), kThreads, 0, stream)(d_table_grads,
+      width, d_indptr, d_weights, batch, keys + entry_capacity, entries + entry_capacity, entry_capacity, d_dx0, ld,
+      sorted->code_bits);
   COHORT_CHECK_LAUNCH(stream);
 }
 

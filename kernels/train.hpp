@@ -64,12 +64,17 @@ void embedding_scatter_add(float* d_grads, const EmbeddingTables& t, const std::
 /// (x0 already offset to the bag's first column; indptr has batch + 1 entries).
 void bag_gather(const float* d_table, std::size_t width, const std::uint64_t* d_indptr, const std::int32_t* d_items,
                 const float* d_weights, std::size_t batch, float* d_x0, std::size_t ld, cudaStream_t stream);
-/// Gradient of the bag table += weight x dx0 row: deterministic, one thread per column j,
-/// rows and entries in order (the CPU's order); else one thread per (row, column) with
-/// atomicAdd.
+/// Gradient of the bag table += weight x dx0 row. With `sorted` (deterministic): the
+/// entries' item codes are radix-sorted (stable, so entries stay in row order), then one
+/// thread per (item, column) adds its entries' products in order from zero and adds that
+/// sum: the CPU's loop bit for bit from zero gradients. The sort covers entry_capacity
+/// slots (sorted->keys and rows hold 2 x entry_capacity, code_bits leave the top code
+/// free): those past the batch's entries (indptr[batch], read on the device) sort last
+/// and are skipped, so a captured graph serves every batch that fits. Without: one
+/// atomicAdd per (entry, column).
 void bag_scatter_add(float* d_table_grads, std::size_t width, const std::uint64_t* d_indptr,
                      const std::int32_t* d_items, const float* d_weights, std::size_t batch, const float* d_dx0,
-                     std::size_t ld, bool deterministic, cudaStream_t stream);
+                     std::size_t ld, const SortedScatter* sorted, std::size_t entry_capacity, cudaStream_t stream);
 /// Training: batch mean and invstd per feature, running stats updated (rmean may be null).
 /// Evaluation: mean/invstd from the running statistics. Batch sums in segment order
 /// (train_element::kRowSegment) through d_scratch: row_segments(batch) x features floats.

@@ -205,6 +205,7 @@ class CudaEngine final : public train_detail::TrainEngine {
         const std::size_t grown = std::max<std::size_t>(nnz, 1) + nnz / 2;  // fewer re-captures
         bag_items_ = DeviceBuffer<std::int32_t>(grown, s);
         bag_weights_ = DeviceBuffer<float>(grown, s);
+        if (deterministic_) bag_sorted_ = sorted_scatter_buffers(grown, L_.bag_vocab - 1, bag_sort_);
       }
       if (bag_indptr_.size() < B + 1) {
         graph_.reset();
@@ -271,16 +272,28 @@ class CudaEngine final : public train_detail::TrainEngine {
     // Segment sums of the batch reductions (column_sums with two outputs reuse it in turn).
     scratch_ = DeviceBuffer<float>(train_element::row_segments(B) * std::max(widest, L_.n_out), s);
     dx2_ = DeviceBuffer<float>(B * widest, s);
-    if (deterministic_ && L_.n_cat > 0) {  // the sorted embedding scatter's keys, rows and CUB storage
-      const std::size_t items = L_.n_cat * B;
-      int code_bits = 1;
-      for (std::size_t rows : L_.vocab)
-        while ((std::size_t(1) << code_bits) < rows) ++code_bits;
-      scatter_keys_ = DeviceBuffer<std::uint64_t>(2 * items, s);
-      scatter_rows_ = DeviceBuffer<std::uint32_t>(2 * items, s);
-      scatter_temp_ = DeviceBuffer<std::uint8_t>(sorted_scatter_temp_bytes(items), s);
-      sorted_ = {scatter_keys_.data(), scatter_rows_.data(), scatter_temp_.data(), scatter_temp_.size(), code_bits};
+    if (deterministic_ && L_.n_cat > 0) {
+      std::size_t codes = 1;  // the largest table's rows
+      for (std::size_t rows : L_.vocab) codes = std::max(codes, rows);
+      emb_sorted_ = sorted_scatter_buffers(L_.n_cat * B, codes - 1, emb_sort_);
     }
+  }
+
+  // The deterministic scatters' device memory for `items` keys of codes up to max_code
+  // (the top code of code_bits stays free: the bag's marker of unused slots).
+  struct SortBuffers {
+    DeviceBuffer<std::uint64_t> keys;
+    DeviceBuffer<std::uint32_t> rows;
+    DeviceBuffer<std::uint8_t> temp;
+  };
+  SortedScatter sorted_scatter_buffers(std::size_t items, std::size_t max_code, SortBuffers& b) {
+    cudaStream_t s = stream_.get();
+    int code_bits = 1;
+    while ((std::size_t(1) << code_bits) <= max_code + 1) ++code_bits;
+    b.keys = DeviceBuffer<std::uint64_t>(2 * items, s);
+    b.rows = DeviceBuffer<std::uint32_t>(2 * items, s);
+    b.temp = DeviceBuffer<std::uint8_t>(sorted_scatter_temp_bytes(items), s);
+    return {b.keys.data(), b.rows.data(), b.temp.data(), b.temp.size(), code_bits};
   }
 
   // The forward pass over the batch whose rows (and bags) are already on the device.
@@ -365,10 +378,10 @@ class CudaEngine final : public train_detail::TrainEngine {
            int(din));
       std::swap(dx, dx_next);
     }
-    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, deterministic_ ? &sorted_ : nullptr, s);
+    embedding_scatter_add(g, tables_, bcats_.data(), B, dx, D0, deterministic_ ? &emb_sorted_ : nullptr, s);
     if (bags_)
       bag_scatter_add(g + L_.bag, L_.bag_width, bag_indptr_.data(), bag_items_.data(), bag_weights_.data(), B,
-                      dx + L_.bag_col, D0, deterministic_, s);
+                      dx + L_.bag_col, D0, deterministic_ ? &bag_sorted_ : nullptr, bag_items_.size(), s);
     if (K > 0 && L_.bn)
       column_sums(dx + L_.emb_cols, D0, cont_xhat_.data(), K, B, K, g + L_.cont_beta, g + L_.cont_gamma, scratch_.data(),
                   s);
@@ -401,10 +414,8 @@ class CudaEngine final : public train_detail::TrainEngine {
   CapturedGraph graph_;                   // step_kernels for batches of graph_batch_ rows
   std::size_t graph_batch_ = 0;
   EmbeddingTables tables_;
-  SortedScatter sorted_;  // --deterministic: the embedding scatter's buffers (reserve)
-  DeviceBuffer<std::uint64_t> scatter_keys_;
-  DeviceBuffer<std::uint32_t> scatter_rows_;
-  DeviceBuffer<std::uint8_t> scatter_temp_;
+  SortBuffers emb_sort_, bag_sort_;       // --deterministic: the sorted scatters' memory,
+  SortedScatter emb_sorted_, bag_sorted_;  // sized with the batch and with the bag entries
   const BagRows* bags_ = nullptr;  // the data's bags (null without a bag input)
   BagRows host_bag_;                // the current batch's, uploaded below
   DeviceBuffer<std::uint64_t> bag_indptr_;

@@ -179,9 +179,11 @@ TEST_P(TrainKernels, BagGatherAndScatterAdd) {
                                              indptr[r + 1]);
     expect_bitwise(x0, want_x0, "bag x0");
 
-    // The CPU's net_backward loop: rows, then entries, in order.
+    // The CPU's net_backward loop: rows, then entries, in order, from zero gradients as in
+    // training: the sorted (deterministic) scatter must give its bits, also over more
+    // slots than entries; from nonzero ones, each gradient plus its entries' sum.
     const auto dx0 = uniform(batch * ld, generator), grads = uniform(vocab * width, generator);
-    std::vector<float> want = grads;
+    std::vector<float> want(vocab * width, 0.0f);
     std::vector<double> exact(grads.begin(), grads.end());
     for (std::size_t r = 0; r < batch; ++r)
       for (std::uint64_t k = indptr[r]; k < indptr[r + 1]; ++k)
@@ -189,18 +191,31 @@ TEST_P(TrainKernels, BagGatherAndScatterAdd) {
           want[std::size_t(items[k]) * width + j] += weights[k] * dx0[r * ld + j];
           exact[std::size_t(items[k]) * width + j] += double(weights[k] * dx0[r * ld + j]);
         }
-    std::vector<float> deterministic = grads, atomic = grads;
-    cu::bag_scatter_add(deterministic.data(), width, indptr.data(), items.data(), weights.data(), batch, dx0.data(), ld,
-                        true, nullptr);
+    const std::size_t capacity = items.size() + 7;  // unused slots too
+    std::vector<std::int32_t> slots = items;
+    slots.resize(capacity, 3);  // stale entries past indptr[batch]: ignored
+    std::vector<std::uint64_t> keys(2 * capacity);
+    std::vector<std::uint32_t> entries(2 * capacity);
+    std::vector<unsigned char> temp(cu::sorted_scatter_temp_bytes(capacity));
+    const cu::SortedScatter sorted{keys.data(), entries.data(), temp.data(), temp.size(), 4};  // items < 11 < 2^4 - 1
+    std::vector<float> deterministic(vocab * width, 0.0f), added = grads, atomic = grads;
+    cu::bag_scatter_add(deterministic.data(), width, indptr.data(), slots.data(), weights.data(), batch, dx0.data(),
+                        ld, &sorted, capacity, nullptr);
     expect_bitwise(deterministic, want, "deterministic bag gradients");
-    cu::bag_scatter_add(atomic.data(), width, indptr.data(), items.data(), weights.data(), batch, dx0.data(), ld, false,
-                        nullptr);
+    cu::bag_scatter_add(added.data(), width, indptr.data(), slots.data(), weights.data(), batch, dx0.data(), ld,
+                        &sorted, capacity, nullptr);
+    std::vector<float> want_added = grads;
+    for (std::size_t g = 0; g < want_added.size(); ++g) want_added[g] += want[g];
+    expect_bitwise(added, want_added, "deterministic bag gradients added to nonzero ones");
+    cu::bag_scatter_add(atomic.data(), width, indptr.data(), items.data(), weights.data(), batch, dx0.data(), ld,
+                        nullptr, 0, nullptr);
     for (std::size_t g = 0; g < atomic.size(); ++g) ASSERT_NEAR(atomic[g], exact[g], 1e-5 * double(batch)) << "parameter " << g;
   }
   EXPECT_EQ(launches_of([] {
               cu::bag_gather(nullptr, 0, nullptr, nullptr, nullptr, 5, nullptr, 1, nullptr);
-              cu::bag_scatter_add(nullptr, 5, nullptr, nullptr, nullptr, 0, nullptr, 5, true, nullptr);
-              cu::bag_scatter_add(nullptr, 5, nullptr, nullptr, nullptr, 0, nullptr, 5, false, nullptr);
+              const cu::SortedScatter no_buffers{};
+              cu::bag_scatter_add(nullptr, 5, nullptr, nullptr, nullptr, 0, nullptr, 5, &no_buffers, 8, nullptr);
+              cu::bag_scatter_add(nullptr, 5, nullptr, nullptr, nullptr, 0, nullptr, 5, nullptr, 0, nullptr);
             }),
             0);
 }

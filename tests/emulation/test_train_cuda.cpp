@@ -131,6 +131,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmulatedTrainCuda,
                                            Case{"binary_lazy_adam", TrainTask::Binary, true, 0.0, false, true},
                                            Case{"regression_bag", TrainTask::Regression, true, 0.0, false, false, true},
                                            Case{"lazy_adam_with_bag", TrainTask::Regression, true, 0.0, false, true,
+                                                true},
+                                           Case{"bag_deterministic", TrainTask::Regression, true, 0.0, true, false,
                                                 true}),
                          [](const ::testing::TestParamInfo<Case>& param_info) { return std::string(param_info.param.name); });
 
