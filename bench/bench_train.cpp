@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   using namespace cohort::bench;
   CLI::App app{"cohort train benchmark"};
   std::size_t rows = 22000, ids = 0;
-  bool lazy_adam = false, no_cuda_graph = false;
+  bool lazy_adam = false, no_cuda_graph = false, deterministic = false;
   std::string precision = "fp32";
   std::vector<int> batches{512};
   int epochs = 3, threads = 0;
@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json, "append one JSON line per result to this file");
   app.add_flag("--lazy-adam", lazy_adam, "lazy Adam for the embedding tables");
   app.add_flag("--no-cuda-graph", no_cuda_graph, "CUDA: launch each step's kernels one by one");
+  app.add_flag("--deterministic", deterministic, "CUDA: no floating-point atomics (sorted gradient scatters)");
   app.add_option("--precision", precision, "CUDA GEMMs: fp32, tf32 or bf16")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
       ->capture_default_str();
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
       o.epochs = epochs, o.batch = batch, o.device = dev, o.progress = false, o.lr = 1e-2, o.wd = 0.05;
       o.lazy_adam = lazy_adam;
       o.cuda_graph = !no_cuda_graph;
+      o.deterministic = deterministic;
       o.precision = parse_gemm_precision(precision);
       Timer timer;
       const TrainResult result = train(o);
@@ -149,8 +151,11 @@ int main(int argc, char** argv) {
         if (std::FILE* f = std::fopen(json.c_str(), "a")) {
           std::fprintf(f,
                        "{\"bench\":\"train\",\"device\":\"%s\",\"rows\":%zu,\"ids\":%zu,\"batch\":%d,\"epochs\":%d,"
+                       "\"precision\":\"%s\",\"cuda_graph\":%s,\"lazy_adam\":%s,\"deterministic\":%s,"
                        "\"seconds_per_epoch\":%.6f,\"samples_per_s\":%.1f,\"valid_loss\":%.6g}\n",
-                       describe(dev).c_str(), rows, ids, batch, epochs, per_epoch, rate, valid);
+                       describe(dev).c_str(), rows, ids, batch, epochs, precision.c_str(),
+                       no_cuda_graph ? "false" : "true", lazy_adam ? "true" : "false",
+                       deterministic ? "true" : "false", per_epoch, rate, valid);
           std::fclose(f);
         }
     }

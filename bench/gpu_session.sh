@@ -125,6 +125,7 @@ case "$what" in
     bench 60 bench_segment --device both --n 1000000 --k 8 64 "${json[@]}"
     bench 40 bench_train --device cuda --batch 512 8192 --no-cuda-graph --no-peers "${json[@]}"
     bench 40 bench_train --device cuda --batch 512 8192 --precision bf16 --no-peers "${json[@]}"
+    bench 40 bench_train --device cuda --batch 512 8192 --deterministic --no-peers "${json[@]}"
     bench 60 bench_train --device cuda --rows 1000000 --ids 100000 --batch 512 --epochs 1 --lazy-adam "${json[@]}"
     bench 60 bench_join --device all --sizes 10000000 --file-points 10000000 --peer 0
     bench 40 bench_matrix --device auto --sizes 1e7 --no-peers "${json[@]}"
