@@ -32,6 +32,9 @@ if [ "$what" = fingerprint ]; then fingerprint; exit 0; fi
 logs="${OUT:-$root/gpu-logs}"
 mkdir -p "$logs"
 exec > >(tee -a "$logs/session.log") 2>&1
+tee_pid=$!
+# On exit, let tee write the log's last lines before the device tool collects $OUT.
+trap 'exec >&- 2>&-; wait "$tee_pid" 2>/dev/null' EXIT
 budget="${COHORT_GPU_BUDGET_S:-330}"
 started=$SECONDS
 step() { echo; echo "=== $* (t=$((SECONDS - started)) s, $(date -u +%H:%M:%S))"; }
