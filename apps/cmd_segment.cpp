@@ -25,6 +25,7 @@ namespace {
 CommonOptions common;
 std::string embeddings_path, ids_path, k_range, metric = "euclidean", init = "auto", matrix_dir, out_dir, conversion;
 int k = 0, n_init = 1, max_iter = 300, top_items = 3;
+const CLI::Option* k_option = nullptr;  // given or not (a given --k 0 is an error, not "absent")
 double tol = 1e-4;
 std::size_t silhouette_max_exact = 50000;
 
@@ -86,7 +87,9 @@ void run_segment() {
   options.n_init = n_init;
   options.max_iter = max_iter;
   options.tol = tol;
-  if ((k > 0) == !k_range.empty()) throw InvalidInput("give exactly one of --k K and --k-range A:B");
+  const bool k_given = k_option->count() > 0;
+  if (k_given == !k_range.empty()) throw InvalidInput("give exactly one of --k K and --k-range A:B");
+  if (k_given && k < 1) throw InvalidInput("--k must be at least 1 (got " + std::to_string(k) + ")");
   ProfileOptions profile_options;
   profile_options.top_items = top_items;
   if (!conversion.empty())
@@ -149,7 +152,7 @@ void setup(CLI::App& app) {
   c->add_option("--embeddings", embeddings_path, "Embeddings: .npy (N x d) or .csv (id, then the values)")
       ->required();
   c->add_option("--ids", ids_path, "Row ids, one per line (default: row numbers)");
-  c->add_option("--k", k, "Number of segments");
+  k_option = c->add_option("--k", k, "Number of segments");
   c->add_option("--k-range", k_range, "A:B: try every k in [A, B], keep the best silhouette");
   c->add_option("--metric", metric, "euclidean or cosine (spherical k-means)")->capture_default_str();
   c->add_option("--init", init,

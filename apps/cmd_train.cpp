@@ -20,6 +20,18 @@ std::string precision = "fp32";
 std::vector<std::string> cat_cols, cont_cols;
 std::vector<double> moms;  ///< MAX,MIN of --moms; empty: the defaults
 bool no_id_embedding = false, no_batch_norm = false, no_cuda_graph = false;
+const CLI::App* command = nullptr;  // to tell the flags given from their defaults
+
+// --resume keeps the checkpoint's model: a flag that would shape another one is an error,
+// not silently ignored.
+void check_resume_flags() {
+  for (const char* flag : {"--cat-cols", "--cont-cols", "--id-col", "--task", "--y-range", "--layers", "--emb-size",
+                           "--bag-size", "--matrix-event", "--no-id-embedding", "--no-batch-norm"})
+    if (command->count(flag) > 0)
+      throw InvalidInput(std::string("--resume continues the checkpoint's model (its columns, vocabularies and "
+                                     "shape): drop ") +
+                         flag);
+}
 
 double to_number(const std::string& text, const std::string& flag) {
   try {
@@ -34,7 +46,7 @@ double to_number(const std::string& text, const std::string& flag) {
 void run_predict(Device device) {
   if (model_dir.empty() || out.empty()) throw InvalidInput("--predict needs --model DIR and --out FILE");
   const TrainedModel model = load_checkpoint(model_dir);
-  const Predictions p = predict(model, predict_table, device, opts.matrix);
+  const Predictions p = predict(model, predict_table, device, opts.matrix, opts.impute_nan);
   write_predictions(model, p, out);
   std::printf("predicted %zu rows -> %s\n", p.ids.size(), out.c_str());
 }
@@ -44,6 +56,7 @@ void run_train() {
   if (!predict_table.empty()) return run_predict(device);
   if (opts.table.empty() || opts.target.empty() || out.empty())
     throw InvalidInput("cohort train needs --table, --target and --out (or --predict FILE --model DIR --out FILE)");
+  if (!opts.resume.empty()) check_resume_flags();
   opts.device = device;
   opts.threads = common.threads;
   opts.seed = common.seed;
@@ -88,6 +101,7 @@ void run_train() {
 
 void setup(CLI::App& app) {
   auto* c = app.add_subcommand("train", "Train the entity-embedding tabular network and export embeddings");
+  command = c;
   c->add_option("--table", opts.table, "CSV table with a header");
   c->add_option("--target", opts.target, "target column");
   c->add_option("--cat-cols", cat_cols, "categorical columns")->delimiter(',');
@@ -126,7 +140,8 @@ void setup(CLI::App& app) {
   c->add_option("--patience", opts.patience, "early stop after N epochs without improvement (0: off)")
       ->capture_default_str();
   c->add_option("--resume", opts.resume,
-                 "continue training a model (DIR or model.ckpt) on --table; its columns and vocabularies are kept");
+                 "continue training a model (DIR or model.ckpt) on --table; its columns, vocabularies and shape are "
+                 "kept, and a new optimiser state and one-cycle schedule start (as fastai's fit_one_cycle does)");
   c->add_option("--precision", precision, "CUDA GEMMs: fp32, or tf32 / bf16 tensor cores (the CPU always uses fp32)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
       ->capture_default_str();
@@ -135,7 +150,8 @@ void setup(CLI::App& app) {
   c->add_flag("--deterministic", opts.deterministic,
               "CUDA: bitwise reproducible runs (no floating-point atomics; slower with large batches). The CPU always "
               "is");
-  c->add_flag("--impute-nan", opts.impute_nan, "replace NaN/empty continuous values with the training mean");
+  c->add_flag("--impute-nan", opts.impute_nan,
+              "replace NaN/empty continuous values with the training mean (training and --predict)");
   c->add_option("--predict", predict_table, "predict the rows of this CSV with --model, write --out");
   c->add_option("--model", model_dir, "trained model directory (or model.ckpt) for --predict");
   c->add_option("--out", out, "output directory (training) or CSV (prediction)");

@@ -855,6 +855,12 @@ TEST(SegmentCli, RoundTrip) {
   const auto both = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k 3 --k-range 2:4 --out " +
                                      dir.file("bad"));
   EXPECT_NE(both.exit_code, 0);
+  for (const char* k : {"0", "-1"}) {
+    const auto bad_k = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --k " + k + " --out " +
+                                        dir.file("bad"));
+    EXPECT_NE(bad_k.exit_code, 0);
+    EXPECT_NE(bad_k.output.find("--k must be at least 1"), std::string::npos) << bad_k.output;
+  }
   write_lines(dir.file("short_ids.txt"), {"a", "b"});
   const auto short_ids = testing::run_cli("segment --embeddings " + dir.file("x.npy") + " --ids " +
                                           dir.file("short_ids.txt") + " --k 3 --out " + dir.file("bad"));

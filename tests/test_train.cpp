@@ -519,6 +519,17 @@ TEST(TrainCheckpoint, ResumeContinuesFromTheCheckpoint) {
   EXPECT_THROW(train(r), InvalidInput);
 }
 
+// The message of the InvalidInput f throws.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "(no InvalidInput)";
+}
+
 TEST(TrainPredict, UnseenCategoriesUseTheUnknownRow) {
   TempDir dir;
   const std::string table = dir.file("t.csv");
@@ -540,19 +551,24 @@ TEST(TrainPredict, UnseenCategoriesUseTheUnknownRow) {
   EXPECT_EQ(data.cats[0], 0);
   EXPECT_EQ(data.cats[4 * 2 + 1], 0);
   EXPECT_GT(data.cats[3 * 2], 0);
+
+  // Continuous values as in training: missing or NaN is an error naming file:line unless
+  // impute_nan (the training mean: standardised 0), infinite always is.
+  for (const char* value : {"", "nan"}) {
+    testing::write_file(dir.file("gaps.csv"), std::string("a,b,x,y\na,p,0.5,3\na,p,") + value + ",3\n");
+    const std::string msg = error_of([&] { predict(result.model, dir.file("gaps.csv"), Device::Cpu); });
+    EXPECT_NE(msg.find("gaps.csv:3: column 'x': missing or NaN value"), std::string::npos) << msg;
+    const auto imputed = predict(result.model, dir.file("gaps.csv"), Device::Cpu, "", /*impute_nan=*/true);
+    testing::write_file(dir.file("mean.csv"), "a,b,x,y\na,p," + std::to_string(result.model.config.cont_mean[0]) +
+                                                  ",3\n");
+    EXPECT_NEAR(imputed.values[1], predict(result.model, dir.file("mean.csv"), Device::Cpu).values[0], 1e-5);
+  }
+  testing::write_file(dir.file("inf.csv"), "a,b,x,y\na,p,0.5,inf\n");
+  const std::string msg = error_of([&] { predict(result.model, dir.file("inf.csv"), Device::Cpu, "", true); });
+  EXPECT_NE(msg.find("inf.csv:2: column 'y': infinite value"), std::string::npos) << msg;
 }
 
 // ---- bad input ------------------------------------------------------------------------
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InvalidInput& e) {
-    return e.what();
-  }
-  return "(no InvalidInput)";
-}
-
 TEST(TrainBadInput, ReportsFileLineAndProblem) {
   TempDir dir;
   const std::string t = dir.file("t.csv");
@@ -571,6 +587,12 @@ TEST(TrainBadInput, ReportsFileLineAndProblem) {
   EXPECT_NE(msg.find("'x'"), std::string::npos) << msg;
   msg = run(head + "a,p,1,2,3\na,p,,2,3\nb,q,2,3,4\n", o);
   EXPECT_NE(msg.find("t.csv:3"), std::string::npos) << msg;
+  msg = run(head + "a,p,1,2,3\nb,q,2,3,4\na,p,1,inf,3\n", o);
+  EXPECT_NE(msg.find("t.csv:4: column 'y': infinite value"), std::string::npos) << msg;
+  TrainOptions impute_inf = o;  // --impute-nan stands in for NaN, never for infinity
+  impute_inf.impute_nan = true;
+  msg = run(head + "a,p,1,2,3\nb,q,2,3,4\na,p,-inf,2,3\n", impute_inf);
+  EXPECT_NE(msg.find("t.csv:4: column 'x': infinite value"), std::string::npos) << msg;
   msg = run(head + "a,p,1,2,3\na,p,1,2,\nb,q,2,3,4\n", o);
   EXPECT_NE(msg.find("t.csv:3: missing target"), std::string::npos) << msg;
   msg = run(head + "a,p,1,2,3\na,p,1,2,abc\nb,q,2,3,4\n", o);
@@ -588,6 +610,14 @@ TEST(TrainBadInput, ReportsFileLineAndProblem) {
   bad.task = TrainTask::Binary;
   msg = run(head + "a,p,1,2,0\nb,q,2,3,1\nb,q,2,3,2\n", bad);
   EXPECT_NE(msg.find("3 distinct values"), std::string::npos) << msg;
+  bad = o;
+  bad.patience = 2;  // early stopping without validation rows (run sets --valid-frac 0)
+  msg = error_of([&] {
+    TrainOptions p = bad;
+    p.table = t, p.batch = 2, p.epochs = 1, p.valid_frac = 0;
+    train(p);
+  });
+  EXPECT_NE(msg.find("--patience needs validation rows"), std::string::npos) << msg;
   bad = o;
   bad.cont_cols = {"x", "target"};
   msg = run(head + "a,p,1,2,3\nb,q,2,3,4\n", bad);
@@ -660,6 +690,16 @@ TEST(TrainCli, TrainExportPredictRoundTrip) {
   const auto pred = read_lines(dir.file("p.csv"));
   ASSERT_EQ(pred.size(), 701u);
   EXPECT_EQ(pred[0], "uid,prediction");
+  // --resume continues the checkpoint's model: a flag shaping another one is an error.
+  r = testing::run_cli("train --table " + table + " --target target --resume " + out + " --epochs 1 --batch 32 " +
+                       "--device cpu --quiet --out " + out + "r");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* shaping : {"--cat-cols a", "--layers 8", "--task binary", "--no-batch-norm"}) {
+    r = testing::run_cli("train --table " + table + " --target target --resume " + out + " --epochs 1 " + shaping +
+                         " --device cpu --quiet --out " + out + "r2");
+    EXPECT_NE(r.exit_code, 0) << shaping;
+    EXPECT_NE(r.output.find("--resume continues the checkpoint's model"), std::string::npos) << r.output;
+  }
   r = testing::run_cli("train --table " + table + " --target nope --cat-cols a --out " + out + "3 --quiet");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;

@@ -33,7 +33,8 @@ TrainResult train(const TrainOptions& options) {
   return result;
 }
 
-Predictions predict(const TrainedModel& model, const std::string& table, Device device, const std::string& matrix) {
+Predictions predict(const TrainedModel& model, const std::string& table, Device device, const std::string& matrix,
+                    bool impute_nan) {
   (void)resolve_device(device);  // prediction runs on the CPU backend (evaluation is cheap)
   const auto& cfg = model.config;
   train_detail::TableSpec spec;
@@ -43,6 +44,7 @@ Predictions predict(const TrainedModel& model, const std::string& table, Device 
   // Ids come from the id column when the new table has it, else row numbers.
   if (!cfg.id_col.empty() && CsvReader(table).find_column(cfg.id_col)) spec.id_col = cfg.id_col;
   const auto raw = train_detail::read_table(spec);
+  train_detail::check_continuous(raw, cfg.cont_cols, impute_nan);
   auto data = train_detail::encode_for_predict(cfg, raw);
   if (cfg.bag_width > 0) {
     COHORT_EXPECTS(!matrix.empty(), "this model has a bag input: give the matrix directory (--matrix)");

@@ -97,6 +97,9 @@ struct PreparedTable {
 PreparedTable prepare_table(const TrainOptions& options);
 
 /// Encodes a table for prediction with a trained model's vocabularies and statistics.
+/// Throws InvalidInput naming file:line at the first continuous value (row order) that
+/// is infinite, or missing/NaN unless impute_nan (the encoders then use the training mean).
+void check_continuous(const RawTable& table, const std::vector<std::string>& cont_cols, bool impute_nan);
 TrainData encode_for_predict(const TrainModelConfig& config, const RawTable& table);
 
 /// The whole loop: init, epochs, history; the engine comes from the factory.

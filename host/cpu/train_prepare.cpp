@@ -35,6 +35,7 @@ void check_options(const TrainOptions& o) {
   COHORT_EXPECTS(o.valid_frac >= 0 && o.valid_frac < 1, "--valid-frac must be in [0, 1)");
   COHORT_EXPECTS(o.dropout >= 0 && o.dropout < 1, "--dropout must be in [0, 1)");
   COHORT_EXPECTS(o.patience >= 0, "--patience must be non-negative");
+  COHORT_EXPECTS(o.patience == 0 || o.valid_frac > 0, "--patience needs validation rows (--valid-frac > 0)");
   COHORT_EXPECTS(o.beta2 >= 0 && o.beta2 < 1, "--beta2 must be in [0, 1)");
   COHORT_EXPECTS(o.eps > 0 && std::isfinite(o.eps), "--eps must be positive");
   COHORT_EXPECTS(o.mom_min >= 0 && o.mom_max < 1 && o.mom_min <= o.mom_max, "--moms needs 0 <= MIN <= MAX < 1");
@@ -168,12 +169,7 @@ PreparedTable prepare_resume(const TrainOptions& o) {
   spec.target = o.target;
   spec.id_col = cfg.id_col;
   const RawTable t = read_table(spec);
-  for (std::size_t r = 0; r < t.rows; ++r)
-    for (std::size_t k = 0; k < cfg.cont_cols.size(); ++k) {
-      const double v = t.cont[r * cfg.cont_cols.size() + k];
-      if (!std::isfinite(v) && !(o.impute_nan && std::isnan(v)))
-        throw InvalidInput(t.path, t.lines[r], "column '" + cfg.cont_cols[k] + "': missing, NaN or infinite value");
-    }
+  check_continuous(t, cfg.cont_cols, o.impute_nan);
   split_rows(o, t.rows, p);
   p.data = encode_for_predict(cfg, t);
   if (cfg.bag_width > 0) {
@@ -235,18 +231,11 @@ PreparedTable prepare_table(const TrainOptions& o) {
     const auto it = o.emb_sizes.find(cfg.cat_cols[c]);
     cfg.emb_dims.push_back(it != o.emb_sizes.end() ? it->second : default_embedding_size(cfg.vocabs[c].size()));
   }
+  check_continuous(t, cfg.cont_cols, o.impute_nan);
   d.cont.resize(N * K);
   for (std::size_t k = 0; k < K; ++k) {
     double sum = 0;
     std::size_t n = 0;
-    for (std::size_t r = 0; r < N; ++r) {
-      const double v = t.cont[r * K + k];
-      if (!std::isfinite(v) && !(o.impute_nan && std::isnan(v)))
-        throw InvalidInput(t.path, t.lines[r], "column '" + cfg.cont_cols[k] + "': " +
-                                                   (std::isnan(v) ? "missing or NaN value (use --impute-nan to "
-                                                                    "replace it with the mean)"
-                                                                  : "infinite value"));
-    }
     for (std::uint32_t r : p.train_rows)
       if (!std::isnan(t.cont[r * K + k])) sum += t.cont[r * K + k], ++n;
     const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
@@ -274,6 +263,19 @@ PreparedTable prepare_table(const TrainOptions& o) {
   p.row_ids.resize(N);
   for (std::size_t r = 0; r < N; ++r) p.row_ids[r] = t.ids.empty() ? std::to_string(r) : t.ids[r];
   return p;
+}
+
+void check_continuous(const RawTable& t, const std::vector<std::string>& cont_cols, bool impute_nan) {
+  const std::size_t K = cont_cols.size();
+  for (std::size_t r = 0; r < t.rows; ++r)
+    for (std::size_t k = 0; k < K; ++k) {
+      const double v = t.cont[r * K + k];
+      if (std::isfinite(v) || (impute_nan && std::isnan(v))) continue;
+      throw InvalidInput(t.path, t.lines[r], "column '" + cont_cols[k] + "': " +
+                                                 (std::isnan(v) ? "missing or NaN value (use --impute-nan to replace "
+                                                                  "it with the training mean)"
+                                                                : "infinite value"));
+    }
 }
 
 TrainData encode_for_predict(const TrainModelConfig& cfg, const RawTable& t) {

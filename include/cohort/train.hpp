@@ -34,7 +34,8 @@
  *   validation and prediction. The valid split is a seeded shuffle of the rows.
  * Determinism: on the CPU, the same seed gives bitwise the same model whatever the
  *   thread count (every reduction has a fixed order). CUDA matches the CPU within a
- *   float tolerance (different GEMM summation order); it uses no atomics.
+ *   float tolerance (different GEMM summation order; unless deterministic, atomic adds
+ *   of the embedding gradients); with deterministic, run to run bitwise the same.
  *
  * Checkpoint DIR/model.ckpt (little-endian; str = u64 length + bytes; f32s = u64 count +
  * floats):
@@ -209,10 +210,12 @@ struct Predictions {
 };
 
 /// Predicts every row of a CSV (the target column is not needed). Unseen or empty
-/// categories map to row 0; NaN/empty continuous values take the training mean. A model
-/// with a bag input needs the matrix directory to read the users' items from.
+/// categories map to row 0. Continuous values as in training: an infinite one is
+/// InvalidInput naming file:line, and so is a missing or NaN one unless impute_nan (then
+/// the training mean). A model with a bag input needs the matrix directory to read the
+/// users' items from.
 Predictions predict(const TrainedModel& model, const std::string& table, Device device = Device::Auto,
-                    const std::string& matrix = "");
+                    const std::string& matrix = "", bool impute_nan = false);
 /// CSV: id,prediction (binary: probability of classes[1]; multiclass: predicted label,
 /// then p_<label> per class).
 void write_predictions(const TrainedModel& model, const Predictions& predictions, const std::string& path);
