@@ -17,6 +17,7 @@ void run_demo_command() {
   options.train = !no_train;
   const DemoReport report = run_demo(options);
   if (common.verbose) std::printf("config that ran:\n%s", pipeline_config_json(report.config).c_str());
+  if (common.quiet) return;  // --quiet: warnings and errors only (report.html has it all)
   std::printf("%s", format_demo_report(report).c_str());
   std::printf("results in %s/ (report.html, manifest.json, pipeline.json)\n", options.out_dir.c_str());
 }

@@ -38,6 +38,7 @@ void run_matrix() {
   }
   const MatrixResult result = build_matrix(events_path, options);
   write_matrix(result, out_dir, write_options);
+  if (common.quiet) return;  // --quiet: warnings and errors only
   std::printf("%s (%s): %llu events", events_path.c_str(), result.format.c_str(),
               static_cast<unsigned long long>(result.events_read));
   if (result.events_skipped > 0)

@@ -19,6 +19,7 @@ void run_pipeline_command() {
   if (command_app->get_option("--seed")->count() > 0) config.seed = common.seed;  // --seed overrides the config's
   if (common.verbose) std::printf("config that ran:\n%s", pipeline_config_json(config).c_str());
   const PipelineReport report = run_pipeline(config, options);
+  if (common.quiet) return;  // --quiet: warnings and errors only (report.html has it all)
   std::printf("%s", format_pipeline_report(report).c_str());
   std::printf("results in %s/ (report.html, manifest.json)\n", options.out_dir.c_str());
 }

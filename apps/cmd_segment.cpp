@@ -128,7 +128,7 @@ void run_segment() {
   const SegmentProfiles profiles = profile_segments(embeddings.ids, best.labels, best.k, matrix_dir, profile_options);
   write_profiles_csv(out_dir + "/profiles.csv", profiles);
   write_attribute_profiles_csv(out_dir + "/attribute_profiles.csv", profiles);
-
+  if (common.quiet) return;  // --quiet: warnings and errors only (the files say it all)
   std::printf("%s: %zu vectors x %zu dims, metric %s, init %s, on %s\n", embeddings.path.c_str(), embeddings.rows,
               embeddings.dim, metric_name(options.metric), init_name(options.init), device_name(options.device));
   std::printf("%4s  %10s  %14s  %5s\n", "k", "silhouette", "inertia", "iters");

@@ -200,6 +200,7 @@ void run_similar() {
   }
   if (ends_with(out_path, ".csv")) write_csv(top, query_ids, e);
   else write_npy_pair(top);
+  if (common.quiet) return;  // --quiet: warnings and errors only
   std::printf("%zu queries x top %zu of %zu vectors (d = %zu) on %s -> %s\n", top.queries, top.k, e.rows, e.dim,
               device_name(options.device), out_path.c_str());
 }

@@ -48,7 +48,7 @@ void run_predict(Device device) {
   const TrainedModel model = load_checkpoint(model_dir);
   const Predictions p = predict(model, predict_table, device, opts.matrix, opts.impute_nan);
   write_predictions(model, p, out);
-  std::printf("predicted %zu rows -> %s\n", p.ids.size(), out.c_str());
+  if (!common.quiet) std::printf("predicted %zu rows -> %s\n", p.ids.size(), out.c_str());
 }
 
 void run_train() {
@@ -91,6 +91,7 @@ void run_train() {
   }
   const TrainResult result = train(opts);
   write_train_outputs(result, out);
+  if (common.quiet) return;  // --quiet: warnings and errors only
   const auto& last = result.history.back();
   std::printf("trained %s on %zu rows (%zu valid), %zu epochs in %.2f s on %s: train loss %.6g, valid loss %.6g\n",
               train_task_name(opts.task), result.train_rows, result.valid_rows, result.history.size(), result.seconds,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/demo.hpp"
@@ -71,9 +72,13 @@ TEST(Demo, TinyWorldEndToEndRecoversTheTruth) {
 
 TEST(Demo, CliRunsAndBadSizeFailsCleanly) {
   testing::TempDir dir;
-  auto result = testing::run_cli("demo --quiet --device cpu --size tiny --out " + dir.file("d"));
+  auto result = testing::run_cli("demo --device cpu --size tiny --out " + dir.file("d"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("ground truth: join counts exact"), std::string::npos) << result.output;
+  result = testing::run_cli("demo --quiet --device cpu --size tiny --out " + dir.file("q"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::istringstream lines(result.output);  // --quiet: warnings only, no progress, no report
+  for (std::string line; std::getline(lines, line);) EXPECT_EQ(line.rfind("warning: ", 0), 0u) << line;
   result = testing::run_cli("demo --quiet --size enormous --out " + dir.file("e"));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("error: demo stage 'generate' failed"), std::string::npos) << result.output;

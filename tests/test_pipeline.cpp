@@ -479,9 +479,12 @@ TEST(PipelineCli, RunsVerboseAndFailsCleanly) {
   EXPECT_NE(result.output.find("config that ran:"), std::string::npos);
   EXPECT_NE(result.output.find("\"utc_offset_hours\": -7"), std::string::npos);
   EXPECT_NE(result.output.find("ground truth: join counts exact"), std::string::npos) << result.output;
-  result = testing::run_cli("pipeline " + config + " --out " + dir.file("out") + " --device cpu --quiet");
+  result = testing::run_cli("pipeline " + config + " --out " + dir.file("out") + " --device cpu");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("skipped"), std::string::npos) << result.output;
+  result = testing::run_cli("pipeline " + config + " --out " + dir.file("out") + " --device cpu --quiet");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, "");  // --quiet: warnings and errors only
   testing::write_file(dir.file("bad.json"), "{\"inputs\": {\"polygon\": {}}}");
   result = testing::run_cli("pipeline " + dir.file("bad.json") + " --out " + dir.file("bad"));
   EXPECT_EQ(result.exit_code, 1);
