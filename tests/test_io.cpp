@@ -101,6 +101,25 @@ TEST(Csv, HeaderLookupListsAvailableColumns) {
   EXPECT_FALSE(reader.next(chunk));  // header only: no records
 }
 
+// Spreadsheet exports start with a UTF-8 byte-order mark: it is not part of the first
+// column's name (quoted or not); a file holding only the mark is empty.
+TEST(Csv, ByteOrderMarkIsNotPartOfTheHeader) {
+  TempDir dir;
+  const std::string path = dir.file("bom.csv");
+  for (const char* header : {"id,x,y", "\"id\",x,y"}) {
+    write_file(path, std::string("\xEF\xBB\xBF") + header + "\r\np1,1,2\r\n");
+    CsvReader reader(path);
+    EXPECT_EQ(reader.header(), (std::vector<std::string>{"id", "x", "y"})) << header;
+    CsvChunk chunk;
+    ASSERT_TRUE(reader.next(chunk));
+    ASSERT_EQ(chunk.rows(), 1u);
+    EXPECT_EQ(chunk.field(0, 0), "p1");
+    EXPECT_EQ(chunk.line(0), 2u);
+  }
+  write_file(path, "\xEF\xBB\xBF\n");
+  EXPECT_THROW(CsvReader reader(path), InvalidInput);
+}
+
 TEST(Csv, RaggedRowsReportTheirLine) {
   TempDir dir;
   const std::string path = dir.file("r.csv");

@@ -169,9 +169,11 @@ CsvReader::CsvReader(std::string path, CsvOptions options) : path_(std::move(pat
     header_end = first_record_end(buffer, quoted_newlines);
   }
   const std::size_t record_end = header_end == std::string::npos ? buffer.size() : header_end;
-  Record header{0, record_end, 1};
-  if (record_end > 0 && buffer[record_end - 1] == '\r') --header.end;
-  if (header.end == 0) throw InvalidInput(path_, 1, "the file is empty or its header line is blank");
+  // A UTF-8 byte-order mark (spreadsheet exports write one) is not part of the first name.
+  const bool bom = buffer.compare(0, 3, "\xEF\xBB\xBF") == 0 && record_end >= 3;
+  Record header{bom ? std::size_t{3} : std::size_t{0}, record_end, 1};
+  if (record_end > header.begin && buffer[record_end - 1] == '\r') --header.end;
+  if (header.end == header.begin) throw InvalidInput(path_, 1, "the file is empty or its header line is blank");
   std::vector<std::pair<std::uint32_t, std::uint32_t>> fields;
   std::string error = split_record(buffer, header, options_.delimiter, fields);
   if (!error.empty()) throw InvalidInput(path_, 1, error);
