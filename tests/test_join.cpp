@@ -719,6 +719,8 @@ TEST(JoinRead, MalformedWktRejectedWithLine) {
   expect_polygon_error("a.csv", head + "b,\"POLYGON Z ((0 0 1, 1 0 1, 1 1 1))\"\n", ":3", "2-d");
   expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 0, 1 1)) x\"\n", ":3", "after the geometry");
   expect_polygon_error("a.csv", head + "b,\n", ":3", "malformed WKT");
+  expect_polygon_error("a.csv", head + "b\n", ":3", "expected 2 fields");  // ragged: skipped like the others
+  expect_polygon_error("a.csv", head + "b,\"POLYGON ((0 0, 1 0, 1 1))\",x\n", ":3", "expected 2 fields");
 }
 
 TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {

@@ -186,7 +186,9 @@ void reject(PolygonReadResult& result, const PolygonReadOptions& options, const 
 
 PolygonReadResult read_wkt_csv(const std::string& path, const PolygonReadOptions& options) {
   PolygonReadResult result;
-  CsvReader reader(path);
+  CsvOptions csv_options;
+  csv_options.keep_malformed = true;  // a ragged record is rejected (or skipped) like a bad WKT, in line order
+  CsvReader reader(path, csv_options);
   const auto& header = reader.header();
   std::size_t id_col = 0, wkt_col = 0;
   if (!options.id_column.empty()) {
@@ -213,7 +215,15 @@ PolygonReadResult read_wkt_csv(const std::string& path, const PolygonReadOptions
   CsvChunk chunk;
   std::string wkt;
   while (reader.next(chunk)) {
+    std::size_t malformed = 0;  // chunk.malformed() rejected so far
+    auto reject_malformed_before = [&](std::uint64_t line) {
+      for (; malformed < chunk.malformed().size() && chunk.malformed()[malformed].first < line; ++malformed) {
+        ++result.records;
+        reject(result, options, path, chunk.malformed()[malformed].first, chunk.malformed()[malformed].second);
+      }
+    };
     for (std::size_t row = 0; row < chunk.rows(); ++row) {
+      reject_malformed_before(chunk.line(row));
       ++result.records;
       wkt.assign(chunk.field(row, wkt_col));
       PolygonSet one;
@@ -225,6 +235,7 @@ PolygonReadResult read_wkt_csv(const std::string& path, const PolygonReadOptions
       }
       result.polygons.append(one);
     }
+    reject_malformed_before(UINT64_MAX);
   }
   if (result.records == 0) throw InvalidInput(path, 0, "no polygon records");
   return result;
