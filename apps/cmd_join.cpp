@@ -39,7 +39,8 @@ void setup(CLI::App& app) {
                 "Point id column (default: id, else the first *_id column, else the row number)");
   c->add_option("--x-col", options.x_column, "Point x column (default: x, else lon/lng/longitude)");
   c->add_option("--y-col", options.y_column, "Point y column (default: y, else lat/latitude)");
-  c->add_option("--out", options.out, "Output: .csv (point_id,polygon_id) or .npy (int64 row,feature pairs)")
+  c->add_option("--out", options.out, "Output: .csv (point_id,polygon_id) or .npy (int64 pairs: the point's and the polygon's 0-based "
+                 "records in their files, skipped ones counted)")
       ->required();
   c->add_option("--counts", options.counts, "Also write polygon_id,count for every polygon id (.csv)");
   c->add_flag("--first", options.first, "Keep one polygon per point: the smallest id (integers by value, then other ids by bytes)");

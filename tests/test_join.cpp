@@ -876,6 +876,13 @@ TEST(JoinFiles, FirstKeepsTheSmallestId) {
   o.out = dir.file("all.csv");
   join_files(o);
   EXPECT_EQ(read_file(o.out), "point_id,polygon_id\np,b\np,10\np,a\np,9\nr,a\nr,b\nq,10\n");
+  // A skipped record still counts in the positions the .npy pairs give.
+  write_file(dir.file("skip.csv"), std::string("id,wkt\n") + "bad,\"POLYGON((0 0,1 0))\"\nragged\nc," + square + "\n");
+  o.polygons = dir.file("skip.csv");
+  o.skip_invalid = true;
+  o.out = dir.file("skip.npy");
+  join_files(o);
+  EXPECT_EQ(read_npy<std::int64_t>(o.out).data, (std::vector<std::int64_t>{0, 2}));  // p in "c", the third record
 }
 
 TEST(JoinFiles, ChunkedEqualsWholeAndMatchesReference) {

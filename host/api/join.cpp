@@ -225,7 +225,7 @@ JoinSummary join_files(const JoinFileOptions& o) {
       npy_pairs.clear();
       for (std::size_t k = 0; k < pairs.size(); ++k) {
         npy_pairs.push_back(static_cast<std::int64_t>(chunk.row[pairs.point[k]]));
-        npy_pairs.push_back(static_cast<std::int64_t>(file_index[pairs.feature[k]]));
+        npy_pairs.push_back(static_cast<std::int64_t>(polygons.record[file_index[pairs.feature[k]]]));
       }
       out_npy_file->append(npy_pairs.data(), pairs.size());
     }

@@ -234,6 +234,7 @@ PolygonReadResult read_wkt_csv(const std::string& path, const PolygonReadOptions
         continue;
       }
       result.polygons.append(one);
+      result.record.push_back(result.records - 1);
     }
     reject_malformed_before(UINT64_MAX);
   }
@@ -350,6 +351,7 @@ PolygonReadResult read_geojson(const std::string& path, const PolygonReadOptions
       continue;
     }
     result.polygons.append(one);
+    result.record.push_back(result.records - 1);
   }
   if (result.records == 0) throw InvalidInput(path, 0, "no features");
   return result;

@@ -66,6 +66,9 @@ struct PolygonReadOptions {
 
 struct PolygonReadResult {
   PolygonSet polygons;
+  /// Per feature of polygons: its 0-based record in the file (CSV row or GeoJSON feature,
+  /// skipped ones counted), what a .npy join output names it by.
+  std::vector<std::uint64_t> record;
   std::uint64_t records = 0;  ///< features seen in the file
   std::uint64_t skipped = 0;  ///< invalid records skipped (skip_invalid only)
   std::string first_problem;  ///< the first skipped record's message
