@@ -178,6 +178,12 @@ void run_similar() {
     for (std::size_t i = 0; i < count; ++i) query_ids.push_back(std::to_string(i));
     options.queries_name = queries_path;
     top = similar_vectors(e.view(), MatrixView{vectors.data.data(), count, dim}, options);
+  } else if (ends_with(queries_path, ".csv") && CsvReader(queries_path).header().size() > 1) {
+    // Query vectors as CSV embeddings (header; an id, then the values); one column: ids.
+    const Embeddings q = read_embeddings(queries_path);
+    query_ids = q.ids;
+    options.queries_name = queries_path;
+    top = similar_vectors(e.view(), q.view(), options);
   } else {
     std::vector<std::string> ids;
     std::string what = "query id";
@@ -211,7 +217,9 @@ void setup(CLI::App& app) {
       ->required();
   c->add_option("--ids", ids_path, "Ids of the .npy rows, one per line (default: row numbers)");
   c->add_option("--query", query_list, "Query ids, comma-separated");
-  c->add_option("--queries", queries_path, "File of query ids (one per line) or a .npy of query vectors");
+  c->add_option("--queries", queries_path,
+                "Query ids (one per line), or query vectors: .npy, or .csv as the CSV embeddings (header; an id, "
+                "then the values)");
   c->add_flag("--all", all_queries, "Every row is a query (all look-alikes)");
   c->add_option("--champions-of", champions_of, "Queries = the top users of this item in --matrix");
   c->add_option("--matrix", matrix_dir, "A `cohort matrix` output directory (users.txt, items.txt, *.mtx)");

@@ -647,6 +647,28 @@ TEST(SimilarCli, AllToNpyQueryFilesAndFilters) {
   EXPECT_EQ(rows[0][2], f.ids[3]);
   EXPECT_EQ(rows[2][0], "1");
   EXPECT_EQ(rows[2][2], f.ids[4]);
+  // ... and from CSV (header; an id, then the values): the same neighbours, named by its ids.
+  {
+    std::string csv = "id";
+    for (std::size_t j = 0; j < f.d; ++j) csv += ",v" + std::to_string(j);
+    for (std::size_t q = 0; q < 2; ++q) {
+      csv += "\nquery" + std::to_string(q);
+      for (std::size_t j = 0; j < f.d; ++j) {
+        char value[32];
+        std::snprintf(value, sizeof value, ",%.9g", static_cast<double>(f.corpus[(3 + q) * f.d + j]));
+        csv += value;
+      }
+    }
+    testing::write_file(f.dir.file("q.csv"), csv + "\n");
+  }
+  result = testing::run_cli(f.base() + " --queries " + f.dir.file("q.csv") + " --k 2 --out " + f.dir.file("vc.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto csv_rows = f.read_csv(f.dir.file("vc.csv"));
+  ASSERT_EQ(csv_rows.size(), 4u);
+  for (std::size_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(csv_rows[r][0], "query" + std::to_string(r / 2));
+    EXPECT_EQ(csv_rows[r][2], rows[r][2]);
+  }
 
   // Ids file of queries, with an only-ids filter and an exclude-ids list.
   write_lines(f.dir.file("qids.txt"), {f.ids[5], f.ids[9]});
