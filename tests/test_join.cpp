@@ -740,6 +740,14 @@ TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {
   TempDir dir;
   write_file(dir.file("bad.geojson"), "{\"type\": [");
   EXPECT_THROW(read_polygons(dir.file("bad.geojson")), InvalidInput);
+  write_file(dir.file("latin1.geojson"), fc("{\"type\":\"Feature\",\"properties\":{\"id\":\"caf\xe9\"},\"geometry\":"
+                                             "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1]]]}}"));
+  try {
+    read_polygons(dir.file("latin1.geojson"));
+    ADD_FAILURE() << "a Latin-1 GeoJSON was read";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("UTF-8 (convert it"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(read_polygons(dir.file("missing.geojson")), InvalidInput);
   write_file(dir.file("p.txt"), "x");
   EXPECT_THROW(read_polygons(dir.file("p.txt")), InvalidInput);

@@ -320,8 +320,13 @@ PolygonReadResult read_geojson(const std::string& path, const PolygonReadOptions
   PolygonReadResult result;
   simdjson::dom::parser parser;
   element root;
-  if (auto error = parser.load(path).get(root))
-    throw InvalidInput(path, 0, std::string("not valid JSON: ") + simdjson::error_message(error));
+  if (auto error = parser.load(path).get(root)) {
+    std::string problem = std::string("not valid JSON: ") + simdjson::error_message(error);
+    if (error == simdjson::UTF8_ERROR)  // GeoJSON is UTF-8 (RFC 7946); the WKT CSV reader takes any bytes
+      problem += " (convert it, e.g. iconv -f latin1 -t utf-8, or give the polygons as a WKT CSV, whose ids pass "
+                 "through byte for byte)";
+    throw InvalidInput(path, 0, problem);
+  }
   std::string_view type;
   if (root["type"].get_string().get(type)) throw InvalidInput(path, 0, "no \"type\" member: not GeoJSON");
   std::vector<element> features;
