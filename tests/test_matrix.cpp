@@ -664,10 +664,27 @@ TEST_F(MatrixFiles, MtxAndNpyRoundTrip) {
       }
     }
   }
-  // interval holds exactly the cells with count >= 2, value (last - first) / (count - 1)
-  std::size_t multi = 0;
-  for (std::size_t i = 0; i < r.cells.size(); ++i) multi += r.cells.count[i] >= 2 && r.cells.event[i] == 0;
-  EXPECT_EQ(read_mtx(dir.file("out/ev_0.interval.mtx")).nnz(), multi);
+  // interval holds exactly the cells with count >= 2, each the mean gap between the
+  // cell's successive events in time order (by definition, from the log itself)
+  std::map<Key, std::vector<double>> times;
+  for (std::size_t i = 0; i < log.user.size(); ++i) times[{log.user[i], log.item[i], log.event[i]}].push_back(log.time[i]);
+  for (std::size_t e = 0; e < r.events.size(); ++e) {
+    const Csr interval = read_mtx(dir.file("out/" + stems[e] + ".interval.mtx"));
+    std::size_t multi = 0;
+    for (std::int64_t row = 0; row < interval.rows; ++row)
+      for (std::size_t col = 0; col < r.items.size(); ++col) {
+        auto cell = times[{r.users[static_cast<std::size_t>(row)], r.items[col], r.events[e]}];
+        if (cell.size() < 2) continue;
+        ++multi;
+        std::sort(cell.begin(), cell.end());
+        double gaps = 0;
+        for (std::size_t k = 1; k < cell.size(); ++k) gaps += cell[k] - cell[k - 1];
+        const double want = gaps / static_cast<double>(cell.size() - 1);
+        EXPECT_NEAR(interval.at(row, static_cast<std::int64_t>(col)), want, 1e-9 * want)
+            << r.users[static_cast<std::size_t>(row)] << " " << r.items[col] << " " << r.events[e];
+      }
+    EXPECT_EQ(interval.nnz(), multi) << stems[e];
+  }
   // conversion = count(ev 1) / count(ev 0) on ev 0's cells
   const Csr conv = read_mtx(dir.file("out/conversion.mtx"));
   const Csr c0 = cell_matrix(r, 0, CellValue::Count), c1 = cell_matrix(r, 1, CellValue::Count);
