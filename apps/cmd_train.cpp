@@ -125,7 +125,8 @@ void setup(CLI::App& app) {
   c->add_option("--epochs", opts.epochs, "epochs")->capture_default_str();
   c->add_option("--batch", opts.batch, "batch size")->capture_default_str();
   c->add_option("--lr", opts.lr, "maximum learning rate of the one-cycle schedule")->capture_default_str();
-  c->add_option("--wd", opts.wd, "decoupled weight decay (the notebook used 0.05)")->capture_default_str();
+  c->add_option("--wd", opts.wd, "decoupled weight decay (the notebook's 0.05; fastai's default is 0.01)")
+      ->capture_default_str();
   c->add_option("--dropout", opts.dropout, "dropout after each hidden block")->capture_default_str();
   c->add_option("--beta2", opts.beta2, "Adam's second-moment decay (fastai's 0.99)")->capture_default_str();
   c->add_option("--eps", opts.eps, "Adam's epsilon (fastai's 1e-5)")->capture_default_str();

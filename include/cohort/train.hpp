@@ -120,10 +120,10 @@ struct TrainOptions {
   std::map<std::string, int> emb_sizes;   ///< per-column width overrides
   bool batch_norm = true;
   double dropout = 0.0;
-  int epochs = 5;
+  int epochs = 10;                        ///< the notebook's
   int batch = 512;
   double lr = 1e-2;
-  double wd = 0.01;
+  double wd = 0.05;                       ///< the notebook's (fastai's default is 0.01)
   double beta2 = 0.99, eps = 1e-5;
   /// Lazy (sparse) Adam for the embedding tables: each step updates, decays and keeps
   /// moments only for the rows its batch uses (PyTorch's SparseAdam rule, with the
