@@ -664,6 +664,26 @@ TEST_F(MatrixFiles, MtxAndNpyRoundTrip) {
       }
     }
   }
+  // Written again into the same directory without event types (and only .npy): the
+  // first run's event files go (files.txt lists what is there), a user's own file stays.
+  EXPECT_EQ(read_lines(dir.file("out/files.txt")).back(), "files.txt");
+  write_file(dir.file("out/notes.txt"), "mine\n");
+  MatrixOptions plain = options_for(false);
+  plain.reader.event_col.clear();
+  MatrixWriteOptions npy_only;
+  npy_only.format = "npy";
+  write_matrix(build_matrix(dir.file("log.csv"), plain), dir.file("out"), npy_only);
+  std::set<std::string> present;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.file("out")))
+    present.insert(entry.path().filename().string());
+  const auto listed = read_lines(dir.file("out/files.txt"));
+  std::set<std::string> expected(listed.begin(), listed.end());
+  expected.insert("notes.txt");
+  EXPECT_EQ(present, expected);
+  EXPECT_FALSE(present.count("events.txt"));
+  EXPECT_TRUE(present.count("counts.indptr.npy")) << listed.size();
+  write_matrix(r, dir.file("out"), w);  // back: the rest of the test reads the first run's files
+
   // interval holds exactly the cells with count >= 2, each the mean gap between the
   // cell's successive events in time order (by definition, from the log itself)
   std::map<Key, std::vector<double>> times;

@@ -4,6 +4,8 @@
  */
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 
 #include "cohort/atomic_file.hpp"
 #include "cohort/csv.hpp"
@@ -23,10 +25,34 @@ std::size_t find_event(const MatrixResult& r, const std::vector<std::string>& st
   throw InvalidInput("--conversion: no event type '" + name + "' (event types: " + known + ")");
 }
 
+// Names (within the directory) of the files a write_matrix call wrote.
+using Written = std::vector<std::string>;
+
 void write_one(const std::string& dir, const std::string& stem, const Csr& m, bool integer, const std::string& format,
-               const std::string& comment) {
-  if (format == "mtx" || format == "both") write_mtx(dir + "/" + stem + ".mtx", m, integer, comment);
-  if (format == "npy" || format == "both") write_csr_npy(dir + "/" + stem, m);
+               const std::string& comment, Written& written) {
+  if (format == "mtx" || format == "both") {
+    write_mtx(dir + "/" + stem + ".mtx", m, integer, comment);
+    written.push_back(stem + ".mtx");
+  }
+  if (format == "npy" || format == "both") {
+    write_csr_npy(dir + "/" + stem, m);
+    for (const char* part : {".indptr.npy", ".indices.npy", ".data.npy"}) written.push_back(stem + part);
+  }
+}
+
+// DIR/files.txt lists what this call wrote; the files an earlier call listed there and
+// this one did not write again (an event type or value gone) are removed, so no reader
+// of the directory mixes two runs. Only names listed by cohort are touched.
+void replace_file_list(const std::string& dir, Written written) {
+  const std::string list = dir + "/files.txt";
+  written.push_back("files.txt");
+  if (std::filesystem::exists(list)) {
+    const std::set<std::string> now(written.begin(), written.end());
+    for (const auto& name : read_lines(list))
+      if (!name.empty() && name.find('/') == std::string::npos && name != ".." && !now.count(name))
+        std::filesystem::remove(dir + "/" + name);
+  }
+  write_lines(list, written);
 }
 
 std::string number(double v) {
@@ -54,37 +80,42 @@ void write_matrix(const MatrixResult& r, const std::string& dir, const MatrixWri
     den = find_event(r, stems, den_name);
   }
   ensure_directory(dir);
+  Written written{"users.txt", "items.txt"};
   write_lines(dir + "/users.txt", r.users);
   write_lines(dir + "/items.txt", r.items);
-  if (r.has_event) write_lines(dir + "/events.txt", r.events);
+  if (r.has_event) {
+    write_lines(dir + "/events.txt", r.events);
+    written.push_back("events.txt");
+  }
   for (std::size_t e = 0; e < r.events.size(); ++e) {
     const std::string what = r.has_event ? "event type '" + r.events[e] + "'" : "all events";
     const Csr counts = cell_matrix(r, e, CellValue::Count);
-    write_one(dir, stems[e], counts, true, options.format, "cohort matrix: event counts, " + what);
+    write_one(dir, stems[e], counts, true, options.format, "cohort matrix: event counts, " + what, written);
     if (r.has_weight)
       write_one(dir, stems[e] + ".sum", cell_matrix(r, e, CellValue::Sum), false, options.format,
-                "cohort matrix: sum of weights, " + what);
+                "cohort matrix: sum of weights, " + what, written);
     if (r.has_time) {
       write_one(dir, stems[e] + ".first", cell_matrix(r, e, CellValue::First), false, options.format,
-                "cohort matrix: first time (epoch seconds), " + what);
+                "cohort matrix: first time (epoch seconds), " + what, written);
       write_one(dir, stems[e] + ".last", cell_matrix(r, e, CellValue::Last), false, options.format,
-                "cohort matrix: last time (epoch seconds), " + what);
+                "cohort matrix: last time (epoch seconds), " + what, written);
       write_one(dir, stems[e] + ".interval", cell_matrix(r, e, CellValue::MeanInterval), false, options.format,
                 "cohort matrix: mean interval in seconds = (last - first) / (count - 1), cells with count >= 2, " +
-                    what);
+                    what, written);
     }
     if (options.shares)
       write_one(dir, stems[e] + ".shares", row_shares(counts), false, options.format,
-                "cohort matrix: row-normalized counts, " + what);
+                "cohort matrix: row-normalized counts, " + what, written);
     if (options.tfidf)
       write_one(dir, stems[e] + ".tfidf", tfidf(counts), false, options.format,
-                "cohort matrix: tf-idf, tf = count / row sum, idf = ln(users / users with the item), " + what);
+                "cohort matrix: tf-idf, tf = count / row sum, idf = ln(users / users with the item), " + what,
+                written);
   }
   if (!options.conversion.empty())
     write_one(dir, "conversion",
               conversion_ratio(cell_matrix(r, num, CellValue::Count), cell_matrix(r, den, CellValue::Count)), false,
               options.format, "cohort matrix: conversion ratio count('" + r.events[num] + "') / count('" +
-                                  r.events[den] + "') on cells where the latter is nonzero");
+                                  r.events[den] + "') on cells where the latter is nonzero", written);
   if (!r.attributes.columns.empty()) {
     AtomicFile out(dir + "/attributes.csv");
     std::string line = "user_id";
@@ -96,13 +127,16 @@ void write_matrix(const MatrixResult& r, const std::string& dir, const MatrixWri
       out.write(line + "\n");
     }
     out.commit();
+    written.push_back("attributes.csv");
     // How many users had more than one distinct value, per column and in any column.
     std::string conflicts = "column,users_conflicted\n";
     for (std::size_t c = 0; c < r.attributes.columns.size(); ++c)
       conflicts += csv_escape(r.attributes.columns[c]) + "," + std::to_string(r.attributes.conflicts[c]) + "\n";
     write_text_file(dir + "/attribute_conflicts.csv",
                     conflicts + "(any)," + std::to_string(r.attributes.users_conflicted) + "\n");
+    written.push_back("attribute_conflicts.csv");
   }
+  replace_file_list(dir, written);
   if (!options.long_csv.empty()) write_long_csv(r, options.long_csv);
 }
 

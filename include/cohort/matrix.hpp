@@ -134,6 +134,9 @@ std::pair<std::string, std::string> split_conversion(const std::string& spec);
 /// <stem>.shares.mtx, <stem>.tfidf.mtx, conversion.mtx, attributes.csv and
 /// attribute_conflicts.csv (column,users_conflicted; last row "(any)"); all atomic.
 /// With format npy each matrix M is M.indptr.npy / M.indices.npy / M.data.npy instead.
+/// DIR/files.txt lists the files written; a later call into the same DIR removes those
+/// the earlier one listed and it does not write again (e.g. the event types of a log
+/// with an event column, when the next has none), and nothing else.
 void write_matrix(const MatrixResult& result, const std::string& dir, const MatrixWriteOptions& options);
 
 /// The long CSV: user,item,event,count,sum,first,last,mean_interval (one row per cell).
