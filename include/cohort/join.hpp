@@ -129,8 +129,12 @@ JoinPairs join_points(const JoinGrid& grid, const double* x, const double* y, st
 struct JoinFileOptions {
   std::string polygons, polygon_id_column, wkt_column;
   std::string points, point_id_column, x_column, y_column;
-  std::string out;     ///< .csv (point_id,polygon_id) or .npy (int64 pairs: point row, feature index)
-  std::string counts;  ///< optional polygon_id,count CSV (every id, zeros included)
+  /// .csv (point_id,polygon_id) or .npy (int64 pairs: the point's and the polygon's 0-based
+  /// records in their files, skipped ones counted). One pair per containing feature, as
+  /// GeoPandas' sjoin gives: features that share an id and both contain a point give it
+  /// twice.
+  std::string out;
+  std::string counts;  ///< optional polygon_id,count CSV (every id, zeros included): pairs per id
   /// Keep one polygon per point: the smallest id (integer ids by value before other ids,
   /// which compare by their bytes; of equal ids the first in the file).
   bool first = false;
