@@ -2,7 +2,8 @@
 // where the launchers rely on it: SortPairs orders by the selected bits only and is
 // stable, Encode counts runs, the scans; and every call faults without the size query
 // or with less temporary storage than it asked for. Signed keys sort as CUB twiddles
-// them; Flagged keeps the flagged items in order.
+// them; Flagged keeps the flagged items in order. Inside a graph capture each is
+// recorded and runs at the replay.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <cub/device/device_run_length_encode.cuh>
 #include <cub/device/device_scan.cuh>
 #include <cub/device/device_select.cuh>
+
+#include "host/cuda/runtime.hpp"
 
 namespace {
 
@@ -140,6 +143,44 @@ TEST(CubStandIns, FlaggedKeepsFlaggedItemsInOrder) {
                                          items.size());
             }).find("temporary storage"),
             std::string::npos);
+}
+
+// Inside a CUDA graph capture every call is recorded, not run (as a CUB call on a
+// capturing stream adds nodes), and a replay runs it on what the buffers hold then.
+TEST(CubStandIns, CaptureRecordsAndReplaysRun) {
+  cohort::cuda::Stream stream;
+  std::vector<std::uint32_t> keys{3, 1, 3, 2}, keys_out(4, 0), values{0, 1, 2, 3}, values_out(4, 0);
+  std::vector<int> flags{1, 0, 1, 1}, selected(4, -1), scanned(4, -1), unique(4, -1), lengths(4, -1);
+  int selected_count = -1, runs = -1;
+  std::size_t sort_bytes = 0, select_bytes = 0, scan_bytes = 0, encode_bytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys.data(), keys_out.data(), values.data(), values_out.data(),
+                                  4);
+  cub::DeviceSelect::Flagged(nullptr, select_bytes, flags.data(), flags.data(), selected.data(), &selected_count, 4);
+  cub::DeviceScan::InclusiveSum(nullptr, scan_bytes, flags.data(), scanned.data(), 4);
+  cub::DeviceRunLengthEncode::Encode(nullptr, encode_bytes, keys_out.data(), unique.data(), lengths.data(), &runs, 4);
+  std::vector<unsigned char> temp(std::max({sort_bytes, select_bytes, scan_bytes, encode_bytes}));
+  cohort::cuda::CapturedGraph graph;
+  graph.capture(stream.get(), [&] {
+    cub::DeviceRadixSort::SortPairs(temp.data(), sort_bytes, keys.data(), keys_out.data(), values.data(),
+                                    values_out.data(), 4, 0, 32, stream.get());
+    cub::DeviceSelect::Flagged(temp.data(), select_bytes, flags.data(), flags.data(), selected.data(),
+                               &selected_count, 4, stream.get());
+    cub::DeviceScan::InclusiveSum(temp.data(), scan_bytes, flags.data(), scanned.data(), 4, stream.get());
+    cub::DeviceRunLengthEncode::Encode(temp.data(), encode_bytes, keys_out.data(), unique.data(), lengths.data(),
+                                       &runs, 4, stream.get());
+  });
+  EXPECT_EQ(keys_out, (std::vector<std::uint32_t>(4, 0))) << "capture ran the sort";
+  EXPECT_EQ(selected_count, -1) << "capture ran the selection";
+  EXPECT_EQ(scanned, (std::vector<int>(4, -1))) << "capture ran the scan";
+  EXPECT_EQ(runs, -1) << "capture ran the encoding";
+  flags[1] = 1;  // the replay reads the buffers as they are now
+  graph.launch(stream.get());
+  EXPECT_EQ(keys_out, (std::vector<std::uint32_t>{1, 2, 3, 3}));
+  EXPECT_EQ(values_out, (std::vector<std::uint32_t>{1, 3, 0, 2}));
+  EXPECT_EQ(selected_count, 4);
+  EXPECT_EQ(scanned, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(runs, 3);
+  EXPECT_EQ(std::vector<int>(lengths.begin(), lengths.begin() + 3), (std::vector<int>{1, 1, 2}));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // cub/device/device_scan.cuh (emulation): DeviceScan::ExclusiveSum and InclusiveSum as
-// sequential scans, with CUB's two-call protocol checked (cub/temp_storage.cuh).
+// sequential scans, with CUB's two-call protocol checked (cub/temp_storage.cuh);
+// recorded, like launches, inside a CUDA graph capture.
 #pragma once
 
 #include <cstddef>
@@ -28,13 +29,15 @@ struct DeviceScan {
   static cudaError_t scan(bool inclusive, const char* name, void* d_temp, std::size_t& temp_bytes, Input in,
                           Output out, NumItems items) {
     if (emulation::size_query(name, d_temp, temp_bytes, kTempBytes, items)) return cudaSuccess;
-    auto sum = decltype(+*in){};
-    for (NumItems i = 0; i < items; ++i) {
-      const auto item = in[i];  // read first: CUB allows in == out
-      if (!inclusive) out[i] = sum;
-      sum += item;
-      if (inclusive) out[i] = sum;
-    }
+    cohort::emulation::record_or_run([=] {
+      auto sum = decltype(+*in){};
+      for (NumItems i = 0; i < items; ++i) {
+        const auto item = in[i];  // read first: CUB allows in == out
+        if (!inclusive) out[i] = sum;
+        sum += item;
+        if (inclusive) out[i] = sum;
+      }
+    });
     return cudaSuccess;
   }
 };

@@ -1,5 +1,6 @@
 // cub/device/device_select.cuh (emulation): DeviceSelect::Flagged as a sequential pass:
-// the items whose flag is nonzero, in input order, and their count.
+// the items whose flag is nonzero, in input order, and their count; recorded, like
+// launches, inside a CUDA graph capture.
 #pragma once
 
 #include <cstddef>
@@ -16,10 +17,12 @@ struct DeviceSelect {
     if (emulation::size_query("cub::DeviceSelect::Flagged", d_temp, temp_bytes, emulation::bytes_for(items), items))
       return cudaSuccess;
     const auto n = static_cast<std::size_t>(items);
-    std::size_t selected = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      if (flags[i]) out[selected++] = in[i];
-    *selected_out = static_cast<std::remove_reference_t<decltype(*selected_out)>>(selected);
+    cohort::emulation::record_or_run([=] {
+      std::size_t selected = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        if (flags[i]) out[selected++] = in[i];
+      *selected_out = static_cast<std::remove_reference_t<decltype(*selected_out)>>(selected);
+    });
     return cudaSuccess;
   }
 };
