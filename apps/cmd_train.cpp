@@ -150,8 +150,8 @@ void setup(CLI::App& app) {
   c->add_flag("--no-cuda-graph", no_cuda_graph,
               "CUDA: launch each step's kernels one by one instead of replaying a captured graph");
   c->add_flag("--deterministic", opts.deterministic,
-              "CUDA: bitwise reproducible runs (no floating-point atomics; slower with large batches). The CPU always "
-              "is");
+              "CUDA: bitwise reproducible runs (no floating-point atomics: the gradient scatters sort the batch's "
+              "codes and add in row order). The CPU always is");
   c->add_flag("--impute-nan", opts.impute_nan,
               "replace NaN/empty continuous values with the training mean (training and --predict)");
   c->add_option("--predict", predict_table, "predict the rows of this CSV with --model, write --out");

@@ -49,7 +49,8 @@ __global__ void embedding_gather_kernel(const float* p, EmbeddingTables t, const
   }
 }
 
-// keys[c * batch + r] = column c and row r's code (above code_bits), rows[...] = r.
+// keys[c * batch + r] = column c in the bits above code_bits, row r's code in them;
+// rows[c * batch + r] = r.
 __global__ void scatter_keys_kernel(const std::int32_t* bcats, std::size_t n_cat, std::size_t batch, int code_bits,
                                     std::uint64_t* keys, std::uint32_t* rows) {
   GRID_STRIDE(i, n_cat * batch) {

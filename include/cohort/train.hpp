@@ -146,7 +146,8 @@ struct TrainOptions {
   GemmPrecision precision = GemmPrecision::Fp32;
   /// CUDA: bitwise reproducible runs. By default the embedding gradients are added with
   /// one atomic per (row, column), fast for large batches but in a varying order, so runs
-  /// agree within rounding; deterministic adds each column's rows in order instead.
+  /// agree within rounding; deterministic sorts the batch's codes (CUB radix sort) and adds
+  /// each code's rows in row order instead, the CPU's order.
   /// The CPU is always bitwise reproducible.
   bool deterministic = false;
   /// CUDA: capture a training step's kernels once as a CUDA graph and replay it (one
