@@ -60,6 +60,18 @@ TEST(MatrixTime, ParsesEpochAndIso8601) {
   EXPECT_EQ(t, 1393632000.0);
   ASSERT_TRUE(parse_event_time("2014-03-01T00:00:04.5Z", t));
   EXPECT_EQ(t, 1393632004.5);
+  // the basic form (no separators), with 'T': a basic date alone is epoch seconds
+  ASSERT_TRUE(parse_event_time("20140301T000004Z", t));
+  EXPECT_EQ(t, 1393632004.0);
+  ASSERT_TRUE(parse_event_time("20140228T190004.25-0500", t));
+  EXPECT_EQ(t, 1393632004.25);
+  ASSERT_TRUE(parse_event_time("20140301T0001", t));
+  EXPECT_EQ(t, 1393632060.0);
+  ASSERT_TRUE(parse_event_time("20140301", t));
+  EXPECT_EQ(t, 20140301.0);
+  for (const char* mixed : {"2014-0301T00:00:04Z", "20140301T00:00:04", "2014-03-01T000004", "20140301 000004",
+                            "20141301T000000Z", "20140301T000004X"})
+    EXPECT_FALSE(parse_event_time(mixed, t)) << mixed;
   ASSERT_TRUE(parse_event_time("1970-01-01T00:00:00Z", t));
   EXPECT_EQ(t, 0.0);
   ASSERT_TRUE(parse_event_time("2000-02-29T12:00Z", t));

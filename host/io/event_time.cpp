@@ -1,8 +1,9 @@
 /*
  * event_time.cpp: timestamps of event logs -> epoch seconds (double).
  * Accepted: a plain number (epoch seconds, may be fractional or negative), or ISO 8601
- * YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]|(+|-)HHMM]; a date alone is midnight,
- * no offset means UTC. Civil dates use the proleptic Gregorian calendar.
+ * YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]|(+|-)HHMM] or its basic form
+ * YYYYMMDDTHHMM[SS[.fff]][Z|(+|-)HH[MM]]; a date alone is midnight, no offset means UTC.
+ * Civil dates use the proleptic Gregorian calendar.
  */
 #include <charconv>
 #include <cmath>
@@ -48,9 +49,17 @@ bool digits(std::string_view s, std::size_t& pos, std::size_t n, int& value) {
 bool parse_iso(std::string_view s, double& seconds) {
   std::size_t p = 0;
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!digits(s, p, 4, year) || p >= s.size() || s[p++] != '-' || !digits(s, p, 2, month) || p >= s.size() ||
-      s[p++] != '-' || !digits(s, p, 2, day))
-    return false;
+  if (!digits(s, p, 4, year) || p >= s.size()) return false;
+  // Extended (2014-03-01T00:00:04) or basic (20140301T000004) form, not a mix. A basic
+  // date alone never gets here: it reads as epoch seconds.
+  const bool basic = s[p] != '-';
+  const auto separator = [&](char c) {
+    if (basic) return true;
+    if (p >= s.size() || s[p] != c) return false;
+    ++p;
+    return true;
+  };
+  if (!separator('-') || !digits(s, p, 2, month) || !separator('-') || !digits(s, p, 2, day)) return false;
   if (month < 1 || month > 12 || day < 1) return false;
   static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const int month_days = kDays[month - 1] + (month == 2 && leap(year) ? 1 : 0);
@@ -58,11 +67,12 @@ bool parse_iso(std::string_view s, double& seconds) {
   double fraction = 0.0;
   std::int64_t offset = 0;
   if (p < s.size()) {
-    if (s[p] != 'T' && s[p] != 't' && s[p] != ' ') return false;
+    if (s[p] != 'T' && s[p] != 't' && (s[p] != ' ' || basic)) return false;
     ++p;
-    if (!digits(s, p, 2, hour) || p >= s.size() || s[p++] != ':' || !digits(s, p, 2, minute)) return false;
-    if (p < s.size() && s[p] == ':') {
-      ++p;
+    if (!digits(s, p, 2, hour) || !separator(':') || !digits(s, p, 2, minute)) return false;
+    const bool has_seconds = p < s.size() && (basic ? s[p] >= '0' && s[p] <= '9' : s[p] == ':');
+    if (has_seconds) {
+      if (!basic) ++p;
       if (!digits(s, p, 2, second)) return false;
       if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
         ++p;
