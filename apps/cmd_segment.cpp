@@ -99,7 +99,6 @@ void run_segment() {
   SilhouetteOptions silhouette_options;
   silhouette_options.max_exact = silhouette_max_exact;
   silhouette_options.seed = common.seed;
-  ensure_directory(out_dir);
 
   ModelSelection selection;
   if (!k_range.empty()) {
@@ -121,11 +120,14 @@ void run_segment() {
     selection.rows.push_back(row);
   }
   const KMeansResult& best = selection.best;
+  // Everything that reads input (the matrix, for the profiles) before any file is
+  // written: a failed run leaves no part of a result, nor mixes with an earlier one.
+  const SegmentProfiles profiles = profile_segments(embeddings.ids, best.labels, best.k, matrix_dir, profile_options);
+  ensure_directory(out_dir);
   write_labels(out_dir + "/labels.csv", embeddings.ids, best.labels);
   write_npy(out_dir + "/centroids.npy", best.centroids.data(),
             {static_cast<std::size_t>(best.k), embeddings.dim});
   write_model_selection(out_dir + "/model_selection.csv", selection);
-  const SegmentProfiles profiles = profile_segments(embeddings.ids, best.labels, best.k, matrix_dir, profile_options);
   write_profiles_csv(out_dir + "/profiles.csv", profiles);
   write_attribute_profiles_csv(out_dir + "/attribute_profiles.csv", profiles);
   if (common.quiet) return;  // --quiet: warnings and errors only (the files say it all)

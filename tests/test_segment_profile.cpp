@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -467,6 +469,21 @@ TEST(SegmentProfileCli, ConversionFlagAndAttributeFile) {
   const auto no_slash = testing::run_cli(base + " --conversion Fund_Project --out " + dir.file("bad"));
   EXPECT_EQ(no_slash.exit_code, 1) << no_slash.output;
   EXPECT_NE(no_slash.output.find("NUM/DEN"), std::string::npos) << no_slash.output;
+  // A matrix that fails to read: an error naming its line, and no output directory at all
+  // (the profiles are read before any file is written).
+  const std::string broken = dir.file("broken_matrix");
+  std::filesystem::copy(m, broken, std::filesystem::copy_options::recursive);
+  for (const auto& entry : std::filesystem::directory_iterator(broken))
+    if (entry.path().extension() == ".mtx") {
+      std::ofstream(entry.path(), std::ios::app) << "garbage line\n";
+      break;
+    }
+  const std::string broken_base = "segment --embeddings " + dir.file("x.npy") + " --ids " + dir.file("ids.txt") +
+                                  " --k 2 --device cpu --matrix " + broken;
+  const auto failed = testing::run_cli(broken_base + " --out " + dir.file("never"));
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_NE(failed.output.find(".mtx:"), std::string::npos) << failed.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("never")));
 }
 
 TEST(SegmentProfileCli, GuessWithoutTheFlag) {
