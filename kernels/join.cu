@@ -60,6 +60,7 @@ void join_count(const JoinGridView& grid, const double* d_x, const double* d_y, 
 }
 
 std::size_t join_scan_temp_bytes(std::size_t n) {
+  COHORT_EXPECTS(n < std::size_t(INT32_MAX), "join_scan: CUB counts items in int");
   std::size_t bytes = 0;
   COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<const std::uint64_t*>(nullptr),
                                                 static_cast<std::uint64_t*>(nullptr), static_cast<int>(n + 1)));

@@ -73,6 +73,8 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   out.counts_only = !ev.time && !ev.weight;
   const std::size_t n = ev.size;
   if (n == 0) return out;
+  // CUB's run-length encoding counts items in int (the engine's chunks are far smaller).
+  COHORT_EXPECTS(n < std::size_t(INT32_MAX), "aggregate_events_cuda: at most 2^31 - 1 events per call");
   const KeyLayout layout = make_key_layout(ev.rows, ev.cols, ev.events);
   const int end_bit = std::max(1, static_cast<int>(layout.row_bits + layout.event_bits + layout.col_bits));
   Stream stream;

@@ -68,9 +68,21 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
+namespace {
+// Whether a GPU is there: the device count, asked once (resolve_device runs per chunk of
+// some engines; listing the devices each time would create a context on every GPU).
+bool gpu_present() {
+#ifdef COHORT_WITH_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
 std::size_t cuda_pool_peak_bytes(bool reset) {
 #ifdef COHORT_WITH_CUDA
-  if (!cuda_devices().empty()) return cuda::pool_peak_bytes(reset);
+  if (gpu_present()) return cuda::pool_peak_bytes(reset);
 #endif
   (void)reset;
   return 0;
@@ -78,7 +90,7 @@ std::size_t cuda_pool_peak_bytes(bool reset) {
 
 Device resolve_device(Device requested) {
   if (requested == Device::Cpu) return Device::Cpu;
-  const bool have_gpu = !cuda_devices().empty();
+  const bool have_gpu = gpu_present();
   if (requested == Device::Auto) return have_gpu ? Device::Cuda : Device::Cpu;
   if (!have_gpu) throw Error("--device cuda was asked for, but no GPU is usable: " + cuda_unavailable_reason());
   return Device::Cuda;

@@ -35,6 +35,16 @@ std::vector<GpuInfo> list_devices() {
   return devices;
 }
 
+int device_count() {
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) == cudaSuccess) return n;
+    cudaGetLastError();  // clear the sticky "no device" status
+    return 0;
+  }();
+  return count;
+}
+
 std::string unavailable_reason() {
   int count = 0;
   cudaError_t status = cudaGetDeviceCount(&count);

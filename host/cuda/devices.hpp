@@ -11,6 +11,9 @@ namespace cohort::cuda {
 
 /// Devices the runtime sees; empty (never an exception) when there are none.
 std::vector<GpuInfo> list_devices();
+/// The number of CUDA devices, asked once per process (listing them creates a context on
+/// each GPU; this does not); 0 when the runtime has none or fails.
+int device_count();
 /// The runtime's reason for seeing no device, e.g. "no CUDA-capable device is detected".
 std::string unavailable_reason();
 /// See cuda_pool_peak_bytes (backend.hpp).

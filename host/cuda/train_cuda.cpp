@@ -85,6 +85,9 @@ class CudaEngine final : public train_detail::TrainEngine {
     stream_.synchronize();
   }
 
+  // Queued steps still read the pinned staging slots: they finish before those are freed.
+  ~CudaEngine() override { COHORT_CUDA_LOG(cudaStreamSynchronize(stream_.get())); }
+
   // Queues the step and returns: the host prepares the next batch while the GPU works.
   // The loss stays on the device (losses_) until take_losses or a full ring. The kernels
   // after the uploads are one CUDA graph, captured after the first step and replayed:
