@@ -5,6 +5,8 @@
  *      keys keep their event order)
  *   3. cub::DeviceRunLengthEncode::Encode: the distinct keys (cells) and their event
  *      counts; cub::DeviceScan::ExclusiveSum: where each cell's events start
+ *      (counts only, without times and weights: SortKeys, no values, and the run
+ *      lengths are the result: no scan, no step 4)
  *   4. fold_cells_kernel, one thread per cell: cell_from_event of its first event, then
  *      cell_merge with each next one in event order, as the CPU folds (a tree-shaped
  *      reduction such as ReduceByKey would add the weights in another order, and the
@@ -33,7 +35,7 @@ __global__ void pack_keys_kernel(const std::uint32_t* row, const std::uint32_t* 
                                  KeyLayout layout, std::uint64_t* keys, std::uint32_t* index, std::size_t n) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
     keys[i] = pack_cell_key(row[i], event ? event[i] : 0u, col[i], layout);
-    index[i] = static_cast<std::uint32_t>(i);
+    if (index) index[i] = static_cast<std::uint32_t>(i);
   }
 }
 
@@ -83,52 +85,82 @@ CellTable aggregate_events_cuda(const EventArrays& ev, float* device_ms) {
   DeviceBuffer<std::uint16_t> d_event = upload(ev.event, n, s);
   DeviceBuffer<double> d_time = upload(ev.time, n, s), d_weight = upload(ev.weight, n, s);
 
+  // Counts alone need no event order: the keys are sorted without an index, and each
+  // cell's run length is its count (no scan, no fold).
+  const bool fold = !out.counts_only;
   DeviceBuffer<std::uint64_t> d_keys(n, s), d_sorted_keys(n, s);
-  DeviceBuffer<std::uint32_t> d_index(n, s), d_sorted_index(n, s), d_length(n, s), d_start(n, s);
+  DeviceBuffer<std::uint32_t> d_length(n, s), d_index, d_sorted_index, d_start;
+  if (fold) {
+    d_index = DeviceBuffer<std::uint32_t>(n, s);
+    d_sorted_index = DeviceBuffer<std::uint32_t>(n, s);
+    d_start = DeviceBuffer<std::uint32_t>(n, s);
+  }
   DeviceBuffer<std::uint64_t>& d_unique = d_keys;  // the unsorted keys are dead after the sort
   DeviceBuffer<std::uint64_t> d_runs(1, s);
-  // Scratch for the largest of the three: the scan's need grows with its length, so
+  // Scratch for the largest of the calls: the scan's need grows with its length, so
   // querying it for n items covers the real call over the (fewer) cells.
   std::size_t sort_bytes = 0, encode_bytes = 0, scan_bytes = 0;
-  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, d_keys.data(), d_sorted_keys.data(),
-                                                  d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+  if (fold) {
+    COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, d_keys.data(), d_sorted_keys.data(),
+                                                    d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+    COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, d_length.data(), d_start.data(), n, s));
+  } else {
+    COHORT_CUDA_TRY(cub::DeviceRadixSort::SortKeys(nullptr, sort_bytes, d_keys.data(), d_sorted_keys.data(), n, 0,
+                                                   end_bit, s));
+  }
   COHORT_CUDA_TRY(cub::DeviceRunLengthEncode::Encode(nullptr, encode_bytes, d_sorted_keys.data(), d_unique.data(),
                                                      d_length.data(), d_runs.data(), n, s));
-  COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, d_length.data(), d_start.data(), n, s));
   DeviceBuffer<char> d_temp(std::max({sort_bytes, encode_bytes, scan_bytes}), s);
   Event start, stop;  // the device work alone, from events in device memory to cells there
   start.record(s);
   COHORT_LAUNCH(pack_keys_kernel, grid_for(n), 256, 0, s)(d_row.data(), d_col.data(),
-      ev.event ? d_event.data() : nullptr, layout, d_keys.data(), d_index.data(), n);
+      ev.event ? d_event.data() : nullptr, layout, d_keys.data(), fold ? d_index.data() : nullptr, n);
   COHORT_CHECK_LAUNCH(s);
-  COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
-                                                  d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+  if (fold)
+    COHORT_CUDA_TRY(cub::DeviceRadixSort::SortPairs(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(),
+                                                    d_index.data(), d_sorted_index.data(), n, 0, end_bit, s));
+  else
+    COHORT_CUDA_TRY(cub::DeviceRadixSort::SortKeys(d_temp.data(), sort_bytes, d_keys.data(), d_sorted_keys.data(), n,
+                                                   0, end_bit, s));
   COHORT_CUDA_TRY(cub::DeviceRunLengthEncode::Encode(d_temp.data(), encode_bytes, d_sorted_keys.data(), d_unique.data(),
                                                      d_length.data(), d_runs.data(), n, s));
   std::uint64_t runs = 0;
-  d_runs.copy_to_host(&runs, 1, s);
-  stream.synchronize();
-  COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(d_temp.data(), scan_bytes, d_length.data(), d_start.data(), runs, s));
-  DeviceBuffer<CellAccumulator> d_merged(runs, s);
-  COHORT_LAUNCH(fold_cells_kernel, grid_for(runs), 256, 0, s)(d_sorted_index.data(), d_start.data(), d_length.data(),
-      runs, ev.time ? d_time.data() : nullptr, ev.weight ? d_weight.data() : nullptr, d_merged.data());
-  COHORT_CHECK_LAUNCH(s);
+  DeviceBuffer<CellAccumulator> d_merged;
+  if (fold) {
+    d_runs.copy_to_host(&runs, 1, s);
+    stream.synchronize();
+    COHORT_CUDA_TRY(cub::DeviceScan::ExclusiveSum(d_temp.data(), scan_bytes, d_length.data(), d_start.data(), runs, s));
+    d_merged = DeviceBuffer<CellAccumulator>(runs, s);
+    COHORT_LAUNCH(fold_cells_kernel, grid_for(runs), 256, 0, s)(d_sorted_index.data(), d_start.data(),
+        d_length.data(), runs, ev.time ? d_time.data() : nullptr, ev.weight ? d_weight.data() : nullptr,
+        d_merged.data());
+    COHORT_CHECK_LAUNCH(s);
+  }
   stop.record(s);
   stream.synchronize();
   if (device_ms) *device_ms = stop.elapsed_ms_since(start);
+  if (!fold) {
+    d_runs.copy_to_host(&runs, 1, s);
+    stream.synchronize();
+  }
 
   std::vector<std::uint64_t> keys(runs);
-  std::vector<CellAccumulator> cells(runs);
+  std::vector<CellAccumulator> cells(fold ? runs : 0);
+  std::vector<std::uint32_t> counts(fold ? 0 : runs);
   d_unique.copy_to_host(keys.data(), runs, s);
-  d_merged.copy_to_host(cells.data(), runs, s);
+  if (fold) d_merged.copy_to_host(cells.data(), runs, s);
+  else d_length.copy_to_host(counts.data(), runs, s);
   stream.synchronize();
   out.resize(runs);
   for (std::size_t i = 0; i < runs; ++i) {
     out.row[i] = key_row(keys[i], layout);
     out.event[i] = static_cast<std::uint16_t>(key_event(keys[i], layout));
     out.col[i] = key_col(keys[i], layout);
+    if (!fold) {
+      out.count[i] = counts[i];
+      continue;
+    }
     out.count[i] = cells[i].count;
-    if (out.counts_only) continue;
     out.sum[i] = cells[i].sum;
     out.first[i] = cells[i].first;
     out.last[i] = cells[i].last;
