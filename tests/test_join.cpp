@@ -724,9 +724,11 @@ TEST(JoinRead, MalformedWktRejectedWithLine) {
 }
 
 TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {
-  auto fc = [](const std::string& bad) {
-    return R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}},)" +
-           bad + "]}";
+  // A collection of a good feature and `bad`, on one line or (sep "\n") one per line.
+  auto fc = [](const std::string& bad, const std::string& sep = "") {
+    return R"({"type":"FeatureCollection","features":[)" + sep +
+           R"({"type":"Feature","properties":{"id":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}},)" +
+           sep + bad + sep + "]}";
   };
   expect_polygon_error("a.geojson", fc(R"({"type":"Feature","geometry":{"type":"Point","coordinates":[0,0]}})"), "",
                        "feature 1: unknown geometry type 'Point'");
@@ -740,6 +742,26 @@ TEST(JoinRead, MalformedGeoJsonRejectedWithFeature) {
   TempDir dir;
   write_file(dir.file("bad.geojson"), "{\"type\": [");
   EXPECT_THROW(read_polygons(dir.file("bad.geojson")), InvalidInput);
+  // A syntax error: the DOM parser says what, an on-demand walk where (line and feature),
+  // in a one-line file and in one feature per line; whole-file errors even with
+  // skip_invalid.
+  const std::string bad_number = R"({"type":"Feature","properties":{"id":2},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1e400,0],[1,1]]]}})";
+  for (const auto& [content, where] : std::vector<std::pair<std::string, std::string>>{
+           {fc(bad_number), "one.geojson:1: feature 1: not valid JSON"},
+           {fc(bad_number, "\n"), "pretty.geojson:3: feature 1: not valid JSON"}}) {
+    const std::string name = where.substr(0, where.find(':'));
+    write_file(dir.file(name), content);
+    PolygonReadOptions skip;
+    skip.skip_invalid = true;
+    for (const PolygonReadOptions& options : {PolygonReadOptions{}, skip}) {
+      try {
+        read_polygons(dir.file(name), options);
+        ADD_FAILURE() << "read " << name;
+      } catch (const InvalidInput& e) {
+        EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+      }
+    }
+  }
   write_file(dir.file("latin1.geojson"), fc("{\"type\":\"Feature\",\"properties\":{\"id\":\"caf\xe9\"},\"geometry\":"
                                              "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1]]]}}"));
   try {

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "cohort/csv.hpp"
 #include "cohort/error.hpp"
@@ -316,6 +317,78 @@ std::string feature_id(element feature, std::size_t index, const PolygonReadOpti
   return std::to_string(index);
 }
 
+// Walks a JSON value, reading every number, string and literal: the first bad one
+// stops the walk with its error.
+simdjson::error_code walk_json(simdjson::ondemand::value value) {
+  namespace od = simdjson::ondemand;
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case od::json_type::array: {
+      od::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element : array) {
+        od::value inner;
+        if (auto error = element.get(inner)) return error;
+        if (auto error = walk_json(inner)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::object: {
+      od::object object;
+      if (auto error = value.get_object().get(object)) return error;
+      for (auto field : object) {
+        od::value inner;
+        if (auto error = field.value().get(inner)) return error;
+        if (auto error = walk_json(inner)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: return value.get_double().error();
+    case od::json_type::string: return value.get_string().error();
+    case od::json_type::boolean: return value.get_bool().error();
+    case od::json_type::null: return value.is_null().error();
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+// The DOM parser says what is wrong, not where: an on-demand walk over the same text stops
+// at the first bad value. Returns its line (0 when not found) and, inside a
+// FeatureCollection's "features", the feature's index (else -1).
+std::pair<std::uint64_t, long> locate_json_error(const std::string& path) {
+  namespace od = simdjson::ondemand;
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(path).get(text)) return {0, -1};
+  od::parser parser;
+  od::document document;
+  if (parser.iterate(text).get(document)) return {0, -1};
+  long feature = -1;
+  const auto line_of_stop = [&]() -> std::uint64_t {
+    const char* at = nullptr;
+    if (document.current_location().get(at) || at < text.data() || at > text.data() + text.size()) return 0;
+    return 1 + static_cast<std::uint64_t>(std::count(static_cast<const char*>(text.data()), at, '\n'));
+  };
+  od::object root;
+  if (document.get_object().get(root)) return {line_of_stop(), -1};
+  for (auto field : root) {
+    std::string_view key;
+    od::value value;
+    if (field.unescaped_key().get(key) || field.value().get(value)) return {line_of_stop(), feature};
+    od::array features;
+    if (key != "features" || value.get_array().get(features)) {
+      if (walk_json(value)) return {line_of_stop(), -1};
+      continue;
+    }
+    for (auto element : features) {
+      ++feature;
+      od::value item;
+      if (element.get(item) || walk_json(item)) return {line_of_stop(), feature};
+    }
+    feature = -1;
+  }
+  return {0, -1};
+}
+
 PolygonReadResult read_geojson(const std::string& path, const PolygonReadOptions& options) {
   PolygonReadResult result;
   simdjson::dom::parser parser;
@@ -325,7 +398,9 @@ PolygonReadResult read_geojson(const std::string& path, const PolygonReadOptions
     if (error == simdjson::UTF8_ERROR)  // GeoJSON is UTF-8 (RFC 7946); the WKT CSV reader takes any bytes
       problem += " (convert it, e.g. iconv -f latin1 -t utf-8, or give the polygons as a WKT CSV, whose ids pass "
                  "through byte for byte)";
-    throw InvalidInput(path, 0, problem);
+    const auto [line, feature] = locate_json_error(path);
+    if (feature >= 0) problem = "feature " + std::to_string(feature) + ": " + problem;
+    throw InvalidInput(path, line, problem);
   }
   std::string_view type;
   if (root["type"].get_string().get(type)) throw InvalidInput(path, 0, "no \"type\" member: not GeoJSON");
