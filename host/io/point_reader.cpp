@@ -163,11 +163,8 @@ bool PointReader::next(PointChunk& chunk) {
   chunk.x.reserve(n);
   chunk.y.reserve(n);
   chunk.row.reserve(n);
-  std::size_t malformed = 0;  // c.malformed() reported so far
-  auto report_malformed_before = [&](std::uint64_t line) {
-    for (; malformed < c.malformed().size() && c.malformed()[malformed].first < line; ++malformed)
-      invalid(c.malformed()[malformed].first, c.malformed()[malformed].second);
-  };
+  MalformedBefore malformed(c);
+  auto report_malformed_before = [&](std::uint64_t line) { malformed(line, invalid); };
   for (std::size_t i = 0; i < n; ++i) {
     report_malformed_before(c.line(i));
     if (!ok[i]) {

@@ -216,12 +216,12 @@ PolygonReadResult read_wkt_csv(const std::string& path, const PolygonReadOptions
   CsvChunk chunk;
   std::string wkt;
   while (reader.next(chunk)) {
-    std::size_t malformed = 0;  // chunk.malformed() rejected so far
+    MalformedBefore malformed(chunk);
     auto reject_malformed_before = [&](std::uint64_t line) {
-      for (; malformed < chunk.malformed().size() && chunk.malformed()[malformed].first < line; ++malformed) {
+      malformed(line, [&](std::uint64_t bad_line, const std::string& problem) {
         ++result.records;
-        reject(result, options, path, chunk.malformed()[malformed].first, chunk.malformed()[malformed].second);
-      }
+        reject(result, options, path, bad_line, problem);
+      });
     };
     for (std::size_t row = 0; row < chunk.rows(); ++row) {
       reject_malformed_before(chunk.line(row));

@@ -65,6 +65,24 @@ class CsvChunk {
   const std::vector<std::string>* header_ = nullptr;
 };
 
+/// A chunk's malformed records (CsvOptions::keep_malformed) in file order among its rows:
+/// each call passes f(line, problem) the ones that start before `line` and no earlier
+/// call passed, so a reader reports them where they stand (UINT64_MAX: the rest).
+class MalformedBefore {
+ public:
+  explicit MalformedBefore(const CsvChunk& chunk) : chunk_(chunk) {}
+  template <typename F>
+  void operator()(std::uint64_t line, F&& f) {
+    const auto& malformed = chunk_.malformed();
+    for (; next_ < malformed.size() && malformed[next_].first < line; ++next_)
+      f(malformed[next_].first, malformed[next_].second);
+  }
+
+ private:
+  const CsvChunk& chunk_;
+  std::size_t next_ = 0;
+};
+
 class CsvReader {
  public:
   /// Opens the file and reads the header. Throws InvalidInput if it cannot be opened
